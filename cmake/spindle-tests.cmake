@@ -1,0 +1,103 @@
+# Test executables, one per label directory (included from the top-level CMakeLists.txt).
+#
+#   tests/<label>/*_test.cpp    -> executable spindle_<label>_tests, ctest LABELS <label>,
+#                                  test names "<label>.<Suite>.<Test>"
+#   tests/<label>/*_helper.cpp  -> executable <label>_<stem>; the test executable of the same
+#                                  label gets SPINDLE_HELPER_<STEM>="<absolute path>"
+#   tests/common/*.cpp          -> linked into every test executable
+#   tests/package/              -> the installed-package check (package.find_package)
+#
+# Include paths for tests: include/ (public), src/ (white-box tests), tests/ (so shared test
+# code is included as "common/<file>.hpp").
+# New directories and files are picked up on the next build (CONFIGURE_DEPENDS globs).
+
+set(_spindle_tests_dir "${PROJECT_SOURCE_DIR}/tests")
+
+# Everything a test or helper links against.
+function(_spindle_test_target target)
+    target_include_directories(${target} PRIVATE "${_spindle_tests_dir}" "${PROJECT_SOURCE_DIR}/src")
+    target_link_libraries(${target} PRIVATE spindle::spindle Boost::context)
+    if(SPINDLE_HAVE_HWLOC)
+        target_compile_definitions(${target} PRIVATE SPINDLE_HAVE_HWLOC=1)
+        target_link_libraries(${target} PRIVATE PkgConfig::SPINDLE_HWLOC)
+    endif()
+    spindle_warnings(${target})
+endfunction()
+
+file(GLOB _spindle_common_sources CONFIGURE_DEPENDS "${_spindle_tests_dir}/common/*.cpp")
+if(_spindle_common_sources)
+    # OBJECT, not STATIC: objects that only register things (gtest environments, listeners)
+    # through static initialisers must not be dropped by the linker.
+    add_library(spindle_test_common OBJECT ${_spindle_common_sources})
+    _spindle_test_target(spindle_test_common)
+    target_link_libraries(spindle_test_common PRIVATE GTest::gtest GTest::gmock)
+endif()
+
+file(GLOB _spindle_test_sources CONFIGURE_DEPENDS "${_spindle_tests_dir}/*/*_test.cpp")
+set(_spindle_labels "")
+foreach(src IN LISTS _spindle_test_sources)
+    get_filename_component(dir "${src}" DIRECTORY)
+    get_filename_component(label "${dir}" NAME)
+    if(NOT label STREQUAL "common")
+        list(APPEND _spindle_labels "${label}")
+    endif()
+endforeach()
+list(REMOVE_DUPLICATES _spindle_labels)
+list(SORT _spindle_labels)
+
+foreach(label IN LISTS _spindle_labels)
+    if(NOT label MATCHES "^[A-Za-z0-9_]+$")
+        message(FATAL_ERROR "spindle: test directory tests/${label}/: use letters, digits and _ only")
+    endif()
+    set(exe spindle_${label}_tests)
+    file(GLOB sources CONFIGURE_DEPENDS "${_spindle_tests_dir}/${label}/*_test.cpp")
+    add_executable(${exe} ${sources})
+    _spindle_test_target(${exe})
+    target_link_libraries(${exe} PRIVATE GTest::gtest GTest::gtest_main GTest::gmock)
+    if(TARGET spindle_test_common)
+        target_link_libraries(${exe} PRIVATE spindle_test_common)
+    endif()
+
+    file(GLOB helpers CONFIGURE_DEPENDS "${_spindle_tests_dir}/${label}/*_helper.cpp")
+    foreach(helper IN LISTS helpers)
+        get_filename_component(name "${helper}" NAME)
+        string(REGEX REPLACE "_helper\\.cpp$" "" stem "${name}")
+        string(MAKE_C_IDENTIFIER "${stem}" stem_id)
+        string(TOUPPER "${stem_id}" stem_upper)
+        set(helper_target ${label}_${stem_id})
+        add_executable(${helper_target} "${helper}")
+        _spindle_test_target(${helper_target})
+        target_compile_definitions(${exe} PRIVATE
+            "SPINDLE_HELPER_${stem_upper}=\"$<TARGET_FILE:${helper_target}>\"")
+        add_dependencies(${exe} ${helper_target})
+    endforeach()
+
+    gtest_discover_tests(${exe}
+        TEST_PREFIX "${label}."
+        DISCOVERY_MODE PRE_TEST
+        DISCOVERY_TIMEOUT 60
+        PROPERTIES LABELS ${label} TIMEOUT 120)
+endforeach()
+
+if(NOT _spindle_labels)
+    message(STATUS "spindle: no tests/<label>/*_test.cpp yet")
+else()
+    message(STATUS "spindle: test labels: ${_spindle_labels}")
+endif()
+
+# package.find_package: install this build tree to a scratch prefix and build + run
+# tests/package/consumer against it with find_package(spindle CONFIG). Sanitized builds are
+# skipped: their flags are not part of the installed package's usage requirements.
+if(SPINDLE_SANITIZE STREQUAL "" AND EXISTS "${_spindle_tests_dir}/package/consumer/CMakeLists.txt")
+    add_test(NAME package.find_package
+        COMMAND "${CMAKE_COMMAND}"
+            "-DSPINDLE_BINARY_DIR=${PROJECT_BINARY_DIR}"
+            "-DCONSUMER_SOURCE_DIR=${_spindle_tests_dir}/package/consumer"
+            "-DWORK_DIR=${PROJECT_BINARY_DIR}/package-test"
+            "-DGENERATOR=${CMAKE_GENERATOR}"
+            "-DCXX_COMPILER=${CMAKE_CXX_COMPILER}"
+            "-DCXX_FLAGS=${CMAKE_CXX_FLAGS}"
+            "-DBUILD_TYPE=$<CONFIG>"
+            -P "${PROJECT_SOURCE_DIR}/cmake/test-find-package.cmake")
+    set_tests_properties(package.find_package PROPERTIES LABELS package TIMEOUT 300)
+endif()

@@ -1,0 +1,25 @@
+// Questions about the calling thread: which worker is it, how big is its pool, and letting
+// other work run.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+
+namespace spindle {
+
+// Index of the calling worker within its pool, or nullopt outside any pool.
+std::optional<std::size_t> current_thread_index() noexcept;
+
+// Worker count of the calling worker's pool; outside any pool, of the global pool (which this
+// builds if it does not exist yet).
+std::size_t current_num_threads();
+
+enum class Yield { executed, idle };
+
+// On a worker: if another job (or a ready fiber) is waiting, lets it run to completion or
+// until it parks, then returns Yield::executed; returns Yield::idle when there was nothing to
+// run. The calling fiber is suspended meanwhile, so the other job runs on its own fiber, never
+// nested on the caller's stack. Outside any pool: returns nullopt.
+std::optional<Yield> yield_now();
+
+}  // namespace spindle

@@ -1,0 +1,101 @@
+// The seam between the header templates of the public API and the scheduler in src/.
+// Everything here is internal: users include <spindle/spindle.hpp> and never name detail::.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+
+#include "spindle/detail/deque.hpp"
+#include "spindle/detail/job.hpp"
+
+namespace spindle::detail {
+
+class Registry;  // a pool's shared state (src/scheduler/registry.hpp)
+
+// The part of a worker that the inlined join fast path touches. The full Worker
+// (src/scheduler/worker.hpp) derives from it.
+struct WorkerCore {
+    WorkerCore(Registry* r, std::size_t i, std::size_t deque_capacity, bool has_thieves,
+               std::atomic<std::uint32_t>* sleepers_count)
+        : deque(deque_capacity, !has_thieves),
+          registry(r),
+          index(i),
+          sleepers(sleepers_count),
+          multi(has_thieves) {}
+
+    Deque deque;
+    Registry* const registry;
+    const std::size_t index;
+    // The registry's count of sleeping workers (see Registry::m_sleepers).
+    std::atomic<std::uint32_t>* const sleepers;
+    const bool multi;  // other workers exist and may steal from this deque
+};
+
+// The worker running on this OS thread, or nullptr. Written once by the worker thread itself
+// before its first job and cleared when it exits; fibers never migrate between threads, so a
+// value read on a fiber stays right for that fiber's whole life (design-notes/0002).
+extern constinit thread_local WorkerCore* tl_worker;
+
+inline WorkerCore* current_worker() noexcept { return tl_worker; }
+
+// Cold paths, out of line in src/scheduler/worker.cpp.
+void wake_one_sleeper(WorkerCore* w) noexcept;
+void push_spill(WorkerCore* w, Job* job);  // deque full: move half to the injector, then push
+
+// Pushes job on the current worker's deque. If the deque was empty a sleeping worker may
+// have missed it: check for sleepers (the pusher's half of the sleep protocol,
+// design-notes/0001 "Why no wake-up is lost").
+inline void push_local(WorkerCore* w, Job* job) {
+    bool was_empty = false;
+    if (!w->deque.push(job, &was_empty)) [[unlikely]] {
+        push_spill(w, job);
+        return;
+    }
+    if (w->multi && was_empty) {
+#ifdef SPINDLE_TSAN
+        // An RMW reads the latest value and orders like the fence below; TSan models it.
+        if (w->sleepers->fetch_add(0, std::memory_order_seq_cst) != 0) wake_one_sleeper(w);
+#else
+        // WakeFence (seq_cst): orders the deque's new bottom before the load of the sleeper
+        // count; pairs with the seq_cst increment in Worker::sleep_cold().
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        if (w->sleepers->load(std::memory_order_relaxed) != 0) wake_one_sleeper(w);
+#endif
+    }
+}
+
+// Takes job back from the current worker's deque if it is still the newest entry. Returns
+// false when it was stolen, or taken by another fiber of this worker.
+inline bool pop_local_if(WorkerCore* w, Job* job) {
+    Job* got = w->deque.pop();
+    if (got == job) [[likely]]
+        return true;
+    if (got != nullptr) push_local(w, got);  // another fiber's job: leave it where it was
+    return false;
+}
+
+inline void wait_for(Latch& latch) {
+    if (!latch.probe()) wait_latch(latch);
+}
+
+// Registry entry points used by templates.
+Registry* global_registry();
+std::size_t registry_num_threads(const Registry* r) noexcept;
+void inject(Registry* r, Job* job);
+// Pushes on the current worker if it belongs to r, else injects.
+inline void submit(Registry* r, Job* job) {
+    WorkerCore* w = current_worker();
+    if (w != nullptr && w->registry == r)
+        push_local(w, job);
+    else
+        inject(r, job);
+}
+void detached_begin(Registry* r) noexcept;
+void detached_end(Registry* r) noexcept;
+void detached_exception(Registry* r, std::exception_ptr e) noexcept;
+// jobs[i] runs on worker i; n must equal the registry's thread count.
+void submit_broadcast(Registry* r, Job* const* jobs, std::size_t n);
+
+}  // namespace spindle::detail

@@ -1,0 +1,23 @@
+// Exceptions thrown by spindle itself (as opposed to exceptions thrown by user tasks, which
+// spindle propagates unchanged).
+#pragma once
+
+#include <stdexcept>
+
+namespace spindle {
+
+// build_global() was called after the global pool already existed (built by an earlier
+// build_global() or lazily by a first use).
+class GlobalPoolAlreadyInitialized : public std::logic_error {
+  public:
+    GlobalPoolAlreadyInitialized()
+        : std::logic_error("spindle: the global thread pool has already been initialized") {}
+};
+
+// A PoolOptions value (or SPINDLE_NUM_THREADS) that cannot be used.
+class InvalidPoolOptions : public std::invalid_argument {
+  public:
+    using std::invalid_argument::invalid_argument;
+};
+
+}  // namespace spindle

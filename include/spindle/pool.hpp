@@ -1,0 +1,120 @@
+// ThreadPool: a set of workers, each an OS thread with its own deque and fibers.
+#pragma once
+
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "spindle/detail/runtime.hpp"
+
+namespace spindle {
+
+struct PoolOptions {
+    // Number of workers. 0: the SPINDLE_NUM_THREADS environment variable if set (a positive
+    // integer; anything else is an InvalidPoolOptions error), else the number of hardware
+    // threads.
+    std::size_t num_threads = 0;
+    // Usable stack bytes of each fiber and of each worker thread. 0: 256 KiB (1 MiB under
+    // AddressSanitizer). Rounded up to whole pages; every fiber stack has a guard page below
+    // it, and overflowing it kills the process with a message naming the worker.
+    std::size_t stack_size = 0;
+    // Name of worker i (Linux truncates to 15 bytes). Default: "spindle-<i>".
+    std::function<std::string(std::size_t)> thread_name;
+    // Called on worker i's thread before it runs any job / after its last one.
+    std::function<void(std::size_t)> start_handler;
+    std::function<void(std::size_t)> exit_handler;
+    // Receives exceptions that escape detached spawn() jobs (and start/exit handlers). Without
+    // one, such an exception terminates the process with a message (rayon's default: an
+    // exception must never go unobserved).
+    std::function<void(std::exception_ptr)> exception_handler;
+};
+
+struct BroadcastContext {
+    std::size_t index;        // the worker running this call
+    std::size_t num_threads;  // the pool's worker count
+};
+
+class Scope;
+
+class ThreadPool {
+  public:
+    // Starts the workers. Throws InvalidPoolOptions for bad options and std::system_error when
+    // a thread cannot be created (the workers already started are stopped first).
+    explicit ThreadPool(const PoolOptions& options = {});
+    // Waits until every job submitted to the pool has finished (detached spawns included, and
+    // whatever they spawn), then stops and joins the workers. Calling it from one of this
+    // pool's own workers is a fatal error (it would wait for itself).
+    ~ThreadPool();
+    ThreadPool(const ThreadPool&) = delete;
+    ThreadPool& operator=(const ThreadPool&) = delete;
+
+    std::size_t num_threads() const noexcept;
+    // Index of the calling worker in this pool, or nullopt when the caller is not one.
+    std::optional<std::size_t> current_thread_index() const noexcept;
+
+    // Runs f on a worker of this pool and returns its result (or rethrows its exception).
+    // From a worker of this pool: runs f inline. From a worker of another pool: that worker's
+    // fiber parks and the worker keeps running its own pool's jobs meanwhile. From any other
+    // thread: the thread blocks.
+    template <class F>
+    std::invoke_result_t<F&> install(F&& f);
+
+    // Runs f and g, potentially in parallel, on this pool; see spindle::join.
+    template <class A, class B>
+    auto join(A&& a, B&& b);
+
+    // Runs f(scope) on this pool; see spindle::scope.
+    template <class F>
+    std::invoke_result_t<F&, Scope&> scope(F&& f);
+
+    // Runs f() later on this pool, detached. f is moved into a heap job. An exception escaping
+    // f goes to PoolOptions::exception_handler (or terminates the process without one).
+    template <class F>
+    void spawn(F&& f);
+
+    // Runs f(BroadcastContext) once on every worker and returns the results in worker order.
+    // Each worker runs it when it next looks for work. If some calls throw, all still run and
+    // the exception of the lowest worker index is rethrown.
+    template <class F>
+    auto broadcast(F&& f) -> std::vector<detail::result_t<std::invoke_result_t<F&, BroadcastContext>>>;
+
+    detail::Registry* registry() const noexcept { return m_registry; }
+
+  private:
+    detail::Registry* m_registry;
+};
+
+// The global pool, built with default options on first use unless build_global() came first.
+ThreadPool& global_pool();
+// Builds the global pool with the given options. Throws GlobalPoolAlreadyInitialized if it
+// already exists (even if it was built lazily by a first use).
+void build_global(const PoolOptions& options);
+
+namespace detail {
+// A job submitted with install() from outside the pool.
+template <class F>
+std::invoke_result_t<F&> install_cold(Registry* r, F& f) {
+    StackJob<F> job(f);
+    inject(r, &job);
+    wait_for(job.done);
+    if (job.outcome.error) std::rethrow_exception(job.outcome.error);
+    if constexpr (std::is_void_v<std::invoke_result_t<F&>>)
+        return;
+    else
+        return job.outcome.value.take();
+}
+}  // namespace detail
+
+template <class F>
+std::invoke_result_t<F&> ThreadPool::install(F&& f) {
+    detail::WorkerCore* w = detail::current_worker();
+    if (w != nullptr && w->registry == m_registry) return f();
+    return detail::install_cold(m_registry, f);
+}
+
+}  // namespace spindle

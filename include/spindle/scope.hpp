@@ -1,0 +1,108 @@
+// scope: spawn any number of closures that may borrow from the enclosing frame; all of them
+// finish before scope() returns.
+#pragma once
+
+#include <atomic>
+#include <exception>
+#include <type_traits>
+#include <utility>
+
+#include "spindle/detail/job.hpp"
+#include "spindle/detail/runtime.hpp"
+#include "spindle/pool.hpp"
+
+namespace spindle {
+
+class Scope {
+  public:
+    Scope(const Scope&) = delete;
+    Scope& operator=(const Scope&) = delete;
+
+    // Runs f later on the scope's pool. f is invoked as f(scope) if that compiles, else as
+    // f(). It may capture references to anything that outlives the scope() call. An exception
+    // escaping f is kept (the first one wins) and rethrown by scope() after every spawned job
+    // has finished.
+    template <class F>
+    void spawn(F&& f);
+
+  private:
+    explicit Scope(detail::Registry* r) noexcept : m_registry(r) {}
+
+    void record(std::exception_ptr e) noexcept {
+        // The first recorder wins; the write is published to the scope's owner by the
+        // acq_rel count_down() that follows and read after the latch's acquire.
+        if (!m_failed.exchange(true, std::memory_order_relaxed)) m_error = std::move(e);
+    }
+
+    template <class F>
+    struct SpawnJob : detail::Job {
+        template <class G>
+        SpawnJob(G&& g, Scope* s) : Job{&SpawnJob::run}, fn(std::forward<G>(g)), scope(s) {}
+        F fn;
+        Scope* scope;
+
+        static void run(detail::Job* j) noexcept {
+            auto* self = static_cast<SpawnJob*>(j);
+            Scope* s = self->scope;
+            try {
+                if constexpr (std::is_invocable_v<F&, Scope&>)
+                    self->fn(*s);
+                else
+                    self->fn();
+            } catch (...) {
+                s->record(std::current_exception());
+            }
+            // The closure (and whatever it captured by value) is destroyed before the scope
+            // counts this job as finished.
+            delete self;
+            s->m_pending.count_down();
+        }
+    };
+
+    template <class F>
+    friend std::invoke_result_t<F&, Scope&> scope(F&& f);
+
+    detail::Registry* m_registry;
+    detail::CountLatch m_pending{1};  // spawned jobs not yet finished, plus one for the body
+    // Written once by the first failing job (exchange), read by the owner after the latch.
+    std::atomic<bool> m_failed{false};
+    std::exception_ptr m_error;
+};
+
+template <class F>
+void Scope::spawn(F&& f) {
+    auto* job = new SpawnJob<std::decay_t<F>>(std::forward<F>(f), this);
+    m_pending.add();
+    detail::submit(m_registry, job);
+}
+
+// Creates a Scope, runs f(scope) inline on the calling worker (in the global pool when called
+// from outside any pool) and waits for every job spawned in it; the wait parks the fiber if
+// needed. Returns f's result. Rethrows f's exception if it threw, else the first exception of
+// a spawned job, in both cases only after every spawned job finished.
+template <class F>
+std::invoke_result_t<F&, Scope&> scope(F&& f) {
+    using R = std::invoke_result_t<F&, Scope&>;
+    detail::WorkerCore* w = detail::current_worker();
+    if (w == nullptr) [[unlikely]]
+        return global_pool().install([&]() -> R { return spindle::scope(f); });
+    Scope s(w->registry);
+    auto body = [&]() -> R { return f(s); };
+    detail::Outcome<decltype(body)> out;
+    out.run(body);
+    s.m_pending.count_down();
+    detail::wait_for(s.m_pending.latch());
+    if (out.error) std::rethrow_exception(out.error);
+    if (s.m_failed.load(std::memory_order_relaxed)) std::rethrow_exception(s.m_error);
+    if constexpr (std::is_void_v<R>)
+        return;
+    else
+        return out.value.take();
+}
+
+template <class F>
+std::invoke_result_t<F&, Scope&> ThreadPool::scope(F&& f) {
+    return install([&]() -> std::invoke_result_t<F&, Scope&> { return spindle::scope(f); });
+}
+
+}  // namespace spindle

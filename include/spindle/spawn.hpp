@@ -1,0 +1,56 @@
+// spawn: run a closure later, detached from the caller.
+#pragma once
+
+#include <exception>
+#include <type_traits>
+#include <utility>
+
+#include "spindle/detail/job.hpp"
+#include "spindle/detail/runtime.hpp"
+#include "spindle/pool.hpp"
+
+namespace spindle {
+namespace detail {
+
+template <class F>
+struct DetachedJob : Job {
+    template <class G>
+    DetachedJob(G&& g, Registry* r) : Job{&DetachedJob::run}, fn(std::forward<G>(g)), registry(r) {}
+    F fn;
+    Registry* registry;
+
+    static void run(Job* j) noexcept {
+        auto* self = static_cast<DetachedJob*>(j);
+        Registry* r = self->registry;
+        try {
+            self->fn();
+        } catch (...) {
+            detached_exception(r, std::current_exception());
+        }
+        delete self;
+        detached_end(r);  // last: the pool may be destroyed once the count reaches zero
+    }
+};
+
+template <class F>
+void spawn_in(Registry* r, F&& f) {
+    auto* job = new DetachedJob<std::decay_t<F>>(std::forward<F>(f), r);
+    detached_begin(r);
+    submit(r, job);
+}
+
+}  // namespace detail
+
+template <class F>
+void ThreadPool::spawn(F&& f) {
+    detail::spawn_in(m_registry, std::forward<F>(f));
+}
+
+// Detached spawn on the current worker's pool, or on the global pool from outside any pool.
+template <class F>
+void spawn(F&& f) {
+    detail::WorkerCore* w = detail::current_worker();
+    detail::spawn_in(w != nullptr ? w->registry : detail::global_registry(), std::forward<F>(f));
+}
+
+}  // namespace spindle

@@ -1,0 +1,82 @@
+// Fibers: stackful execution contexts switched with Boost.Context's fcontext primitives.
+// This is the only part of spindle that includes Boost.Context. It knows nothing of jobs or
+// workers: a fiber runs an entry function, and a switch can carry an "after" callback that the
+// destination runs once the source's context has been saved (how parking avoids the race of a
+// fiber being woken before it finished suspending: design-notes/0002).
+//
+// Every switch also
+//   * saves and restores the C++ runtime's per-thread exception globals (the caught-exception
+//     stack and the uncaught count), so a fiber may park inside a catch block;
+//   * tells AddressSanitizer and ThreadSanitizer which stack is being entered;
+//   * updates the thread's record of the running fiber, used by the stack-overflow handler.
+#pragma once
+
+#include <cstddef>
+
+#include "fiber/stack.hpp"
+#include "spindle/detail/job.hpp"
+
+namespace spindle::detail {
+
+struct Fiber;
+
+// Runs on the destination fiber right after a switch, with the fiber that switched away.
+using AfterSwitch = void (*)(Fiber* from, void* arg);
+
+struct EhGlobals {  // mirrors libstdc++'s __cxa_eh_globals
+    void* caught_exceptions = nullptr;
+    unsigned int uncaught_exceptions = 0;
+};
+
+struct FiberWaiter : Waiter {
+    Fiber* fiber;
+};
+
+struct Fiber {
+    // Makes a fiber for the calling thread's own stack (no allocation; never freed).
+    static void init_thread_fiber(Fiber& f, void* owner);
+    // Allocates a stack; entry(arg) runs on the first switch to the fiber and must never
+    // return. Throws std::system_error when the stack cannot be allocated.
+    static Fiber* create(std::size_t stack_size, void (*entry)(void*), void* arg, void* owner);
+    // Frees a suspended fiber that will never run again (never the running one).
+    static void destroy(Fiber* f) noexcept;
+
+    // The context saved when this fiber last switched away (fcontext_t).
+    void* ctx = nullptr;
+    void* owner = nullptr;  // the worker it belongs to (opaque here)
+    Stack stack;            // empty for a thread's own stack
+    FiberWaiter waiter;
+    Fiber* next = nullptr;  // intrusive link for the owner's ready and idle lists
+    EhGlobals eh;
+    void (*entry)(void*) = nullptr;
+    void* entry_arg = nullptr;
+    // Sanitizer bookkeeping.
+    void* asan_fake_stack = nullptr;
+    const void* asan_bottom = nullptr;
+    std::size_t asan_size = 0;
+    void* tsan_fiber = nullptr;
+    // Guard region of this fiber's stack, for the overflow handler: [guard_lo, guard_hi).
+    const char* guard_lo = nullptr;
+    const char* guard_hi = nullptr;
+};
+
+// Switches from the running fiber `from` to `to` (same thread). Returns when some fiber
+// switches back to `from`. If after is non-null, `to` calls after(from, arg) first thing.
+void switch_fiber(Fiber* from, Fiber* to, AfterSwitch after, void* arg) noexcept;
+
+// The fiber running on this thread (nullptr on threads that never ran one).
+Fiber* running_fiber() noexcept;
+
+// Stack-overflow detection for the calling thread: installs (once per process) a SIGSEGV
+// handler that runs on an alternate signal stack and, when the fault address is in the guard
+// region of the running fiber, prints a message naming `what` and the stack size, then lets
+// the process die. Call on each worker thread before it runs jobs; undo with the returned
+// token at thread exit.
+struct OverflowGuard {
+    void* altstack = nullptr;
+    std::size_t altstack_size = 0;
+};
+OverflowGuard enable_overflow_detection(const char* what);
+void disable_overflow_detection(OverflowGuard& g) noexcept;
+
+}  // namespace spindle::detail

@@ -1,0 +1,82 @@
+// ThreadPool, the global pool, and the free functions about the current thread.
+#include <atomic>
+#include <memory>
+#include <mutex>
+
+#include "scheduler/registry.hpp"
+#include "scheduler/worker.hpp"
+#include "spindle/current.hpp"
+#include "spindle/errors.hpp"
+#include "spindle/pool.hpp"
+#include "util/fatal.hpp"
+
+namespace spindle {
+
+ThreadPool::ThreadPool(const PoolOptions& options) {
+    auto r = std::make_unique<detail::Registry>(options);
+    r->start();
+    m_registry = r.release();
+}
+
+ThreadPool::~ThreadPool() {
+    detail::WorkerCore* w = detail::current_worker();
+    if (w != nullptr && w->registry == m_registry)
+        detail::fatal(
+            "a ThreadPool was destroyed from one of its own workers (worker %zu); the destructor "
+            "waits for the pool's jobs, so it would wait for itself",
+            w->index);
+    m_registry->shutdown();
+    delete m_registry;
+}
+
+std::size_t ThreadPool::num_threads() const noexcept { return m_registry->num_threads(); }
+
+std::optional<std::size_t> ThreadPool::current_thread_index() const noexcept {
+    detail::WorkerCore* w = detail::current_worker();
+    if (w != nullptr && w->registry == m_registry) return w->index;
+    return std::nullopt;
+}
+
+namespace {
+// The global pool: created once, never destroyed (its workers sleep until process exit).
+// Written under g_global_mutex (release), read lock-free first (acquire).
+std::atomic<ThreadPool*> g_global{nullptr};
+std::mutex g_global_mutex;
+}  // namespace
+
+ThreadPool& global_pool() {
+    if (ThreadPool* p = g_global.load(std::memory_order_acquire)) return *p;
+    std::lock_guard<std::mutex> lock(g_global_mutex);
+    if (ThreadPool* p = g_global.load(std::memory_order_relaxed)) return *p;
+    auto* p = new ThreadPool(PoolOptions{});
+    g_global.store(p, std::memory_order_release);
+    return *p;
+}
+
+void build_global(const PoolOptions& options) {
+    std::lock_guard<std::mutex> lock(g_global_mutex);
+    if (g_global.load(std::memory_order_relaxed) != nullptr) throw GlobalPoolAlreadyInitialized();
+    g_global.store(new ThreadPool(options), std::memory_order_release);
+}
+
+std::optional<std::size_t> current_thread_index() noexcept {
+    if (detail::WorkerCore* w = detail::current_worker()) return w->index;
+    return std::nullopt;
+}
+
+std::size_t current_num_threads() {
+    if (detail::WorkerCore* w = detail::current_worker()) return w->registry->num_threads();
+    return global_pool().num_threads();
+}
+
+std::optional<Yield> yield_now() {
+    auto* w = static_cast<detail::Worker*>(detail::current_worker());
+    if (w == nullptr) return std::nullopt;
+    return w->yield() ? Yield::executed : Yield::idle;
+}
+
+namespace detail {
+Registry* global_registry() { return global_pool().registry(); }
+}  // namespace detail
+
+}  // namespace spindle

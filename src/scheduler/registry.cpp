@@ -1,0 +1,185 @@
+#include "scheduler/registry.hpp"
+
+#include <cctype>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+#include <thread>
+
+#include "spindle/detail/config.hpp"
+#include "spindle/errors.hpp"
+#include "util/fatal.hpp"
+
+namespace spindle::detail {
+
+namespace {
+
+constexpr std::size_t k_max_threads = 4096;
+constexpr std::size_t k_min_stack = 16 * 1024;
+constexpr std::size_t k_deque_capacity = 1024;
+
+#if defined(SPINDLE_ASAN) || defined(SPINDLE_TSAN)
+// Sanitizer instrumentation makes frames several times larger.
+constexpr std::size_t k_default_stack = 1024 * 1024;
+#else
+constexpr std::size_t k_default_stack = 256 * 1024;
+#endif
+
+std::size_t threads_from_environment() {
+    const char* v = std::getenv("SPINDLE_NUM_THREADS");
+    if (v == nullptr) return 0;
+    const std::string s(v);
+    bool ok = !s.empty() && s.size() <= 6;
+    for (char c : s) ok = ok && std::isdigit(static_cast<unsigned char>(c)) != 0;
+    const std::size_t n = ok ? std::stoul(s) : 0;
+    if (!ok || n > k_max_threads)
+        throw InvalidPoolOptions("spindle: SPINDLE_NUM_THREADS='" + s +
+                                 "' is not a thread count (expected an integer from 0 to " +
+                                 std::to_string(k_max_threads) + "; 0 means one per hardware thread)");
+    return n;
+}
+
+std::size_t resolve_threads(std::size_t requested) {
+    std::size_t n = requested;
+    if (n == 0) n = threads_from_environment();
+    if (n == 0) n = std::thread::hardware_concurrency();
+    if (n == 0) n = 1;
+    if (n > k_max_threads)
+        throw InvalidPoolOptions("spindle: PoolOptions::num_threads=" + std::to_string(n) +
+                                 " exceeds the limit of " + std::to_string(k_max_threads));
+    return n;
+}
+
+std::size_t resolve_stack(std::size_t requested) {
+    if (requested == 0) return k_default_stack;
+    if (requested < k_min_stack)
+        throw InvalidPoolOptions("spindle: PoolOptions::stack_size=" + std::to_string(requested) +
+                                 " is below the minimum of " + std::to_string(k_min_stack) +
+                                 " bytes");
+    return requested;
+}
+
+}  // namespace
+
+Registry::Registry(const PoolOptions& options)
+    : m_options(options),
+      m_stack_size(resolve_stack(options.stack_size)) {
+    const std::size_t n = resolve_threads(options.num_threads);
+    m_placement = make_flat_placement(n);
+    m_workers.reserve(n);
+    for (std::size_t i = 0; i < n; ++i)
+        m_workers.push_back(std::make_unique<Worker>(this, i, k_deque_capacity, n > 1, &m_sleepers));
+}
+
+Registry::~Registry() = default;
+
+void Registry::start() {
+    for (std::size_t i = 0; i < m_workers.size(); ++i) {
+        try {
+            m_workers[i]->start(m_stack_size);
+        } catch (...) {
+            // Stop the workers already running; each runs its exit handler.
+            m_terminating.store(true, std::memory_order_seq_cst);
+            wake_all();
+            for (std::size_t k = 0; k < i; ++k) m_workers[k]->join_thread();
+            throw;
+        }
+    }
+}
+
+void Registry::shutdown() noexcept {
+    {
+        std::unique_lock<std::mutex> lock(m_detached_mutex);
+        m_detached_cv.wait(lock, [&] { return m_detached.load(std::memory_order_acquire) == 0; });
+    }
+    // seq_cst: pairs with the check in Worker::has_work_for_sleeper().
+    m_terminating.store(true, std::memory_order_seq_cst);
+    wake_all();
+    for (auto& w : m_workers) w->join_thread();
+}
+
+void Registry::detached_end() noexcept {
+    // acq_rel: the last job's effects happen before shutdown() returns.
+    if (m_detached.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        // Under the lock so that shutdown() cannot test the count between our decrement and
+        // our notify and then miss it. The registry outlives this call: shutdown() joins this
+        // thread (a worker) before the registry is destroyed.
+        std::lock_guard<std::mutex> lock(m_detached_mutex);
+        m_detached_cv.notify_all();
+    }
+}
+
+void Registry::detached_exception(std::exception_ptr e) noexcept {
+    if (m_options.exception_handler) {
+        try {
+            m_options.exception_handler(e);
+        } catch (...) {
+            fatal("PoolOptions::exception_handler threw an exception");
+        }
+        return;
+    }
+    const char* what = "(not a std::exception)";
+    std::string text;
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+        text = ex.what();
+        what = text.c_str();
+    } catch (...) {
+    }
+    fatal("an exception escaped a detached job and the pool has no exception_handler: %s", what);
+}
+
+void Registry::inject(Job* job) {
+    if (!m_injector.enqueue(job)) throw std::bad_alloc();
+    // seq_cst: pairs with the sleeper's load in has_injected(); see Worker::sleep_cold().
+    m_injected.fetch_add(1, std::memory_order_seq_cst);
+    wake_one();
+}
+
+void Registry::inject_bulk(Job* const* jobs, std::size_t n) {
+    if (!m_injector.enqueue_bulk(jobs, n)) throw std::bad_alloc();
+    m_injected.fetch_add(static_cast<std::int64_t>(n), std::memory_order_seq_cst);
+    wake_one();
+}
+
+Job* Registry::take_injected() noexcept {
+    if (m_injected.load(std::memory_order_relaxed) <= 0) return nullptr;
+    Job* j = nullptr;
+    if (!m_injector.try_dequeue(j)) return nullptr;
+    m_injected.fetch_sub(1, std::memory_order_relaxed);
+    return j;
+}
+
+void Registry::wake_one() noexcept {
+    if (m_sleepers.load(std::memory_order_seq_cst) == 0) return;
+    const std::size_t n = m_workers.size();
+    const std::size_t start =
+        static_cast<std::size_t>(m_wake_cursor.fetch_add(1, std::memory_order_relaxed) % n);
+    for (std::size_t i = 0; i < n; ++i) {
+        Worker& w = *m_workers[(start + i) % n];
+        // seq_cst load: a 0 read here is ordered before that worker's step 2, so its re-check
+        // (step 3) will see what we published (Worker::sleep_cold).
+        if (w.m_sleep_word.load(std::memory_order_seq_cst) == 1 && w.wake()) return;
+    }
+}
+
+void Registry::wake_all() noexcept {
+    for (auto& w : m_workers) w->wake();
+}
+
+// ---- the seam used by header templates (spindle/detail/runtime.hpp) --------------------------
+
+std::size_t registry_num_threads(const Registry* r) noexcept { return r->num_threads(); }
+void inject(Registry* r, Job* job) { r->inject(job); }
+void detached_begin(Registry* r) noexcept { r->detached_begin(); }
+void detached_end(Registry* r) noexcept { r->detached_end(); }
+void detached_exception(Registry* r, std::exception_ptr e) noexcept {
+    r->detached_exception(std::move(e));
+}
+void submit_broadcast(Registry* r, Job* const* jobs, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) r->worker(i).push_broadcast(jobs[i]);
+}
+
+}  // namespace spindle::detail

@@ -1,0 +1,85 @@
+// A pool's shared state: its workers, the injector for jobs from outside, the sleep counter,
+// and the count of detached jobs that the destructor waits for.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <concurrentqueue/concurrentqueue.h>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "scheduler/placement.hpp"
+#include "scheduler/worker.hpp"
+#include "spindle/pool.hpp"
+
+namespace spindle::detail {
+
+class Registry {
+  public:
+    // Validates options; starts nothing.
+    explicit Registry(const PoolOptions& options);
+    ~Registry();
+
+    // Starts every worker; on failure stops the started ones and throws.
+    void start();
+    // Waits for all detached jobs, then stops and joins every worker.
+    void shutdown() noexcept;
+
+    std::size_t num_threads() const noexcept { return m_workers.size(); }
+    Worker& worker(std::size_t i) noexcept { return *m_workers[i]; }
+    const PoolOptions& options() const noexcept { return m_options; }
+    const Placement& placement() const noexcept { return *m_placement; }
+    std::size_t stack_size() const noexcept { return m_stack_size; }
+
+    void inject(Job* job);
+    void inject_bulk(Job* const* jobs, std::size_t n);
+    Job* take_injected() noexcept;
+    bool has_injected() const noexcept {
+        return m_injected.load(std::memory_order_seq_cst) > 0;
+    }
+
+    // Wakes one sleeping worker if there is one. Callers have already published their work
+    // and executed a seq_cst fence or RMW (see push_local / inject).
+    void wake_one() noexcept;
+    void wake_all() noexcept;
+
+    bool terminating() const noexcept { return m_terminating.load(std::memory_order_seq_cst); }
+
+    void detached_begin() noexcept { m_detached.fetch_add(1, std::memory_order_relaxed); }
+    void detached_end() noexcept;
+    void detached_exception(std::exception_ptr e) noexcept;
+
+    std::atomic<std::uint32_t>& sleepers() noexcept { return m_sleepers; }
+
+  private:
+    PoolOptions m_options;
+    std::size_t m_stack_size;
+    std::unique_ptr<Placement> m_placement;
+    std::vector<std::unique_ptr<Worker>> m_workers;
+
+    // Jobs from outside the pool and spilled from full deques.
+    moodycamel::ConcurrentQueue<Job*> m_injector;
+    // Jobs in m_injector: incremented (seq_cst) after each enqueue, decremented after each
+    // dequeue. moodycamel's emptiness test is not linearizable, so this counter, not the queue,
+    // is what a worker about to sleep consults (seq_cst load, pairs with the increment).
+    alignas(64) std::atomic<std::int64_t> m_injected{0};
+    // Workers that announced sleep (see Worker::sleep_cold for the protocol). Incremented by a
+    // worker about to sleep; decremented by whoever moves that worker's m_sleep_word from 1 to 0.
+    alignas(64) std::atomic<std::uint32_t> m_sleepers{0};
+    alignas(64) std::atomic<std::uint64_t> m_wake_cursor{0};
+    // Set once by shutdown() (seq_cst store, then wake_all); read by workers deciding to exit.
+    std::atomic<bool> m_terminating{false};
+
+    // Detached jobs submitted and not yet finished. Incremented by spawn (relaxed: the job's
+    // own submission orders it), decremented by the job's last action (acq_rel); shutdown()
+    // waits for zero under m_detached_mutex.
+    std::atomic<std::size_t> m_detached{0};
+    std::mutex m_detached_mutex;
+    std::condition_variable m_detached_cv;
+};
+
+}  // namespace spindle::detail

@@ -1,0 +1,467 @@
+#include "scheduler/worker.hpp"
+
+#include <pthread.h>
+#include <sched.h>
+
+#include <cstdio>
+#include <string>
+#include <system_error>
+
+#include "scheduler/registry.hpp"
+#include "util/fatal.hpp"
+
+namespace spindle::detail {
+
+constinit thread_local WorkerCore* tl_worker = nullptr;
+
+namespace {
+
+// Pause iterations a waiter spins on its latch before parking its fiber: long enough to
+// cover a thief finishing a small job, short enough that a real wait frees the core soon.
+constexpr int k_spin_before_park = 256;
+// Rounds of searching for work (the first ones with a pause, the rest with sched_yield)
+// before a worker announces that it goes to sleep.
+constexpr unsigned k_pause_rounds = 16;
+constexpr unsigned k_idle_rounds = 64;
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+}
+
+// A thread that waits outside any pool (or a worker that could not get a fiber) blocks on
+// its own flag. thread_local so that it outlives every wait: the waker may still touch it
+// after the waiting thread has returned.
+struct ThreadWaiter : Waiter {
+    ThreadWaiter() noexcept : Waiter{Kind::thread} {}
+    // 0 while waiting; set to 1 (release) by the waker; read (acquire) by the waiting thread.
+    std::atomic<std::uint32_t> flag{0};
+};
+thread_local ThreadWaiter tl_thread_waiter;
+
+void thread_wait(Latch& latch) noexcept {
+    ThreadWaiter& tw = tl_thread_waiter;
+    tw.flag.store(0, std::memory_order_relaxed);
+    if (!latch.try_register(&tw)) return;  // already set
+    while (tw.flag.load(std::memory_order_acquire) == 0) tw.flag.wait(0, std::memory_order_acquire);
+}
+
+bool try_park_on_latch(Fiber* self, void* arg) noexcept {
+    return static_cast<Latch*>(arg)->try_register(&self->waiter);
+}
+
+struct ParkArgs {
+    bool (*try_park)(Fiber*, void*);
+    void* arg;
+};
+
+}  // namespace
+
+void wake_waiter(Waiter* w) noexcept {
+    if (w->kind == Waiter::Kind::fiber) {
+        Fiber* f = static_cast<FiberWaiter*>(w)->fiber;
+        static_cast<Worker*>(f->owner)->make_ready(f);
+    } else {
+        auto* tw = static_cast<ThreadWaiter*>(w);
+        tw->flag.store(1, std::memory_order_release);  // pairs with thread_wait's acquire
+        tw->flag.notify_one();
+    }
+}
+
+void wait_latch(Latch& latch) {
+    for (int i = 0; i < k_spin_before_park; ++i) {
+        if (latch.probe()) return;
+        cpu_relax();
+    }
+    if (auto* w = static_cast<Worker*>(tl_worker)) {
+        if (w->park(&try_park_on_latch, &latch)) return;  // resumed only once the latch is set
+    }
+    thread_wait(latch);
+}
+
+void wake_one_sleeper(WorkerCore* w) noexcept { w->registry->wake_one(); }
+
+void push_spill(WorkerCore* core, Job* job) {
+    // The deque is full: move its older half to the injector (tokio's and Go's overflow
+    // policy), keeping the newest jobs local where they are hot in cache.
+    Job* moved[64];
+    std::size_t remaining = core->deque.capacity() / 2;
+    while (remaining > 0) {
+        std::size_t n = 0;
+        while (n < 64 && n < remaining) {
+            Job* j = nullptr;
+            const Steal s = core->deque.steal(&j);
+            if (s == Steal::success)
+                moved[n++] = j;
+            else if (s == Steal::empty)
+                break;
+        }
+        if (n == 0) break;
+        core->registry->inject_bulk(moved, n);
+        remaining -= n;
+    }
+    bool was_empty = false;
+    if (!core->deque.push(job, &was_empty)) core->registry->inject(job);
+}
+
+// ---- Worker ---------------------------------------------------------------------------------
+
+Worker::Worker(Registry* r, std::size_t index, std::size_t deque_capacity, bool has_thieves,
+               std::atomic<std::uint32_t>* sleepers)
+    : WorkerCore(r, index, deque_capacity, has_thieves, sleepers),
+      m_registry(r),
+      m_rng(0x9e3779b97f4a7c15ULL * (index + 1)) {}
+
+Worker::~Worker() { join_thread(); }
+
+void Worker::start(std::size_t stack_size) {
+    m_stack_size = stack_size;
+    const PoolOptions& o = m_registry->options();
+    m_name = o.thread_name ? o.thread_name(index) : "spindle-" + std::to_string(index);
+    m_overflow_what = "spindle worker " + std::to_string(index) + " (" + m_name + ")";
+    m_victims = m_registry->placement().victim_levels(index);
+
+    pthread_attr_t attr;
+    int rc = pthread_attr_init(&attr);
+    if (rc == 0) rc = pthread_attr_setstacksize(&attr, round_stack_size(stack_size) + k_guard_size);
+    if (rc == 0) rc = pthread_attr_setguardsize(&attr, k_guard_size);
+    if (rc == 0) rc = pthread_create(&m_thread, &attr, &Worker::thread_entry, this);
+    pthread_attr_destroy(&attr);
+    if (rc != 0)
+        throw std::system_error(rc, std::generic_category(),
+                                "spindle: cannot create worker thread " + std::to_string(index) +
+                                    " with a " + std::to_string(stack_size) + "-byte stack");
+    m_thread_started = true;
+}
+
+void Worker::join_thread() noexcept {
+    if (m_thread_started) {
+        pthread_join(m_thread, nullptr);
+        m_thread_started = false;
+    }
+}
+
+void* Worker::thread_entry(void* self) noexcept {
+    static_cast<Worker*>(self)->thread_main();
+    return nullptr;
+}
+
+void Worker::thread_main() noexcept {
+    tl_worker = this;
+    pthread_setname_np(pthread_self(), m_name.substr(0, 15).c_str());
+    Fiber::init_thread_fiber(m_thread_fiber, this);
+    m_running = &m_thread_fiber;
+    OverflowGuard guard = enable_overflow_detection(m_overflow_what.c_str());
+    m_registry->placement().on_worker_start(index);
+    const PoolOptions& o = m_registry->options();
+    if (o.start_handler) {
+        try {
+            o.start_handler(index);
+        } catch (...) {
+            m_registry->detached_exception(std::current_exception());
+        }
+    }
+
+    run_loop();  // returns on the thread's own fiber, once the pool terminates
+
+    if (o.exit_handler) {
+        try {
+            o.exit_handler(index);
+        } catch (...) {
+            m_registry->detached_exception(std::current_exception());
+        }
+    }
+    // Every pooled fiber is suspended in its run loop, holding nothing: free them.
+    for (Fiber* f : m_fibers) Fiber::destroy(f);
+    m_fibers.clear();
+    m_idle = nullptr;
+    disable_overflow_detection(guard);
+    tl_worker = nullptr;
+}
+
+void Worker::fiber_entry(void* self) noexcept {
+    static_cast<Worker*>(self)->run_loop();
+    fatal("a worker's pooled fiber left its run loop");
+}
+
+void Worker::run_loop() noexcept {
+    unsigned idle = 0;
+    for (;;) {
+        if (Fiber* f = take_ready()) {
+            resume(f);
+            idle = 0;
+            continue;
+        }
+        if (Job* j = find_job()) {
+            run_job(j);
+            idle = 0;
+            continue;
+        }
+        if (m_suspended == 0 && m_registry->terminating()) break;
+        if (++idle < k_idle_rounds) {
+            if (idle < k_pause_rounds)
+                cpu_relax();
+            else
+                sched_yield();
+            continue;
+        }
+        sleep_cold();
+        idle = 0;
+    }
+    if (m_running != &m_thread_fiber) {
+        // Let the thread's own fiber (idle in its loop) see the exit and return to
+        // thread_main; this fiber is never resumed again.
+        Fiber* self = m_running;
+        m_running = &m_thread_fiber;
+        switch_fiber(self, &m_thread_fiber, nullptr, nullptr);
+        fatal("a finished worker fiber was resumed");
+    }
+}
+
+void Worker::run_job(Job* j) noexcept { j->execute(j); }
+
+Fiber* Worker::take_ready() noexcept {
+    if (m_ready_head == nullptr && m_remote_ready.load(std::memory_order_relaxed) != nullptr) {
+        // seq_cst: pairs with the CAS in make_ready(); the fibers' saved state is visible.
+        Fiber* list = m_remote_ready.exchange(nullptr, std::memory_order_seq_cst);
+        // The stack holds them newest first: reverse into FIFO order.
+        Fiber* reversed = nullptr;
+        while (list != nullptr) {
+            Fiber* next = list->next;
+            list->next = reversed;
+            reversed = list;
+            list = next;
+        }
+        while (reversed != nullptr) {
+            Fiber* next = reversed->next;
+            make_ready_local(reversed);
+            reversed = next;
+        }
+    }
+    Fiber* f = m_ready_head;
+    if (f != nullptr) {
+        m_ready_head = f->next;
+        if (m_ready_head == nullptr) m_ready_tail = nullptr;
+        f->next = nullptr;
+    }
+    return f;
+}
+
+bool Worker::has_ready_fiber() const noexcept {
+    return m_ready_head != nullptr || m_remote_ready.load(std::memory_order_relaxed) != nullptr;
+}
+
+void Worker::make_ready_local(Fiber* f) noexcept {
+    f->next = nullptr;
+    if (m_ready_tail != nullptr)
+        m_ready_tail->next = f;
+    else
+        m_ready_head = f;
+    m_ready_tail = f;
+}
+
+void Worker::make_ready(Fiber* f) noexcept {
+    if (tl_worker == this) {
+        make_ready_local(f);
+        return;
+    }
+    Fiber* head = m_remote_ready.load(std::memory_order_relaxed);
+    do {
+        f->next = head;
+        // seq_cst: publishes f (pairs with the exchange in take_ready) and is ordered before
+        // the exchange of m_sleep_word in wake() (pairs with sleep_cold's re-check).
+    } while (!m_remote_ready.compare_exchange_weak(head, f, std::memory_order_seq_cst,
+                                                   std::memory_order_relaxed));
+    wake();
+}
+
+bool Worker::wake() noexcept {
+    // seq_cst: the waker's work was published before this; see sleep_cold() for the pairing.
+    if (m_sleep_word.exchange(0, std::memory_order_seq_cst) == 1) {
+        m_registry->sleepers().fetch_sub(1, std::memory_order_seq_cst);
+        m_sleep_word.notify_one();
+        return true;
+    }
+    return false;
+}
+
+void Worker::resume(Fiber* f) noexcept {
+    --m_suspended;
+    Fiber* self = m_running;
+    self->next = m_idle;  // self goes idle, suspended right here in its run loop
+    m_idle = self;
+    m_running = f;
+    switch_fiber(self, f, nullptr, nullptr);
+}
+
+Fiber* Worker::take_idle_fiber() noexcept {
+    if (Fiber* f = m_idle) {
+        m_idle = f->next;
+        f->next = nullptr;
+        return f;
+    }
+    Fiber* f = nullptr;
+    try {
+        m_fibers.reserve(m_fibers.size() + 1);
+        f = Fiber::create(m_stack_size, &Worker::fiber_entry, this, this);
+        m_fibers.push_back(f);
+    } catch (const std::exception& e) {
+        if (f != nullptr) Fiber::destroy(f);
+        static std::atomic<bool> warned{false};
+        if (!warned.exchange(true))
+            std::fprintf(stderr,
+                         "spindle: warning: cannot create a fiber (%s); waits on worker %zu "
+                         "block the thread instead of parking\n",
+                         e.what(), index);
+        return nullptr;
+    }
+    return f;
+}
+
+void Worker::after_park(Fiber* from, void* arg) noexcept {
+    auto* pa = static_cast<ParkArgs*>(arg);
+    // from's context is saved: it may now be published to wakers. If the event already
+    // happened, from is ready at once (it resumes after this fiber's next look for work).
+    if (!pa->try_park(from, pa->arg)) static_cast<Worker*>(from->owner)->make_ready_local(from);
+}
+
+bool Worker::park(bool (*try_park)(Fiber*, void*), void* arg) noexcept {
+    Fiber* next = take_idle_fiber();
+    if (next == nullptr) return false;
+    ++m_suspended;
+    ParkArgs pa{try_park, arg};
+    Fiber* self = m_running;
+    m_running = next;
+    switch_fiber(self, next, &Worker::after_park, &pa);
+    return true;
+}
+
+void Worker::after_yield(Fiber* from, void* arg) noexcept {
+    auto* w = static_cast<Worker*>(from->owner);
+    w->make_ready_local(from);
+    if (arg != nullptr) w->run_job(static_cast<Job*>(arg));
+}
+
+bool Worker::yield() {
+    if (Fiber* f = take_ready()) {
+        // Net zero: f leaves the suspended set, the caller joins it.
+        Fiber* self = m_running;
+        m_running = f;
+        switch_fiber(self, f, &Worker::after_yield, nullptr);
+        return true;
+    }
+    Job* j = find_job();
+    if (j == nullptr) return false;
+    Fiber* next = take_idle_fiber();
+    if (next == nullptr) {
+        run_job(j);  // no fiber to spare: run it nested, as rayon does
+        return true;
+    }
+    ++m_suspended;
+    Fiber* self = m_running;
+    m_running = next;
+    switch_fiber(self, next, &Worker::after_yield, j);
+    return true;
+}
+
+std::uint64_t Worker::next_random() noexcept {
+    // xorshift64*: cheap, per worker, only used to pick where a victim search starts.
+    m_rng ^= m_rng >> 12;
+    m_rng ^= m_rng << 25;
+    m_rng ^= m_rng >> 27;
+    return m_rng * 0x2545F4914F6CDD1DULL;
+}
+
+Job* Worker::take_broadcast() noexcept {
+    std::lock_guard<std::mutex> lock(m_broadcast_mutex);
+    if (m_broadcast.empty()) return nullptr;
+    Job* j = m_broadcast.back();
+    m_broadcast.pop_back();
+    m_broadcast_count.fetch_sub(1, std::memory_order_relaxed);
+    return j;
+}
+
+void Worker::push_broadcast(Job* job) {
+    {
+        std::lock_guard<std::mutex> lock(m_broadcast_mutex);
+        m_broadcast.push_back(job);
+        // seq_cst: pairs with the load in has_work_for_sleeper().
+        m_broadcast_count.fetch_add(1, std::memory_order_seq_cst);
+    }
+    wake();
+}
+
+Job* Worker::steal_from_others() noexcept {
+    for (const auto& level : m_victims) {
+        const std::size_t n = level.size();
+        const std::size_t start = static_cast<std::size_t>(next_random() % n);
+        for (std::size_t i = 0; i < n; ++i) {
+            Worker& victim = m_registry->worker(level[(start + i) % n]);
+            for (int attempt = 0; attempt < 4; ++attempt) {
+                Job* j = nullptr;
+                const Steal s = victim.deque.steal(&j);
+                if (s == Steal::success) {
+                    // More left behind: let another sleeper help (wake-up chaining).
+                    if (!victim.deque.looks_empty() &&
+                        sleepers->load(std::memory_order_relaxed) != 0)
+                        m_registry->wake_one();
+                    return j;
+                }
+                if (s == Steal::empty) break;
+            }
+        }
+    }
+    return nullptr;
+}
+
+Job* Worker::find_job() noexcept {
+    if (Job* j = deque.pop()) return j;
+    if (m_broadcast_count.load(std::memory_order_relaxed) != 0)
+        if (Job* j = take_broadcast()) return j;
+    if (Job* j = steal_from_others()) return j;
+    return m_registry->take_injected();
+}
+
+bool Worker::has_work_for_sleeper() noexcept {
+    if (m_ready_head != nullptr) return true;
+    if (m_remote_ready.load(std::memory_order_seq_cst) != nullptr) return true;
+    if (m_broadcast_count.load(std::memory_order_seq_cst) != 0) return true;
+    if (m_registry->has_injected()) return true;
+    if (m_registry->terminating()) return true;
+    for (std::size_t i = 0; i < m_registry->num_threads(); ++i)
+        if (i != index && !m_registry->worker(i).deque.looks_empty()) return true;
+    return !deque.looks_empty();
+}
+
+// The sleeper's half of the protocol (design-notes/0001, "Why no wake-up is lost"):
+//   1. sleepers += 1 (seq_cst)          -- visible to pushers that check for sleepers
+//   2. m_sleep_word = 1 (seq_cst)       -- visible to wakers that scan for a sleeper
+//   3. SleepFence, then look at every source of work once more
+//   4. nothing: wait until a waker moves m_sleep_word from 1 to 0.
+// A publisher first publishes its work, then (seq_cst fence or RMW) reads sleepers or
+// exchanges a worker's m_sleep_word. In the single total order of seq_cst operations either
+// the publisher's read comes after step 1/2 (it wakes us) or our step 3 comes after the
+// publication (we see the work). The waker, not the sleeper, decrements sleepers, so a woken
+// worker is never counted as asleep.
+void Worker::sleep_cold() noexcept {
+    std::atomic<std::uint32_t>& count = m_registry->sleepers();
+    count.fetch_add(1, std::memory_order_seq_cst);
+    m_sleep_word.store(1, std::memory_order_seq_cst);
+#ifndef SPINDLE_TSAN
+    // SleepFence: pairs with WakeFence in push_local(); orders step 1 before the relaxed
+    // deque probes below.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+#endif
+    if (has_work_for_sleeper()) {
+        if (m_sleep_word.exchange(0, std::memory_order_seq_cst) == 1)
+            count.fetch_sub(1, std::memory_order_seq_cst);
+        return;
+    }
+    while (m_sleep_word.load(std::memory_order_acquire) == 1)
+        m_sleep_word.wait(1, std::memory_order_acquire);
+}
+
+}  // namespace spindle::detail

@@ -1,0 +1,113 @@
+// A worker: one OS thread, its deque, its fibers and its place in the sleep protocol.
+// How a join runs, how stealing works and why no wake-up is lost: design-notes/0001.
+// Why fibers never migrate and how parking works: design-notes/0002.
+#pragma once
+
+#include <pthread.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "fiber/fiber.hpp"
+#include "spindle/detail/runtime.hpp"
+
+namespace spindle::detail {
+
+class Registry;
+
+class Worker final : public WorkerCore {
+  public:
+    Worker(Registry* r, std::size_t index, std::size_t deque_capacity, bool has_thieves,
+           std::atomic<std::uint32_t>* sleepers);
+    ~Worker();
+    Worker(const Worker&) = delete;
+    Worker& operator=(const Worker&) = delete;
+
+    // Creates the OS thread. Throws std::system_error on failure.
+    void start(std::size_t stack_size);
+    void join_thread() noexcept;
+
+    // Any thread. Makes f (a fiber of this worker) runnable and wakes this worker if it sleeps.
+    void make_ready(Fiber* f) noexcept;
+    // Any thread. Wakes this worker if it sleeps (no-op otherwise). Returns true if it slept.
+    bool wake() noexcept;
+    // Any thread. Queues a broadcast job that only this worker may run, and wakes it.
+    void push_broadcast(Job* job);
+
+    // On this worker's thread only.
+    // Parks the running fiber: the worker goes on with a fiber from its cache (or a new one),
+    // which calls try_park(self, arg) once self's context is saved. If try_park returns false
+    // (the event already happened) self is made ready at once. Returns when self is resumed.
+    // Returns false, without parking, when no fiber could be created (the caller must then
+    // block the thread instead).
+    bool park(bool (*try_park)(Fiber* self, void* arg), void* arg) noexcept;
+    // Lets one pending job or ready fiber run before the caller continues. Returns false when
+    // there was nothing to run.
+    bool yield();
+    // Any job available to this worker right now, taking it (own deque, broadcast queue,
+    // other workers' deques, the injector), or nullptr.
+    Job* find_job() noexcept;
+    Fiber* running() const noexcept { return m_running; }
+    // True when this worker's own fiber lists hold something runnable (this thread only).
+    bool has_ready_fiber() const noexcept;
+
+  private:
+    friend class Registry;
+    static void fiber_entry(void* self) noexcept;
+    static void* thread_entry(void* self) noexcept;
+    void thread_main() noexcept;
+    void run_loop() noexcept;
+    void run_job(Job* j) noexcept;
+    Fiber* take_ready() noexcept;
+    void resume(Fiber* f) noexcept;
+    Fiber* take_idle_fiber() noexcept;
+    void make_ready_local(Fiber* f) noexcept;
+    Job* steal_from_others() noexcept;
+    Job* take_broadcast() noexcept;
+    bool has_work_for_sleeper() noexcept;
+    void sleep_cold() noexcept;
+    std::uint64_t next_random() noexcept;
+
+    static void after_park(Fiber* from, void* arg) noexcept;
+    static void after_yield(Fiber* from, void* arg) noexcept;
+
+    Registry* const m_registry;
+    pthread_t m_thread{};
+    bool m_thread_started = false;
+    std::string m_name;
+    std::string m_overflow_what;
+    std::size_t m_stack_size = 0;
+
+    // ---- owned by this worker's thread (no synchronisation) ----
+    Fiber m_thread_fiber;           // the OS thread's own stack
+    Fiber* m_running = nullptr;     // the fiber running now
+    std::vector<Fiber*> m_fibers;   // every pooled fiber, for destruction at exit
+    Fiber* m_idle = nullptr;        // fibers suspended in their run loop (intrusive stack)
+    Fiber* m_ready_head = nullptr;  // FIFO of fibers ready to resume
+    Fiber* m_ready_tail = nullptr;
+    std::size_t m_suspended = 0;    // fibers suspended in the middle of a job (parked or ready)
+    std::vector<std::vector<std::size_t>> m_victims;
+    std::uint64_t m_rng;
+
+    // ---- shared ----
+    // Ready fibers pushed by other threads (an intrusive Treiber stack). Written by any
+    // waker (CAS push, seq_cst) and by this worker (exchange to nullptr, seq_cst: pairs with
+    // the pushes; the seq_cst also orders it against m_sleep_word, see sleep_cold()).
+    alignas(64) std::atomic<Fiber*> m_remote_ready{nullptr};
+    // 1 while this worker is asleep or about to sleep, else 0. Set to 1 only by this worker
+    // (sleep_cold); set to 0 by whoever wins the exchange: a waker (who then decrements the
+    // registry's sleeper count and notifies) or this worker cancelling its sleep.
+    alignas(64) std::atomic<std::uint32_t> m_sleep_word{0};
+    // Broadcast jobs for this worker only; m_broadcast_count mirrors the vector's size so the
+    // run loop can test it without the lock (written under the lock, read lock-free: seq_cst,
+    // pairs with the sleeper's check in has_work_for_sleeper()).
+    std::mutex m_broadcast_mutex;
+    std::vector<Job*> m_broadcast;
+    std::atomic<std::uint32_t> m_broadcast_count{0};
+};
+
+}  // namespace spindle::detail
