@@ -145,7 +145,8 @@ void Registry::inject_bulk(Job* const* jobs, std::size_t n) {
 }
 
 Job* Registry::take_injected() noexcept {
-    if (m_injected.load(std::memory_order_relaxed) <= 0) return nullptr;
+    // acquire: pairs with the increment in inject(); orders the job's contents for TSan too.
+    if (m_injected.load(std::memory_order_acquire) <= 0) return nullptr;
     Job* j = nullptr;
     if (!m_injector.try_dequeue(j)) return nullptr;
     m_injected.fetch_sub(1, std::memory_order_relaxed);
