@@ -18,8 +18,9 @@ enum class Yield { executed, idle };
 
 // On a worker: if another job (or a ready fiber) is waiting, lets it run to completion or
 // until it parks, then returns Yield::executed; returns Yield::idle when there was nothing to
-// run. The calling fiber is suspended meanwhile, so the other job runs on its own fiber, never
-// nested on the caller's stack. Outside any pool: returns nullopt.
+// run. The calling fiber is suspended meanwhile, so the other job runs on its own fiber, not
+// nested on the caller's stack (only when no fiber can be created at all does the job run
+// nested, as in rayon). Outside any pool: returns nullopt.
 std::optional<Yield> yield_now();
 
 }  // namespace spindle

@@ -15,12 +15,12 @@
 namespace spindle {
 
 struct PoolOptions {
-    // Number of workers. 0: the SPINDLE_NUM_THREADS environment variable if set (a positive
-    // integer; anything else is an InvalidPoolOptions error), else the number of hardware
-    // threads.
+    // Number of workers, at most 4096. 0: the SPINDLE_NUM_THREADS environment variable if set
+    // (decimal digits only, 0 to 4096, where 0 also means "the default"; anything else is an
+    // InvalidPoolOptions error), else the number of hardware threads.
     std::size_t num_threads = 0;
     // Usable stack bytes of each fiber and of each worker thread. 0: 256 KiB (1 MiB under
-    // AddressSanitizer). Rounded up to whole pages; every fiber stack has a guard page below
+    // AddressSanitizer or ThreadSanitizer). At least 16 KiB. Rounded up to whole pages; every fiber stack has a guard page below
     // it, and overflowing it kills the process with a message naming the worker.
     std::size_t stack_size = 0;
     // Name of worker i (Linux truncates to 15 bytes). Default: "spindle-<i>".

@@ -73,7 +73,13 @@ template <class F>
 void Scope::spawn(F&& f) {
     auto* job = new SpawnJob<std::decay_t<F>>(std::forward<F>(f), this);
     m_pending.add();
-    detail::submit(m_registry, job);
+    try {
+        detail::submit(m_registry, job);
+    } catch (...) {  // the injector could not grow: undo, so the scope does not wait for it
+        delete job;
+        m_pending.count_down();  // never the last: the body still holds its own count
+        throw;
+    }
 }
 
 // Creates a Scope, runs f(scope) inline on the calling worker (in the global pool when called

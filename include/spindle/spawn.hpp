@@ -36,7 +36,13 @@ template <class F>
 void spawn_in(Registry* r, F&& f) {
     auto* job = new DetachedJob<std::decay_t<F>>(std::forward<F>(f), r);
     detached_begin(r);
-    submit(r, job);
+    try {
+        submit(r, job);
+    } catch (...) {  // the injector could not grow: undo, so the destructor does not wait for it
+        delete job;
+        detached_end(r);
+        throw;
+    }
 }
 
 }  // namespace detail

@@ -69,7 +69,7 @@ Registry::Registry(const PoolOptions& options)
     m_placement = make_flat_placement(n);
     m_workers.reserve(n);
     for (std::size_t i = 0; i < n; ++i)
-        m_workers.push_back(std::make_unique<Worker>(this, i, k_deque_capacity, n > 1, &m_sleepers));
+        m_workers.push_back(std::make_unique<Worker>(this, i, k_deque_capacity, n, &m_sleepers));
 }
 
 Registry::~Registry() = default;
@@ -97,6 +97,9 @@ void Registry::shutdown() noexcept {
     m_terminating.store(true, std::memory_order_seq_cst);
     wake_all();
     for (auto& w : m_workers) w->join_thread();
+    // A thread outside the pool may still be inside a wake-up call whose fiber or job has
+    // already completed; it touches nothing of the pool after its decrement.
+    while (m_foreign_calls.load(std::memory_order_acquire) != 0) std::this_thread::yield();
 }
 
 void Registry::detached_end() noexcept {
@@ -132,6 +135,7 @@ void Registry::detached_exception(std::exception_ptr e) noexcept {
 }
 
 void Registry::inject(Job* job) {
+    ForeignCall guard(*this);
     if (!m_injector.enqueue(job)) throw std::bad_alloc();
     // seq_cst: pairs with the sleeper's load in has_injected(); see Worker::sleep_cold().
     m_injected.fetch_add(1, std::memory_order_seq_cst);
@@ -149,7 +153,10 @@ Job* Registry::take_injected() noexcept {
     if (m_injected.load(std::memory_order_acquire) <= 0) return nullptr;
     Job* j = nullptr;
     if (!m_injector.try_dequeue(j)) return nullptr;
-    m_injected.fetch_sub(1, std::memory_order_relaxed);
+    // More left: let a sleeper help (a bulk spill wakes only one worker).
+    if (m_injected.fetch_sub(1, std::memory_order_relaxed) > 1 &&
+        m_sleepers.load(std::memory_order_relaxed) != 0)
+        wake_one();
     return j;
 }
 

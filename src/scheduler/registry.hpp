@@ -55,6 +55,36 @@ class Registry {
 
     std::atomic<std::uint32_t>& sleepers() noexcept { return m_sleepers; }
 
+    // True when the calling thread is one of this pool's workers.
+    bool is_own_thread() const noexcept {
+        const WorkerCore* w = current_worker();
+        return w != nullptr && w->registry == this;
+    }
+
+    // Held by a thread that is not one of this pool's workers while it publishes work or a
+    // ready fiber into the pool and then wakes a worker: what it published may complete, and
+    // the pool be destroyed, before its wake-up call returns. shutdown() waits until no such
+    // call is in flight before the workers are freed.
+    class ForeignCall {
+      public:
+        explicit ForeignCall(Registry& r) noexcept
+            : m_registry(r.is_own_thread() ? nullptr : &r) {
+            // relaxed: the publication that follows (a release CAS or enqueue) carries this
+            // increment to whoever later destroys the pool.
+            if (m_registry != nullptr) m_registry->m_foreign_calls.fetch_add(1, std::memory_order_relaxed);
+        }
+        ~ForeignCall() {
+            // release: pairs with the acquire load in shutdown(); nothing of the pool is
+            // touched after this.
+            if (m_registry != nullptr) m_registry->m_foreign_calls.fetch_sub(1, std::memory_order_release);
+        }
+        ForeignCall(const ForeignCall&) = delete;
+        ForeignCall& operator=(const ForeignCall&) = delete;
+
+      private:
+        Registry* m_registry;
+    };
+
   private:
     PoolOptions m_options;
     std::size_t m_stack_size;
@@ -71,6 +101,10 @@ class Registry {
     // worker about to sleep; decremented by whoever moves that worker's m_sleep_word from 1 to 0.
     alignas(64) std::atomic<std::uint32_t> m_sleepers{0};
     alignas(64) std::atomic<std::uint64_t> m_wake_cursor{0};
+    // Calls by threads outside the pool that are between publishing something and finishing
+    // their wake-up (ForeignCall). Incremented/decremented by those threads; shutdown() waits
+    // for zero (acquire, pairs with the release decrement) before the workers are freed.
+    std::atomic<std::uint32_t> m_foreign_calls{0};
     // Set once by shutdown() (seq_cst store, then wake_all); read by workers deciding to exit.
     std::atomic<bool> m_terminating{false};
 

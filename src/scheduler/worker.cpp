@@ -37,16 +37,24 @@ inline void cpu_relax() noexcept {
 // after the waiting thread has returned.
 struct ThreadWaiter : Waiter {
     ThreadWaiter() noexcept : Waiter{Kind::thread} {}
-    // 0 while waiting; set to 1 (release) by the waker; read (acquire) by the waiting thread.
+    // k_waiting while waiting; the waker stores k_woken (release), notifies, then stores
+    // k_released (release): after that it never touches this waiter again. The waiting thread
+    // reads it (acquire) and returns only at k_released, so the thread cannot exit (freeing
+    // this thread_local) while the waker is still inside notify_one().
     std::atomic<std::uint32_t> flag{0};
+    static constexpr std::uint32_t k_waiting = 0;
+    static constexpr std::uint32_t k_woken = 1;
+    static constexpr std::uint32_t k_released = 2;
 };
 thread_local ThreadWaiter tl_thread_waiter;
 
 void thread_wait(Latch& latch) noexcept {
     ThreadWaiter& tw = tl_thread_waiter;
-    tw.flag.store(0, std::memory_order_relaxed);
+    tw.flag.store(ThreadWaiter::k_waiting, std::memory_order_relaxed);
     if (!latch.try_register(&tw)) return;  // already set
-    while (tw.flag.load(std::memory_order_acquire) == 0) tw.flag.wait(0, std::memory_order_acquire);
+    while (tw.flag.load(std::memory_order_acquire) == ThreadWaiter::k_waiting)
+        tw.flag.wait(ThreadWaiter::k_waiting, std::memory_order_acquire);
+    while (tw.flag.load(std::memory_order_acquire) != ThreadWaiter::k_released) sched_yield();
 }
 
 bool try_park_on_latch(Fiber* self, void* arg) noexcept {
@@ -66,8 +74,10 @@ void wake_waiter(Waiter* w) noexcept {
         static_cast<Worker*>(f->owner)->make_ready(f);
     } else {
         auto* tw = static_cast<ThreadWaiter*>(w);
-        tw->flag.store(1, std::memory_order_release);  // pairs with thread_wait's acquire
+        // release: pairs with thread_wait's acquire loads.
+        tw->flag.store(ThreadWaiter::k_woken, std::memory_order_release);
         tw->flag.notify_one();
+        tw->flag.store(ThreadWaiter::k_released, std::memory_order_release);
     }
 }
 
@@ -76,10 +86,21 @@ void wait_latch(Latch& latch) {
         if (latch.probe()) return;
         cpu_relax();
     }
-    if (auto* w = static_cast<Worker*>(tl_worker)) {
-        if (w->park(&try_park_on_latch, &latch)) return;  // resumed only once the latch is set
+    auto* w = static_cast<Worker*>(tl_worker);
+    if (w == nullptr) {
+        thread_wait(latch);  // a thread outside any pool blocks
+        return;
     }
-    thread_wait(latch);
+    if (w->park(&try_park_on_latch, &latch)) return;  // resumed only once the latch is set
+    // No fiber to switch to (none idle, none ready, none could be created): do what rayon
+    // does and run other jobs nested on this stack until the latch is set. Blocking the
+    // thread instead could deadlock when the awaited work can only run on this worker.
+    while (!latch.probe()) {
+        if (Job* j = w->find_job())
+            j->execute(j);
+        else
+            sched_yield();
+    }
 }
 
 void wake_one_sleeper(WorkerCore* w) noexcept { w->registry->wake_one(); }
@@ -88,6 +109,7 @@ void push_spill(WorkerCore* core, Job* job) {
     // The deque is full: move its older half to the injector (tokio's and Go's overflow
     // policy), keeping the newest jobs local where they are hot in cache.
     Job* moved[64];
+    core->deque.publish_all();
     std::size_t remaining = core->deque.capacity() / 2;
     while (remaining > 0) {
         std::size_t n = 0;
@@ -100,18 +122,32 @@ void push_spill(WorkerCore* core, Job* job) {
                 break;
         }
         if (n == 0) break;
-        core->registry->inject_bulk(moved, n);
+        try {
+            core->registry->inject_bulk(moved, n);
+        } catch (const std::bad_alloc&) {
+            // The injector could not grow: these jobs are out of the deque already, so run
+            // them here rather than lose them (their joiners find their latches set).
+            for (std::size_t i = 0; i < n; ++i) moved[i]->execute(moved[i]);
+        }
         remaining -= n;
     }
-    bool was_empty = false;
-    if (!core->deque.push(job, &was_empty)) core->registry->inject(job);
+    bool published_into_empty = false;
+    if (core->deque.push(job, &published_into_empty)) {
+        if (published_into_empty) notify_published(core);
+        return;
+    }
+    try {
+        core->registry->inject(job);
+    } catch (const std::bad_alloc&) {
+        job->execute(job);
+    }
 }
 
 // ---- Worker ---------------------------------------------------------------------------------
 
-Worker::Worker(Registry* r, std::size_t index, std::size_t deque_capacity, bool has_thieves,
+Worker::Worker(Registry* r, std::size_t index, std::size_t deque_capacity, std::size_t num_workers,
                std::atomic<std::uint32_t>* sleepers)
-    : WorkerCore(r, index, deque_capacity, has_thieves, sleepers),
+    : WorkerCore(r, index, deque_capacity, num_workers, sleepers),
       m_registry(r),
       m_rng(0x9e3779b97f4a7c15ULL * (index + 1)) {}
 
@@ -126,7 +162,9 @@ void Worker::start(std::size_t stack_size) {
 
     pthread_attr_t attr;
     int rc = pthread_attr_init(&attr);
-    if (rc == 0) rc = pthread_attr_setstacksize(&attr, round_stack_size(stack_size) + k_guard_size);
+    // glibc adds the guard below the requested size (checked on glibc 2.36), so the thread's
+    // usable stack equals a fiber's.
+    if (rc == 0) rc = pthread_attr_setstacksize(&attr, round_stack_size(stack_size));
     if (rc == 0) rc = pthread_attr_setguardsize(&attr, k_guard_size);
     if (rc == 0) rc = pthread_create(&m_thread, &attr, &Worker::thread_entry, this);
     pthread_attr_destroy(&attr);
@@ -224,7 +262,9 @@ void Worker::run_loop() noexcept {
 void Worker::run_job(Job* j) noexcept { j->execute(j); }
 
 Fiber* Worker::take_ready() noexcept {
-    if (m_ready_head == nullptr && m_remote_ready.load(std::memory_order_relaxed) != nullptr) {
+    // Remote wake-ups are appended behind the local ones every time, so fibers that keep
+    // making each other ready locally cannot starve them.
+    if (m_remote_ready.load(std::memory_order_relaxed) != nullptr) {
         // seq_cst: pairs with the CAS in make_ready(); the fibers' saved state is visible.
         Fiber* list = m_remote_ready.exchange(nullptr, std::memory_order_seq_cst);
         // The stack holds them newest first: reverse into FIFO order.
@@ -268,6 +308,7 @@ void Worker::make_ready(Fiber* f) noexcept {
         make_ready_local(f);
         return;
     }
+    Registry::ForeignCall guard(*m_registry);
     Fiber* head = m_remote_ready.load(std::memory_order_relaxed);
     do {
         f->next = head;
@@ -330,7 +371,12 @@ void Worker::after_park(Fiber* from, void* arg) noexcept {
 
 bool Worker::park(bool (*try_park)(Fiber*, void*), void* arg) noexcept {
     Fiber* next = take_idle_fiber();
-    if (next == nullptr) return false;
+    if (next == nullptr) {
+        // A ready fiber serves as well: it resumes its job, then carries on with the run loop.
+        next = take_ready();
+        if (next == nullptr) return false;
+        --m_suspended;
+    }
     ++m_suspended;
     ParkArgs pa{try_park, arg};
     Fiber* self = m_running;
@@ -418,7 +464,7 @@ Job* Worker::steal_from_others() noexcept {
 }
 
 Job* Worker::find_job() noexcept {
-    if (Job* j = deque.pop()) return j;
+    if (Job* j = pop_local(this)) return j;
     if (m_broadcast_count.load(std::memory_order_relaxed) != 0)
         if (Job* j = take_broadcast()) return j;
     if (Job* j = steal_from_others()) return j;
@@ -444,8 +490,10 @@ bool Worker::has_work_for_sleeper() noexcept {
 // A publisher first publishes its work, then (seq_cst fence or RMW) reads sleepers or
 // exchanges a worker's m_sleep_word. In the single total order of seq_cst operations either
 // the publisher's read comes after step 1/2 (it wakes us) or our step 3 comes after the
-// publication (we see the work). The waker, not the sleeper, decrements sleepers, so a woken
-// worker is never counted as asleep.
+// publication (we see the work). Whoever moves m_sleep_word from 1 to 0 decrements sleepers:
+// a waker (exchange in wake()), or the sleeper itself when step 3 finds work and it cancels.
+// So sleepers is decremented exactly once per increment and a woken worker is never counted
+// as asleep.
 void Worker::sleep_cold() noexcept {
     std::atomic<std::uint32_t>& count = m_registry->sleepers();
     count.fetch_add(1, std::memory_order_seq_cst);

@@ -21,7 +21,7 @@ class Registry;
 
 class Worker final : public WorkerCore {
   public:
-    Worker(Registry* r, std::size_t index, std::size_t deque_capacity, bool has_thieves,
+    Worker(Registry* r, std::size_t index, std::size_t deque_capacity, std::size_t num_workers,
            std::atomic<std::uint32_t>* sleepers);
     ~Worker();
     Worker(const Worker&) = delete;

@@ -12,7 +12,14 @@
 //     wrap-around; the value read is discarded unless the thief's CAS on top succeeds;
 //   * under ThreadSanitizer (which does not model stand-alone fences) each fence is folded
 //     into the neighbouring access (release store / seq_cst accesses), as crossbeam does;
-//   * a deque with no possible thief (a pool of one worker) pops without any fence.
+//   * a deque with no possible thief (a pool of one worker) pops without any fence;
+//   * split deque (after Lace: van Dijk & van de Pol, Euro-Par 2014 workshops,
+//     doi:10.1007/978-3-319-14313-2_18): jobs in [top, split) are shared and may be stolen;
+//     jobs in [split, bottom) are private to the owner, which pushes and pops them with
+//     plain loads and stores, no fence and no RMW. The owner keeps `keep_shared` jobs (the
+//     oldest, i.e. the biggest in divide and conquer) published, and publishes more when a
+//     thief asks (request flag). Only a pop that reaches the shared part pays the Chase-Lev
+//     fence. With keep_shared = k_share_all every job is published at once: plain Chase-Lev.
 #pragma once
 
 #include <atomic>
@@ -30,10 +37,16 @@ enum class Steal { empty, abort, success };
 
 class Deque {
   public:
-    // capacity: a power of two >= 2. single_owner: true when no other thread will ever call
-    // steal() (then pop() skips its fence). The owner may still call steal() itself.
-    explicit Deque(std::size_t capacity = 1024, bool no_thieves = false)
+    // keep_shared value meaning "publish every job as soon as it is pushed".
+    static constexpr std::int64_t k_share_all = INT64_MAX;
+
+    // capacity: a power of two >= 2. no_thieves: true when no other thread will ever call
+    // steal() (then pop() never fences). keep_shared: how many jobs the owner keeps published
+    // for thieves (see the header comment); k_share_all gives classic Chase-Lev behaviour.
+    explicit Deque(std::size_t capacity = 1024, bool no_thieves = false,
+                   std::int64_t keep_shared = k_share_all)
         : m_mask(static_cast<std::int64_t>(capacity) - 1),
+          m_keep_shared(keep_shared),
           m_no_thieves(no_thieves),
           m_slots(new std::atomic<Job*>[capacity]) {
         for (std::size_t i = 0; i < capacity; ++i) m_slots[i].store(nullptr, std::memory_order_relaxed);
@@ -44,69 +57,69 @@ class Deque {
 
     std::size_t capacity() const noexcept { return static_cast<std::size_t>(m_mask + 1); }
 
-    // Owner only. Returns false (and changes nothing) when the deque is full. *was_empty is
-    // set when the owner saw no other job in the deque: only then may a sleeping worker have
-    // missed work, so only then does the caller need the wake-up check.
-    bool push(Job* job, bool* was_empty) noexcept {
+    // Owner only. Returns false (and changes nothing) when the deque is full. *published_into_empty
+    // is set when this push published jobs into a shared part that the owner saw empty: only
+    // then may a worker about to sleep have found nothing to steal, so only then does the
+    // caller need the wake-up check.
+    bool push(Job* job, bool* published_into_empty) noexcept {
         const std::int64_t b = m_bottom.load(std::memory_order_relaxed);
         // acquire: pairs with the seq_cst CAS on top in steal(); a slot is reused only after
         // the thief that took its previous occupant has finished reading it.
         const std::int64_t t = m_top.load(std::memory_order_acquire);
         if (b - t > m_mask) return false;
-        *was_empty = (b == t);
         m_slots[b & m_mask].store(job, std::memory_order_relaxed);
-#ifdef SPINDLE_TSAN
-        m_bottom.store(b + 1, std::memory_order_release);
-#else
-        // PushFence (release): publishes the slot and the job's contents before the new
-        // bottom; pairs with the acquire load of bottom in steal().
-        std::atomic_thread_fence(std::memory_order_release);
-        m_bottom.store(b + 1, std::memory_order_relaxed);
-#endif
+        m_bottom.store(b + 1, std::memory_order_relaxed);  // owner-private; thieves only read hints
+        const std::int64_t s = m_split;
+        const std::int64_t shared = s - t;
+        *published_into_empty = false;
+        if (shared < m_keep_shared || m_request.load(std::memory_order_relaxed)) [[unlikely]]
+            *published_into_empty = publish_cold(b + 1, t, s);
         return true;
     }
 
     // Owner only. Takes the most recently pushed job, or nullptr when empty.
     Job* pop() noexcept {
-        if (m_no_thieves) return pop_unshared();
+        bool ignored = false;
+        return pop(&ignored);
+    }
+    // As pop(); *published_into_empty as for push() (pop answers thieves' requests too).
+    Job* pop(bool* published_into_empty) noexcept {
         const std::int64_t b = m_bottom.load(std::memory_order_relaxed) - 1;
-        // PopFence, folded into a seq_cst exchange and a seq_cst load (one `xchg` on x86,
-        // cheaper than `mov` + `mfence`): the new bottom and the load of top below must not be
-        // reordered (Dekker-style); pairs with StealFence in steal(). Either the thief sees the
-        // smaller bottom or we see its incremented top.
-        m_bottom.exchange(b, std::memory_order_seq_cst);
-        std::int64_t t = m_top.load(std::memory_order_seq_cst);
-        if (t > b) {  // empty: restore
-            m_bottom.store(b + 1, std::memory_order_relaxed);
-            return nullptr;
+        if (b >= m_split) [[likely]] {  // private: nobody else can touch [split, bottom)
+            m_bottom.store(b, std::memory_order_relaxed);
+            // A thief asked for work: answer here too, not only in push(), or the tail of a
+            // loop of spawns (pushes done, pops left) would run on this worker alone.
+            if (m_request.load(std::memory_order_relaxed)) [[unlikely]]
+                *published_into_empty =
+                    publish_cold(b, m_top.load(std::memory_order_relaxed), m_split);
+            return m_slots[b & m_mask].load(std::memory_order_relaxed);
         }
-        Job* job = m_slots[b & m_mask].load(std::memory_order_relaxed);
-        if (t == b) {  // last job: race thieves for it through top
-            // seq_cst: pairs with the CAS in steal(); exactly one of them wins index t.
-            if (!m_top.compare_exchange_strong(t, t + 1, std::memory_order_seq_cst,
-                                               std::memory_order_relaxed))
-                job = nullptr;
-            m_bottom.store(b + 1, std::memory_order_relaxed);
-        }
-        return job;
+        if (m_no_thieves) return pop_unshared();
+        return pop_shared();
     }
 
-    // Any thread. On success stores the oldest job in *out.
+    // Any thread. On success stores the oldest shared job in *out. Returns empty when the
+    // shared part is empty; if the owner holds private jobs, asks it to publish some.
     Steal steal(Job** out) noexcept {
 #ifdef SPINDLE_TSAN
         std::int64_t t = m_top.load(std::memory_order_seq_cst);
-        const std::int64_t b = m_bottom.load(std::memory_order_seq_cst);
+        const std::int64_t s = m_split_shared.load(std::memory_order_seq_cst);
 #else
         // acquire on top: pairs with the CAS of an earlier thief (kept as in the paper, see
-        // design-notes/0001). StealFence (seq_cst): pairs with PopFence.
+        // design-notes/0001). StealFence (seq_cst): pairs with PopFence in pop_shared().
         std::int64_t t = m_top.load(std::memory_order_acquire);
         std::atomic_thread_fence(std::memory_order_seq_cst);
-        // acquire: pairs with PushFence; makes the slot and the job's contents visible.
-        const std::int64_t b = m_bottom.load(std::memory_order_acquire);
+        // acquire: pairs with the release store of split in publish_cold(); makes the slots
+        // and the jobs' contents visible.
+        const std::int64_t s = m_split_shared.load(std::memory_order_acquire);
 #endif
-        if (t >= b) return Steal::empty;
+        if (t >= s) {
+            request_if_private(s);
+            return Steal::empty;
+        }
         Job* job = m_slots[t & m_mask].load(std::memory_order_relaxed);
-        // seq_cst: pairs with the CAS in pop() and in other thieves; only the winner keeps job.
+        // seq_cst: pairs with the CAS in pop_shared() and in other thieves; only the winner
+        // keeps job.
         if (!m_top.compare_exchange_strong(t, t + 1, std::memory_order_seq_cst,
                                            std::memory_order_relaxed))
             return Steal::abort;
@@ -114,37 +127,115 @@ class Deque {
         return Steal::success;
     }
 
-    // Any thread; a hint only (may be stale by the time it returns).
-    // Used by a worker about to sleep, after its SleepFence (relaxed suffices there); under
-    // TSan there is no fence, so the loads themselves are seq_cst.
-    bool looks_empty() const noexcept {
+    // Any thread: true when no job is published for thieves. Used by a worker about to sleep,
+    // after its SleepFence (relaxed suffices there); under TSan there is no fence, so the
+    // loads themselves are seq_cst. When the owner holds private jobs, this also asks it to
+    // publish (the sleeper will be woken by that publication).
+    bool looks_empty() noexcept {
 #ifdef SPINDLE_TSAN
         constexpr auto order = std::memory_order_seq_cst;
 #else
         constexpr auto order = std::memory_order_relaxed;
 #endif
-        return m_top.load(order) >= m_bottom.load(order);
+        const std::int64_t s = m_split_shared.load(order);
+        if (m_top.load(order) < s) return false;
+        request_if_private(s);
+        return true;
     }
+    // Any thread; a hint only: jobs held, shared and private.
     std::int64_t size_hint() const noexcept {
         const auto n = m_bottom.load(std::memory_order_relaxed) - m_top.load(std::memory_order_relaxed);
         return n < 0 ? 0 : n;
     }
-
-  private:
-    Job* pop_unshared() noexcept {
-        const std::int64_t b = m_bottom.load(std::memory_order_relaxed) - 1;
-        const std::int64_t t = m_top.load(std::memory_order_relaxed);
-        if (t > b) return nullptr;
-        m_bottom.store(b, std::memory_order_relaxed);
-        return m_slots[b & m_mask].load(std::memory_order_relaxed);
+    // Owner only: publishes every private job (used before spilling to the injector).
+    void publish_all() noexcept {
+        const std::int64_t b = m_bottom.load(std::memory_order_relaxed);
+        if (b > m_split) set_split(b);
     }
 
-    // m_top: written by thieves (CAS in steal) and by the owner (CAS in pop on the last job);
-    // read by both. m_bottom: written only by the owner; read by thieves. Separate cache lines
-    // so that thieves polling top do not slow the owner's pushes.
+  private:
+    void set_split(std::int64_t s) noexcept {
+        m_split = s;
+        // release: publishes the slots below s (pairs with the acquire load in steal()).
+        m_split_shared.store(s, std::memory_order_release);
+    }
+
+    // Returns true when it published into a shared part that was empty.
+    [[gnu::noinline]] bool publish_cold(std::int64_t b, std::int64_t t, std::int64_t s) noexcept {
+        // Publish up to keep_shared jobs, or half of the private ones on request, oldest first.
+        std::int64_t want = m_keep_shared == k_share_all ? b - s : m_keep_shared - (s - t);
+        if (m_request.load(std::memory_order_relaxed)) {
+            m_request.store(false, std::memory_order_relaxed);
+            const std::int64_t half = (b - s + 1) / 2;
+            if (want < half) want = half;
+        }
+        if (want <= 0) return false;
+        const std::int64_t new_split = (s + want < b) ? s + want : b;
+        set_split(new_split);
+        return s == t;
+    }
+
+    void request_if_private(std::int64_t s) noexcept {
+        // A hint: the owner reads it at its next push. Written only when needed, so the
+        // owner's cache line is not bounced by idle thieves.
+        if (m_bottom.load(std::memory_order_relaxed) > s && !m_request.load(std::memory_order_relaxed))
+            m_request.store(true, std::memory_order_relaxed);
+    }
+
+    // No thief exists, but jobs were published (k_share_all): no race, no fence.
+    Job* pop_unshared() noexcept {
+        const std::int64_t s = m_split - 1;
+        if (m_top.load(std::memory_order_relaxed) > s) return nullptr;
+        m_split = s;
+        m_split_shared.store(s, std::memory_order_relaxed);
+        m_bottom.store(s, std::memory_order_relaxed);
+        return m_slots[s & m_mask].load(std::memory_order_relaxed);
+    }
+
+    [[gnu::noinline]] Job* pop_shared() noexcept {
+        // The private part is empty: take the newest shared job, racing thieves as in
+        // Chase-Lev, with split playing the role of bottom.
+        const std::int64_t s = m_split - 1;
+        m_split = s;
+        // PopFence, folded into a seq_cst exchange and a seq_cst load (one `xchg` on x86):
+        // the new split and the load of top below must not be reordered (Dekker-style); pairs
+        // with StealFence in steal(). Either the thief sees the smaller split or we see its
+        // incremented top.
+        m_split_shared.exchange(s, std::memory_order_seq_cst);
+        std::int64_t t = m_top.load(std::memory_order_seq_cst);
+        if (t > s) {  // empty: restore
+            set_split(s + 1);
+            return nullptr;
+        }
+        Job* job = m_slots[s & m_mask].load(std::memory_order_relaxed);
+        if (t == s) {  // last job: race thieves for it through top
+            // seq_cst: pairs with the CAS in steal(); exactly one of them wins index t.
+            if (!m_top.compare_exchange_strong(t, t + 1, std::memory_order_seq_cst,
+                                               std::memory_order_relaxed))
+                job = nullptr;
+            set_split(s + 1);
+            m_bottom.store(s + 1, std::memory_order_relaxed);
+            return job;
+        }
+        m_bottom.store(s, std::memory_order_relaxed);
+        return job;
+    }
+
+    // m_top: written by thieves (CAS in steal) and by the owner (CAS in pop_shared on the last
+    // job); read by both. m_split_shared: the end of the shared part; written only by the owner
+    // (release store when publishing, seq_cst exchange in pop_shared), read by thieves.
+    // m_bottom: written only by the owner (relaxed: the private part needs no ordering); read
+    // by thieves as a hint of private work. m_split: the owner's plain copy of the split.
+    // m_request: set by thieves that found nothing shared while the owner held private jobs;
+    // read and cleared by the owner when it pushes. Separate cache lines so that thieves
+    // polling top and split do not slow the owner's pushes.
     alignas(64) std::atomic<std::int64_t> m_top{0};
+    alignas(64) std::atomic<std::int64_t> m_split_shared{0};
+    std::atomic<bool> m_request{false};
     alignas(64) std::atomic<std::int64_t> m_bottom{0};
-    alignas(64) const std::int64_t m_mask;
+    std::int64_t m_split = 0;
+    const std::int64_t m_mask;
+    const std::int64_t m_keep_shared;
     const bool m_no_thieves;
     const std::unique_ptr<std::atomic<Job*>[]> m_slots;
 };

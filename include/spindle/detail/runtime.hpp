@@ -17,20 +17,19 @@ class Registry;  // a pool's shared state (src/scheduler/registry.hpp)
 // The part of a worker that the inlined join fast path touches. The full Worker
 // (src/scheduler/worker.hpp) derives from it.
 struct WorkerCore {
-    WorkerCore(Registry* r, std::size_t i, std::size_t deque_capacity, bool has_thieves,
+    WorkerCore(Registry* r, std::size_t i, std::size_t deque_capacity, std::size_t num_workers,
                std::atomic<std::uint32_t>* sleepers_count)
-        : deque(deque_capacity, !has_thieves),
+        // One published job per other worker (design-notes/0001, "The split deque").
+        : deque(deque_capacity, num_workers == 1, static_cast<std::int64_t>(num_workers) - 1),
           registry(r),
           index(i),
-          sleepers(sleepers_count),
-          multi(has_thieves) {}
+          sleepers(sleepers_count) {}
 
     Deque deque;
     Registry* const registry;
     const std::size_t index;
     // The registry's count of sleeping workers (see Registry::m_sleepers).
     std::atomic<std::uint32_t>* const sleepers;
-    const bool multi;  // other workers exist and may steal from this deque
 };
 
 // The worker running on this OS thread, or nullptr. Written once by the worker thread itself
@@ -44,32 +43,46 @@ inline WorkerCore* current_worker() noexcept { return tl_worker; }
 void wake_one_sleeper(WorkerCore* w) noexcept;
 void push_spill(WorkerCore* w, Job* job);  // deque full: move half to the injector, then push
 
-// Pushes job on the current worker's deque. If the deque was empty a sleeping worker may
-// have missed it: check for sleepers (the pusher's half of the sleep protocol,
-// design-notes/0001 "Why no wake-up is lost").
+// Called after a push or pop published jobs into an empty shared part: a worker about to
+// sleep may have found nothing to steal just before, so check for sleepers (the publisher's
+// half of the sleep protocol, design-notes/0001 "Why no wake-up is lost").
+inline void notify_published(WorkerCore* w) noexcept {
+#ifdef SPINDLE_TSAN
+    // An RMW reads the latest value and orders like the fence below; TSan models it.
+    if (w->sleepers->fetch_add(0, std::memory_order_seq_cst) != 0) wake_one_sleeper(w);
+#else
+    // WakeFence (seq_cst): orders the deque's new split before the load of the sleeper
+    // count; pairs with SleepFence in Worker::sleep_cold().
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (w->sleepers->load(std::memory_order_relaxed) != 0) wake_one_sleeper(w);
+#endif
+}
+
+// Pushes job on the current worker's deque (spilling half of a full deque to the injector).
 inline void push_local(WorkerCore* w, Job* job) {
-    bool was_empty = false;
-    if (!w->deque.push(job, &was_empty)) [[unlikely]] {
+    bool published_into_empty = false;
+    if (!w->deque.push(job, &published_into_empty)) [[unlikely]] {
         push_spill(w, job);
         return;
     }
-    if (w->multi && was_empty) {
-#ifdef SPINDLE_TSAN
-        // An RMW reads the latest value and orders like the fence below; TSan models it.
-        if (w->sleepers->fetch_add(0, std::memory_order_seq_cst) != 0) wake_one_sleeper(w);
-#else
-        // WakeFence (seq_cst): orders the deque's new bottom before the load of the sleeper
-        // count; pairs with the seq_cst increment in Worker::sleep_cold().
-        std::atomic_thread_fence(std::memory_order_seq_cst);
-        if (w->sleepers->load(std::memory_order_relaxed) != 0) wake_one_sleeper(w);
-#endif
-    }
+    if (published_into_empty) [[unlikely]]
+        notify_published(w);
+}
+
+// Pops from the current worker's deque, waking a sleeper if the pop published jobs that
+// thieves asked for.
+inline Job* pop_local(WorkerCore* w) noexcept {
+    bool published_into_empty = false;
+    Job* job = w->deque.pop(&published_into_empty);
+    if (published_into_empty) [[unlikely]]
+        notify_published(w);
+    return job;
 }
 
 // Takes job back from the current worker's deque if it is still the newest entry. Returns
 // false when it was stolen, or taken by another fiber of this worker.
 inline bool pop_local_if(WorkerCore* w, Job* job) {
-    Job* got = w->deque.pop();
+    Job* got = pop_local(w);
     if (got == job) [[likely]]
         return true;
     if (got != nullptr) push_local(w, got);  // another fiber's job: leave it where it was
