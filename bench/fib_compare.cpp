@@ -1,0 +1,323 @@
+// spindle side of the fib benchmark against rayon (bench/rayon, `spindle-rayon-bench fib`).
+//
+// Usage:
+//   bench_fib_compare fib --n N --threads T --reps R [--warmup W] [--system spindle|serial|all]
+//
+// Same CLI and same JSON output as the rayon binary: one line per (workload, system, threads):
+// {"workload":"fib","system":"spindle","lang":"cpp","threads":2,"n":30,"reps":7,"warmup":1,
+//  "times_s":[...],"median_s":..,"min_s":..,"max_s":..,"cpu_s":[...],"cpu_median_s":..,
+//  "peak_rss_kb":..,"result":832040,"compiler":"gcc 12.2.0","checked":true}
+// Exit status: 0 if every result checked, 1 if a result was wrong (or spindle threw), 2 on usage
+// errors.
+//
+// Fairness (see bench/README.md): same algorithm as rayon's side — one join per call, first branch
+// fib(n-1), second fib(n-2), no sequential cutoff; the body runs on a pool worker via install()
+// while the calling thread blocks (as rayon's ThreadPool::install from outside the pool); the pool
+// is built before the timed region and one warm-up rep absorbs thread start-up.
+//
+// This is a plain program with its own main (Google Benchmark's benchmark_main is not linked).
+
+#include <spindle/spindle.hpp>
+
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cinttypes>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// The workload.
+
+// Parallel fib: identical decomposition to bench/rayon/src/workloads/fib.rs, no cutoff.
+std::uint64_t fib(std::uint64_t n) {
+    if (n < 2)
+        return n;
+    auto [a, b] = spindle::join([&] { return fib(n - 1); }, [&] { return fib(n - 2); });
+    return a + b;
+}
+
+// Serial baseline T_S.
+[[gnu::noinline]] std::uint64_t fib_serial(std::uint64_t n) {
+    if (n < 2)
+        return n;
+    return fib_serial(n - 1) + fib_serial(n - 2);
+}
+
+// Known value, computed iteratively (independent of both timed versions); fib(93) is the largest
+// that fits in 64 bits.
+std::uint64_t fib_reference(std::uint64_t n) {
+    std::uint64_t a = 0, b = 1;
+    for (std::uint64_t i = 0; i < n; ++i) {
+        std::uint64_t c = a + b;
+        a = b;
+        b = c;
+    }
+    return a;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measurement helpers.
+
+double cpu_seconds() {
+    rusage ru{};
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0.0;
+    auto tv = [](const timeval& t) { return double(t.tv_sec) + double(t.tv_usec) * 1e-6; };
+    return tv(ru.ru_utime) + tv(ru.ru_stime);
+}
+
+long peak_rss_kb() {
+    rusage ru{};
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return ru.ru_maxrss;  // KiB on Linux
+}
+
+// Like Rust's std::thread::available_parallelism: honours the affinity mask (taskset).
+std::size_t available_parallelism() {
+#ifdef __linux__
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+        int c = CPU_COUNT(&set);
+        if (c > 0)
+            return static_cast<std::size_t>(c);
+    }
+#endif
+    unsigned h = std::thread::hardware_concurrency();
+    return h ? h : 1;
+}
+
+const char* compiler_string() {
+#if defined(__clang__)
+    return "clang " __clang_version__;
+#elif defined(__GNUC__)
+    return "gcc " __VERSION__;
+#else
+    return "unknown";
+#endif
+}
+
+double median_of_sorted(const std::vector<double>& s) {
+    const std::size_t k = s.size();
+    return (k % 2 == 1) ? s[k / 2] : 0.5 * (s[k / 2 - 1] + s[k / 2]);
+}
+
+std::string json_list(const std::vector<double>& v) {
+    std::string out = "[";
+    char buf[64];
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        std::snprintf(buf, sizeof buf, "%s%.9f", i ? "," : "", v[i]);
+        out += buf;
+    }
+    out += "]";
+    return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// CLI.
+
+constexpr const char* k_usage =
+    "usage: bench_fib_compare <workload> --n N --threads T --reps R [--warmup W] "
+    "[--system spindle|serial|all]\n"
+    "  workload   fib\n"
+    "  --n        problem size (fib: the argument; default 30)\n"
+    "  --threads  spindle pool size (default: available parallelism); ignored by the serial "
+    "system\n"
+    "  --reps     timed repetitions (default 7)\n"
+    "  --warmup   untimed repetitions after pool creation (default 1)\n"
+    "  --system   spindle, serial or all (default all: serial first, then spindle)\n";
+
+struct Args {
+    std::string workload;
+    std::uint64_t n = 30;
+    std::size_t threads = 0;
+    std::size_t reps = 7;
+    std::size_t warmup = 1;
+    bool run_serial = true;
+    bool run_spindle = true;
+};
+
+[[noreturn]] void usage_exit(const std::string& msg) {
+    if (!msg.empty())
+        std::fprintf(stderr, "bench_fib_compare: %s\n", msg.c_str());
+    std::fputs(k_usage, stderr);
+    std::exit(2);
+}
+
+std::uint64_t parse_u64(const std::string& flag, const char* s) {
+    if (s == nullptr)
+        usage_exit(flag + " needs a value");
+    char* end = nullptr;
+    errno = 0;
+    unsigned long long v = std::strtoull(s, &end, 10);
+    if (*s == '\0' || *s == '-' || end == nullptr || *end != '\0' || errno != 0)
+        usage_exit(flag + ": not a number: " + s);
+    return static_cast<std::uint64_t>(v);
+}
+
+Args parse_args(int argc, char** argv) {
+    Args a;
+    bool have_workload = false;
+    for (int i = 1; i < argc; ++i) {
+        std::string arg = argv[i];
+        std::string flag = arg;
+        std::string inline_value;
+        bool has_inline = false;
+        if (arg.rfind("--", 0) == 0) {
+            auto eq = arg.find('=');
+            if (eq != std::string::npos) {
+                flag = arg.substr(0, eq);
+                inline_value = arg.substr(eq + 1);
+                has_inline = true;
+            }
+        }
+        auto value = [&]() -> const char* {
+            if (has_inline)
+                return inline_value.c_str();
+            return (i + 1 < argc) ? argv[++i] : nullptr;
+        };
+        if (flag == "--n") {
+            a.n = parse_u64(flag, value());
+        } else if (flag == "--threads") {
+            a.threads = static_cast<std::size_t>(parse_u64(flag, value()));
+        } else if (flag == "--reps") {
+            a.reps = static_cast<std::size_t>(parse_u64(flag, value()));
+        } else if (flag == "--warmup") {
+            a.warmup = static_cast<std::size_t>(parse_u64(flag, value()));
+        } else if (flag == "--system") {
+            const char* v = value();
+            std::string_view s = v ? v : "";
+            if (s == "spindle") {
+                a.run_serial = false;
+                a.run_spindle = true;
+            } else if (s == "serial") {
+                a.run_serial = true;
+                a.run_spindle = false;
+            } else if (s == "all") {
+                a.run_serial = a.run_spindle = true;
+            } else {
+                usage_exit("unknown --system " + std::string(s));
+            }
+        } else if (flag == "-h" || flag == "--help") {
+            std::fputs(k_usage, stdout);
+            std::exit(0);
+        } else if (!flag.empty() && flag[0] == '-') {
+            usage_exit("unknown option " + flag);
+        } else {
+            if (have_workload)
+                usage_exit("unexpected argument " + arg);
+            a.workload = arg;
+            have_workload = true;
+        }
+    }
+    if (!have_workload)
+        usage_exit("missing workload");
+    if (a.workload != "fib")
+        usage_exit("unknown workload " + a.workload);
+    if (a.reps == 0)
+        usage_exit("--reps must be >= 1");
+    if (a.n > 93)
+        usage_exit("fib: n overflows 64 bits (max 93)");
+    if (a.threads == 0)
+        a.threads = available_parallelism();
+    return a;
+}
+
+// Runs warm-up + timed reps of one system and prints its JSON line; returns whether all checked.
+template <class Run>
+bool measure(
+    const Args& args, const char* system, std::size_t threads, std::uint64_t expected, Run&& run) {
+    bool checked = true;
+    std::uint64_t result = 0;
+    for (std::size_t i = 0; i < args.warmup; ++i) {
+        if (run() != expected)
+            checked = false;
+    }
+
+    std::vector<double> times, cpus;
+    times.reserve(args.reps);
+    cpus.reserve(args.reps);
+    for (std::size_t i = 0; i < args.reps; ++i) {
+        const double c0 = cpu_seconds();
+        const auto t0 = std::chrono::steady_clock::now();
+        const std::uint64_t r = run();
+        const auto t1 = std::chrono::steady_clock::now();
+        const double c1 = cpu_seconds();
+        if (r != expected)
+            checked = false;
+        result = r;
+        times.push_back(std::chrono::duration<double>(t1 - t0).count());
+        cpus.push_back(c1 - c0);
+    }
+    std::vector<double> st = times, sc = cpus;
+    std::sort(st.begin(), st.end());
+    std::sort(sc.begin(), sc.end());
+
+    std::printf(
+        "{\"workload\":\"%s\",\"system\":\"%s\",\"lang\":\"cpp\",\"threads\":%zu,\"n\":%" PRIu64
+        ",\"reps\":%zu,\"warmup\":%zu,\"times_s\":%s,\"median_s\":%.9f,\"min_s\":%.9f,\"max_s\":%."
+        "9f,"
+        "\"cpu_s\":%s,\"cpu_median_s\":%.9f,\"peak_rss_kb\":%ld,\"result\":%" PRIu64
+        ",\"compiler\":\"%s\",\"checked\":%s}\n",
+        args.workload.c_str(), system, threads, args.n, args.reps, args.warmup,
+        json_list(times).c_str(), median_of_sorted(st), st.front(), st.back(),
+        json_list(cpus).c_str(), median_of_sorted(sc), peak_rss_kb(), result, compiler_string(),
+        checked ? "true" : "false");
+    std::fflush(stdout);
+    if (!checked) {
+        std::fprintf(stderr,
+                     "bench_fib_compare: %s %s threads=%zu: WRONG RESULT (last %" PRIu64
+                     ", expected %" PRIu64 ")\n",
+                     args.workload.c_str(), system, threads, result, expected);
+    }
+    return checked;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const Args args = parse_args(argc, argv);
+    const std::uint64_t n = args.n;
+    const std::uint64_t expected = fib_reference(n);
+    bool ok = true;
+    try {
+        if (args.run_serial) {
+            if (!measure(args, "serial", 1, expected, [&] { return fib_serial(n); }))
+                ok = false;
+        }
+        if (args.run_spindle) {
+            // Pool creation is outside the timed region; the warm-up reps absorb thread start-up.
+            spindle::PoolOptions opts;
+            opts.num_threads = args.threads;
+            spindle::ThreadPool pool(opts);
+            // install: the body runs on a pool worker while this (main) thread blocks, like rayon's
+            // ThreadPool::install called from outside the pool.
+            if (!measure(args, "spindle", args.threads, expected,
+                         [&]() -> std::uint64_t { return pool.install([&] { return fib(n); }); }))
+                ok = false;
+        }
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "bench_fib_compare: exception: %s\n", e.what());
+        return 1;
+    } catch (...) {
+        std::fprintf(stderr, "bench_fib_compare: unknown exception\n");
+        return 1;
+    }
+    return ok ? 0 : 1;
+}

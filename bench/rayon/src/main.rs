@@ -1,0 +1,247 @@
+//! rayon side of spindle's side-by-side benchmarks.
+//!
+//! Usage: spindle-rayon-bench <workload> --n N --threads T --reps R [--warmup W] [--system S]
+//!
+//! Prints one JSON line per (workload, system, threads) on stdout, e.g.
+//! {"workload":"fib","system":"rayon","lang":"rust","threads":2,"n":30,"reps":7,"warmup":1,
+//!  "times_s":[...],"median_s":..,"min_s":..,"max_s":..,"cpu_s":[...],"cpu_median_s":..,
+//!  "peak_rss_kb":..,"result":832040,"compiler":"rustc 1.xx.y ...","checked":true}
+//! The C++ side (bench/fib_compare.cpp) has the same CLI and output format.
+//! Exit status: 0 if every result checked, 1 if a result was wrong, 2 on usage errors.
+//!
+//! Must build with Debian 12's rustc 1.63: no let-else, no std::hint::black_box, std + rayon only.
+
+mod rusage;
+mod workloads;
+
+use std::process;
+use std::time::Instant;
+
+use workloads::{Instance, Workload};
+
+const USAGE: &str = "usage: spindle-rayon-bench <workload> --n N --threads T --reps R [--warmup W] [--system rayon|serial|all]
+  workload   one of: WORKLOADS
+  --n        problem size (fib: the argument; default: the workload's quick size)
+  --threads  rayon pool size (default: available parallelism); ignored by the serial system
+  --reps     timed repetitions (default 7)
+  --warmup   untimed repetitions after pool creation (default 1)
+  --system   rayon, serial or all (default all: serial first, then rayon)";
+
+struct Args {
+    workload: String,
+    n: Option<u64>,
+    threads: usize,
+    reps: usize,
+    warmup: usize,
+    systems: Vec<&'static str>,
+}
+
+fn usage_exit(msg: &str) -> ! {
+    if !msg.is_empty() {
+        eprintln!("spindle-rayon-bench: {}", msg);
+    }
+    eprintln!(
+        "{}",
+        USAGE.replace("WORKLOADS", &workloads::names().join(", "))
+    );
+    process::exit(2);
+}
+
+fn parse_num<T: std::str::FromStr>(flag: &str, v: Option<String>) -> T {
+    match v {
+        Some(s) => match s.parse::<T>() {
+            Ok(x) => x,
+            Err(_) => usage_exit(&format!("{}: not a number: {}", flag, s)),
+        },
+        None => usage_exit(&format!("{} needs a value", flag)),
+    }
+}
+
+fn parse_args() -> Args {
+    let mut it = std::env::args().skip(1);
+    let mut workload: Option<String> = None;
+    let mut n = None;
+    let mut threads = 0usize;
+    let mut reps = 7usize;
+    let mut warmup = 1usize;
+    let mut systems: Vec<&'static str> = vec!["serial", "rayon"];
+    while let Some(a) = it.next() {
+        // Accept both "--flag value" and "--flag=value".
+        let (flag, inline) = match a.find('=') {
+            Some(i) if a.starts_with("--") => (a[..i].to_string(), Some(a[i + 1..].to_string())),
+            _ => (a.clone(), None),
+        };
+        let mut value = || inline.clone().or_else(|| it.next());
+        match flag.as_str() {
+            "--n" => n = Some(parse_num("--n", value())),
+            "--threads" => threads = parse_num("--threads", value()),
+            "--reps" => reps = parse_num("--reps", value()),
+            "--warmup" => warmup = parse_num("--warmup", value()),
+            "--system" => {
+                systems = match value().as_deref() {
+                    Some("rayon") => vec!["rayon"],
+                    Some("serial") => vec!["serial"],
+                    Some("all") => vec!["serial", "rayon"],
+                    other => usage_exit(&format!("unknown --system {:?}", other)),
+                }
+            }
+            "-h" | "--help" => {
+                println!(
+                    "{}",
+                    USAGE.replace("WORKLOADS", &workloads::names().join(", "))
+                );
+                process::exit(0);
+            }
+            s if s.starts_with('-') => usage_exit(&format!("unknown option {}", s)),
+            _ => {
+                if workload.is_some() {
+                    usage_exit(&format!("unexpected argument {}", a));
+                }
+                workload = Some(a.clone());
+            }
+        }
+    }
+    let workload = match workload {
+        Some(w) => w,
+        None => usage_exit("missing workload"),
+    };
+    if reps == 0 {
+        usage_exit("--reps must be >= 1");
+    }
+    if threads == 0 {
+        threads = std::thread::available_parallelism()
+            .map(|x| x.get())
+            .unwrap_or(1);
+    }
+    Args {
+        workload,
+        n,
+        threads,
+        reps,
+        warmup,
+        systems,
+    }
+}
+
+fn median(sorted: &[f64]) -> f64 {
+    let k = sorted.len();
+    if k % 2 == 1 {
+        sorted[k / 2]
+    } else {
+        0.5 * (sorted[k / 2 - 1] + sorted[k / 2])
+    }
+}
+
+fn sorted(v: &[f64]) -> Vec<f64> {
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    s
+}
+
+fn json_list(v: &[f64]) -> String {
+    let items: Vec<String> = v.iter().map(|x| format!("{:.9}", x)).collect();
+    format!("[{}]", items.join(","))
+}
+
+/// Runs warmup + timed reps of one system and prints its JSON line. Returns whether all results checked.
+fn measure(
+    args: &Args,
+    w: &dyn Workload,
+    system: &str,
+    inst: &mut dyn Instance,
+    run: &mut dyn FnMut(&mut dyn Instance) -> u64,
+) -> bool {
+    let threads = if system == "serial" { 1 } else { args.threads };
+    let mut checked = true;
+    let mut result = 0u64;
+    for _ in 0..args.warmup {
+        inst.reset();
+        let r = run(inst);
+        checked &= inst.check(r);
+    }
+    let mut times = Vec::with_capacity(args.reps);
+    let mut cpus = Vec::with_capacity(args.reps);
+    for _ in 0..args.reps {
+        inst.reset();
+        let c0 = rusage::cpu_seconds();
+        let t0 = Instant::now();
+        let r = run(inst);
+        let dt = t0.elapsed().as_secs_f64();
+        let c1 = rusage::cpu_seconds();
+        checked &= inst.check(r);
+        result = r;
+        times.push(dt);
+        cpus.push(c1 - c0);
+    }
+    let st = sorted(&times);
+    let sc = sorted(&cpus);
+    println!(
+        "{{\"workload\":\"{}\",\"system\":\"{}\",\"lang\":\"rust\",\"threads\":{},\"n\":{},\"reps\":{},\"warmup\":{},\
+\"times_s\":{},\"median_s\":{:.9},\"min_s\":{:.9},\"max_s\":{:.9},\"cpu_s\":{},\"cpu_median_s\":{:.9},\
+\"peak_rss_kb\":{},\"result\":{},\"compiler\":\"{}\",\"checked\":{}}}",
+        w.name(),
+        system,
+        threads,
+        inst.n(),
+        args.reps,
+        args.warmup,
+        json_list(&times),
+        median(&st),
+        st[0],
+        st[st.len() - 1],
+        json_list(&cpus),
+        median(&sc),
+        rusage::peak_rss_kb(),
+        result,
+        env!("BENCH_RUSTC_VERSION"),
+        checked
+    );
+    if !checked {
+        eprintln!(
+            "spindle-rayon-bench: {} {} threads={}: WRONG RESULT (last {})",
+            w.name(),
+            system,
+            threads,
+            result
+        );
+    }
+    checked
+}
+
+fn main() {
+    let args = parse_args();
+    let w = match workloads::find(&args.workload) {
+        Some(w) => w,
+        None => usage_exit(&format!("unknown workload {}", args.workload)),
+    };
+    let n = args.n.unwrap_or_else(|| w.default_n());
+    // Input preparation is untimed and shared by all systems.
+    let mut inst = w.prepare(n);
+    let mut ok = true;
+    for &system in &args.systems {
+        if system == "serial" {
+            ok &= measure(&args, w, system, &mut *inst, &mut |i: &mut dyn Instance| {
+                i.run_serial()
+            });
+        } else {
+            // Pool creation is outside the timed region; the warm-up reps absorb thread start-up.
+            let pool = match rayon::ThreadPoolBuilder::new()
+                .num_threads(args.threads)
+                .thread_name(|i| format!("rayon-{}", i))
+                .build()
+            {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("spindle-rayon-bench: cannot build rayon pool: {}", e);
+                    process::exit(1);
+                }
+            };
+            // install: the body runs on a pool worker while this (main) thread blocks,
+            // same as spindle::ThreadPool::install on the C++ side.
+            ok &= measure(&args, w, system, &mut *inst, &mut |i: &mut dyn Instance| {
+                pool.install(|| i.run_rayon())
+            });
+        }
+    }
+    process::exit(if ok { 0 } else { 1 });
+}

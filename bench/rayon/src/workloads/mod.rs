@@ -1,0 +1,42 @@
+//! Workload registry. One file per workload; to add one (nqueens, mergesort, quicksort, integrate,
+//! skynet, map-reduce, uts, matmul, ...):
+//!   1. write `src/workloads/<name>.rs` with a unit struct implementing `Workload` and an
+//!      instance type implementing `Instance`;
+//!   2. add `mod <name>;` and an entry in `ALL` below.
+//!
+//! Keep the algorithm, sizes and sequential cutoffs identical to the C++ side (bench/<name>_compare.cpp
+//! or wherever spindle's version lives) — see bench/README.md, "Fairness rules".
+
+mod fib;
+
+/// A benchmark kind: knows its name, its quick default size and how to build an instance.
+pub trait Workload: Sync {
+    fn name(&self) -> &'static str;
+    /// Size used when --n is not given (the quick/CI size).
+    fn default_n(&self) -> u64;
+    /// Builds inputs and the expected answer for size `n` (untimed, done once per process).
+    fn prepare(&self, n: u64) -> Box<dyn Instance>;
+}
+
+/// One prepared problem. Results are reduced to a `u64` digest (fib value, solution count,
+/// checksum of a sorted array, ...) that `check` validates.
+pub trait Instance: Send {
+    fn n(&self) -> u64;
+    /// Untimed; called before every repetition (e.g. re-copy the unsorted input). Default: nothing.
+    fn reset(&mut self) {}
+    /// Plain sequential version (`#[inline(never)]` entry point).
+    fn run_serial(&mut self) -> u64;
+    /// rayon version; already running on a pool worker (inside `ThreadPool::install`).
+    fn run_rayon(&mut self) -> u64;
+    fn check(&self, result: u64) -> bool;
+}
+
+static ALL: &[&dyn Workload] = &[&fib::Fib];
+
+pub fn find(name: &str) -> Option<&'static dyn Workload> {
+    ALL.iter().copied().find(|w| w.name() == name)
+}
+
+pub fn names() -> Vec<&'static str> {
+    ALL.iter().map(|w| w.name()).collect()
+}
