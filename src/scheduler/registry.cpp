@@ -1,5 +1,6 @@
 #include "scheduler/registry.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <cstring>
@@ -18,6 +19,7 @@ namespace {
 constexpr std::size_t k_max_threads = 4096;
 constexpr std::size_t k_min_stack = 16 * 1024;
 constexpr std::size_t k_deque_capacity = 1024;
+constexpr long k_max_keep_shared = 4;
 
 #if defined(SPINDLE_ASAN) || defined(SPINDLE_TSAN)
 // Sanitizer instrumentation makes frames several times larger.
@@ -60,16 +62,41 @@ std::size_t resolve_stack(std::size_t requested) {
     return requested;
 }
 
+// A non-negative integer from the environment, or fallback when unset. Malformed values are
+// an error, not silently ignored.
+long tuning_from_environment(const char* name, long fallback) {
+    const char* v = std::getenv(name);
+    if (v == nullptr) return fallback;
+    const std::string s(v);
+    bool ok = !s.empty() && s.size() <= 6;
+    for (char c : s) ok = ok && std::isdigit(static_cast<unsigned char>(c)) != 0;
+    if (!ok)
+        throw InvalidPoolOptions(std::string("spindle: ") + name + "='" + s +
+                                 "' is not a non-negative integer below 1000000");
+    return std::stol(s);
+}
+
 }  // namespace
 
 Registry::Registry(const PoolOptions& options)
     : m_options(options),
       m_stack_size(resolve_stack(options.stack_size)) {
     const std::size_t n = resolve_threads(options.num_threads);
+    // One published job per other worker, at most k_max_keep_shared (design-notes/0001, "The
+    // split deque"): every published job above the owner's private part is one that the owner
+    // must later pop back with a fence, and a 16-core sweep of fib(35) measured 10 ms with 2 to
+    // 4 and 20 ms with 15 (8 threads: 17 ms with 4, 34 ms with 15).
+    const long keep = std::min<long>(static_cast<long>(n) - 1, k_max_keep_shared);
+    // At least one: with none published, a push would never wake a worker that fell asleep
+    // before the job existed (only a thief's request makes the owner publish).
+    m_tuning.keep_shared =
+        std::max<long>(1, tuning_from_environment("SPINDLE_KEEP_SHARED", keep));
+    m_tuning.idle_rounds = static_cast<unsigned>(tuning_from_environment("SPINDLE_IDLE_ROUNDS", 64));
     m_placement = make_flat_placement(n);
     m_workers.reserve(n);
     for (std::size_t i = 0; i < n; ++i)
-        m_workers.push_back(std::make_unique<Worker>(this, i, k_deque_capacity, n, &m_sleepers));
+        m_workers.push_back(std::make_unique<Worker>(this, i, k_deque_capacity, n,
+                                                     m_tuning.keep_shared, &m_sleepers));
 }
 
 Registry::~Registry() = default;

@@ -18,6 +18,15 @@
 
 namespace spindle::detail {
 
+// Scheduling constants that experiments may override through the environment (read once
+// per pool; design-notes/0001 "Tuning"): SPINDLE_KEEP_SHARED, SPINDLE_IDLE_ROUNDS.
+struct Tuning {
+    // Jobs each worker keeps published for thieves (split deque). Default: min(workers - 1, 4).
+    std::int64_t keep_shared;
+    // Rounds of looking for work before a worker goes to sleep. Default: 64.
+    unsigned idle_rounds;
+};
+
 class Registry {
   public:
     // Validates options; starts nothing.
@@ -26,7 +35,8 @@ class Registry {
 
     // Starts every worker; on failure stops the started ones and throws.
     void start();
-    // Waits for all detached jobs, then stops and joins every worker.
+    // Waits for all detached jobs, then stops and joins every worker, then waits until no
+    // ForeignCall is in flight.
     void shutdown() noexcept;
 
     std::size_t num_threads() const noexcept { return m_workers.size(); }
@@ -34,6 +44,7 @@ class Registry {
     const PoolOptions& options() const noexcept { return m_options; }
     const Placement& placement() const noexcept { return *m_placement; }
     std::size_t stack_size() const noexcept { return m_stack_size; }
+    const Tuning& tuning() const noexcept { return m_tuning; }
 
     void inject(Job* job);
     void inject_bulk(Job* const* jobs, std::size_t n);
@@ -88,6 +99,7 @@ class Registry {
   private:
     PoolOptions m_options;
     std::size_t m_stack_size;
+    Tuning m_tuning;
     std::unique_ptr<Placement> m_placement;
     std::vector<std::unique_ptr<Worker>> m_workers;
 

@@ -19,10 +19,9 @@ namespace {
 // Pause iterations a waiter spins on its latch before parking its fiber: long enough to
 // cover a thief finishing a small job, short enough that a real wait frees the core soon.
 constexpr int k_spin_before_park = 256;
-// Rounds of searching for work (the first ones with a pause, the rest with sched_yield)
-// before a worker announces that it goes to sleep.
+// Rounds of searching for work with a pause in between, before the rounds with sched_yield;
+// the total before a worker announces that it goes to sleep is Tuning::idle_rounds.
 constexpr unsigned k_pause_rounds = 16;
-constexpr unsigned k_idle_rounds = 64;
 
 inline void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
@@ -32,8 +31,7 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
-// A thread that waits outside any pool (or a worker that could not get a fiber) blocks on
-// its own flag. thread_local so that it outlives every wait: the waker may still touch it
+// A thread that waits outside any pool blocks on its own flag. thread_local so that it outlives every wait: the waker may still touch it
 // after the waiting thread has returned.
 struct ThreadWaiter : Waiter {
     ThreadWaiter() noexcept : Waiter{Kind::thread} {}
@@ -96,6 +94,9 @@ void wait_latch(Latch& latch) {
     // does and run other jobs nested on this stack until the latch is set. Blocking the
     // thread instead could deadlock when the awaited work can only run on this worker.
     while (!latch.probe()) {
+        // A fiber made ready meanwhile can serve as the one to switch to: retry the park (the
+        // awaited work may be that very fiber's).
+        if (w->has_ready_fiber() && w->park(&try_park_on_latch, &latch)) return;
         if (Job* j = w->find_job())
             j->execute(j);
         else
@@ -146,8 +147,8 @@ void push_spill(WorkerCore* core, Job* job) {
 // ---- Worker ---------------------------------------------------------------------------------
 
 Worker::Worker(Registry* r, std::size_t index, std::size_t deque_capacity, std::size_t num_workers,
-               std::atomic<std::uint32_t>* sleepers)
-    : WorkerCore(r, index, deque_capacity, num_workers, sleepers),
+               std::int64_t keep_shared, std::atomic<std::uint32_t>* sleepers)
+    : WorkerCore(r, index, deque_capacity, num_workers, keep_shared, sleepers),
       m_registry(r),
       m_rng(0x9e3779b97f4a7c15ULL * (index + 1)) {}
 
@@ -239,7 +240,7 @@ void Worker::run_loop() noexcept {
             continue;
         }
         if (m_suspended == 0 && m_registry->terminating()) break;
-        if (++idle < k_idle_rounds) {
+        if (++idle < m_registry->tuning().idle_rounds) {
             if (idle < k_pause_rounds)
                 cpu_relax();
             else
@@ -355,7 +356,7 @@ Fiber* Worker::take_idle_fiber() noexcept {
         if (!warned.exchange(true))
             std::fprintf(stderr,
                          "spindle: warning: cannot create a fiber (%s); waits on worker %zu "
-                         "block the thread instead of parking\n",
+                         "run other jobs nested on their stack instead of parking\n",
                          e.what(), index);
         return nullptr;
     }
@@ -499,7 +500,7 @@ void Worker::sleep_cold() noexcept {
     count.fetch_add(1, std::memory_order_seq_cst);
     m_sleep_word.store(1, std::memory_order_seq_cst);
 #ifndef SPINDLE_TSAN
-    // SleepFence: pairs with WakeFence in push_local(); orders step 1 before the relaxed
+    // SleepFence: pairs with WakeFence in notify_published(); orders step 1 before the relaxed
     // deque probes below.
     std::atomic_thread_fence(std::memory_order_seq_cst);
 #endif

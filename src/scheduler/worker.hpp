@@ -22,7 +22,7 @@ class Registry;
 class Worker final : public WorkerCore {
   public:
     Worker(Registry* r, std::size_t index, std::size_t deque_capacity, std::size_t num_workers,
-           std::atomic<std::uint32_t>* sleepers);
+           std::int64_t keep_shared, std::atomic<std::uint32_t>* sleepers);
     ~Worker();
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
@@ -42,8 +42,9 @@ class Worker final : public WorkerCore {
     // Parks the running fiber: the worker goes on with a fiber from its cache (or a new one),
     // which calls try_park(self, arg) once self's context is saved. If try_park returns false
     // (the event already happened) self is made ready at once. Returns when self is resumed.
-    // Returns false, without parking, when no fiber could be created (the caller must then
-    // block the thread instead).
+    // Uses a ready fiber when no idle fiber exists and none can be created. Returns false,
+    // without parking, when there is no fiber at all to switch to (wait_latch then helps: it
+    // runs other jobs nested on the caller's stack until the event happens).
     bool park(bool (*try_park)(Fiber* self, void* arg), void* arg) noexcept;
     // Lets one pending job or ready fiber run before the caller continues. Returns false when
     // there was nothing to run.

@@ -169,20 +169,21 @@ class Deque {
             const std::int64_t half = (b - s + 1) / 2;
             if (want < half) want = half;
         }
-        if (want <= 0) return false;
         const std::int64_t new_split = (s + want < b) ? s + want : b;
+        if (want <= 0 || new_split <= s) return false;  // nothing private to publish
         set_split(new_split);
         return s == t;
     }
 
     void request_if_private(std::int64_t s) noexcept {
-        // A hint: the owner reads it at its next push. Written only when needed, so the
-        // owner's cache line is not bounced by idle thieves.
+        // A hint: the owner reads it at its next push or pop. Written only when needed, so
+        // the owner's cache line is not bounced by idle thieves.
         if (m_bottom.load(std::memory_order_relaxed) > s && !m_request.load(std::memory_order_relaxed))
             m_request.store(true, std::memory_order_relaxed);
     }
 
-    // No thief exists, but jobs were published (k_share_all): no race, no fence.
+    // No thief exists, but jobs were published (k_share_all, or publish_all() before a spill in
+    // a pool of one): no race, no fence.
     Job* pop_unshared() noexcept {
         const std::int64_t s = m_split - 1;
         if (m_top.load(std::memory_order_relaxed) > s) return nullptr;
@@ -227,7 +228,7 @@ class Deque {
     // m_bottom: written only by the owner (relaxed: the private part needs no ordering); read
     // by thieves as a hint of private work. m_split: the owner's plain copy of the split.
     // m_request: set by thieves that found nothing shared while the owner held private jobs;
-    // read and cleared by the owner when it pushes. Separate cache lines so that thieves
+    // read and cleared by the owner when it pushes or pops. Separate cache lines so that thieves
     // polling top and split do not slow the owner's pushes.
     alignas(64) std::atomic<std::int64_t> m_top{0};
     alignas(64) std::atomic<std::int64_t> m_split_shared{0};

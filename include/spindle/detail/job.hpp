@@ -66,8 +66,9 @@ class Latch {
     std::atomic<std::uintptr_t> m_state{k_unset};
 };
 
-// Waits until latch is set: spins briefly, then parks the current fiber (on a worker) or
-// blocks the thread (elsewhere). Defined in src/scheduler/worker.cpp.
+// Waits until latch is set: spins briefly, then parks the current fiber (on a worker; if no
+// fiber can be had, runs other jobs nested until it is set) or blocks the thread (elsewhere).
+// Defined in src/scheduler/worker.cpp.
 void wait_latch(Latch& latch);
 
 // A latch set when a counter reaches zero.

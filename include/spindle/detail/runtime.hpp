@@ -18,9 +18,8 @@ class Registry;  // a pool's shared state (src/scheduler/registry.hpp)
 // (src/scheduler/worker.hpp) derives from it.
 struct WorkerCore {
     WorkerCore(Registry* r, std::size_t i, std::size_t deque_capacity, std::size_t num_workers,
-               std::atomic<std::uint32_t>* sleepers_count)
-        // One published job per other worker (design-notes/0001, "The split deque").
-        : deque(deque_capacity, num_workers == 1, static_cast<std::int64_t>(num_workers) - 1),
+               std::int64_t keep_shared, std::atomic<std::uint32_t>* sleepers_count)
+        : deque(deque_capacity, num_workers == 1, num_workers == 1 ? 0 : keep_shared),
           registry(r),
           index(i),
           sleepers(sleepers_count) {}
