@@ -1,14 +1,15 @@
 // ThreadPool, the global pool, and the free functions about the current thread.
-#include <atomic>
-#include <memory>
-#include <mutex>
+#include "spindle/pool.hpp"
 
 #include "scheduler/registry.hpp"
 #include "scheduler/worker.hpp"
 #include "spindle/current.hpp"
 #include "spindle/errors.hpp"
-#include "spindle/pool.hpp"
 #include "util/fatal.hpp"
+
+#include <atomic>
+#include <memory>
+#include <mutex>
 
 namespace spindle {
 
@@ -29,11 +30,14 @@ ThreadPool::~ThreadPool() {
     delete m_registry;
 }
 
-std::size_t ThreadPool::num_threads() const noexcept { return m_registry->num_threads(); }
+std::size_t ThreadPool::num_threads() const noexcept {
+    return m_registry->num_threads();
+}
 
 std::optional<std::size_t> ThreadPool::current_thread_index() const noexcept {
     detail::WorkerCore* w = detail::current_worker();
-    if (w != nullptr && w->registry == m_registry) return w->index;
+    if (w != nullptr && w->registry == m_registry)
+        return w->index;
     return std::nullopt;
 }
 
@@ -45,9 +49,11 @@ std::mutex g_global_mutex;
 }  // namespace
 
 ThreadPool& global_pool() {
-    if (ThreadPool* p = g_global.load(std::memory_order_acquire)) return *p;
+    if (ThreadPool* p = g_global.load(std::memory_order_acquire))
+        return *p;
     std::lock_guard<std::mutex> lock(g_global_mutex);
-    if (ThreadPool* p = g_global.load(std::memory_order_relaxed)) return *p;
+    if (ThreadPool* p = g_global.load(std::memory_order_relaxed))
+        return *p;
     auto* p = new ThreadPool(PoolOptions{});
     g_global.store(p, std::memory_order_release);
     return *p;
@@ -55,28 +61,34 @@ ThreadPool& global_pool() {
 
 void build_global(const PoolOptions& options) {
     std::lock_guard<std::mutex> lock(g_global_mutex);
-    if (g_global.load(std::memory_order_relaxed) != nullptr) throw GlobalPoolAlreadyInitialized();
+    if (g_global.load(std::memory_order_relaxed) != nullptr)
+        throw GlobalPoolAlreadyInitialized();
     g_global.store(new ThreadPool(options), std::memory_order_release);
 }
 
 std::optional<std::size_t> current_thread_index() noexcept {
-    if (detail::WorkerCore* w = detail::current_worker()) return w->index;
+    if (detail::WorkerCore* w = detail::current_worker())
+        return w->index;
     return std::nullopt;
 }
 
 std::size_t current_num_threads() {
-    if (detail::WorkerCore* w = detail::current_worker()) return w->registry->num_threads();
+    if (detail::WorkerCore* w = detail::current_worker())
+        return w->registry->num_threads();
     return global_pool().num_threads();
 }
 
 std::optional<Yield> yield_now() {
     auto* w = static_cast<detail::Worker*>(detail::current_worker());
-    if (w == nullptr) return std::nullopt;
+    if (w == nullptr)
+        return std::nullopt;
     return w->yield() ? Yield::executed : Yield::idle;
 }
 
 namespace detail {
-Registry* global_registry() { return global_pool().registry(); }
+Registry* global_registry() {
+    return global_pool().registry();
+}
 }  // namespace detail
 
 }  // namespace spindle

@@ -1,15 +1,15 @@
 // broadcast: run a closure once on every worker of a pool.
 #pragma once
 
+#include "spindle/detail/job.hpp"
+#include "spindle/detail/runtime.hpp"
+#include "spindle/pool.hpp"
+
 #include <cstddef>
 #include <exception>
 #include <memory>
 #include <type_traits>
 #include <vector>
-
-#include "spindle/detail/job.hpp"
-#include "spindle/detail/runtime.hpp"
-#include "spindle/pool.hpp"
 
 namespace spindle {
 namespace detail {
@@ -37,7 +37,8 @@ struct BroadcastJob : Job {
 };
 
 template <class Fn>
-auto broadcast_in(Registry* r, Fn& f) -> std::vector<result_t<std::invoke_result_t<Fn&, BroadcastContext>>> {
+auto broadcast_in(Registry* r, Fn& f)
+    -> std::vector<result_t<std::invoke_result_t<Fn&, BroadcastContext>>> {
     using BJob = BroadcastJob<Fn>;
     const std::size_t n = registry_num_threads(r);
     std::unique_ptr<BJob[]> jobs(new BJob[n]);
@@ -52,10 +53,12 @@ auto broadcast_in(Registry* r, Fn& f) -> std::vector<result_t<std::invoke_result
     submit_broadcast(r, ptrs.data(), n);
     wait_for(done.latch());
     for (std::size_t i = 0; i < n; ++i)
-        if (jobs[i].error) std::rethrow_exception(jobs[i].error);
+        if (jobs[i].error)
+            std::rethrow_exception(jobs[i].error);
     std::vector<typename BJob::R> out;
     out.reserve(n);
-    for (std::size_t i = 0; i < n; ++i) out.push_back(jobs[i].value.take());
+    for (std::size_t i = 0; i < n; ++i)
+        out.push_back(jobs[i].value.take());
     return out;
 }
 

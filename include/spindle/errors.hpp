@@ -9,14 +9,14 @@ namespace spindle {
 // build_global() was called after the global pool already existed (built by an earlier
 // build_global() or lazily by a first use).
 class GlobalPoolAlreadyInitialized : public std::logic_error {
-  public:
+public:
     GlobalPoolAlreadyInitialized()
         : std::logic_error("spindle: the global thread pool has already been initialized") {}
 };
 
 // A PoolOptions value (or SPINDLE_NUM_THREADS) that cannot be used.
 class InvalidPoolOptions : public std::invalid_argument {
-  public:
+public:
     using std::invalid_argument::invalid_argument;
 };
 

@@ -1,13 +1,13 @@
 // join: run two closures, potentially in parallel, and return both results.
 #pragma once
 
-#include <exception>
-#include <type_traits>
-#include <utility>
-
 #include "spindle/detail/job.hpp"
 #include "spindle/detail/runtime.hpp"
 #include "spindle/pool.hpp"
+
+#include <exception>
+#include <type_traits>
+#include <utility>
 
 namespace spindle {
 

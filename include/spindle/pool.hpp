@@ -1,6 +1,8 @@
 // ThreadPool: a set of workers, each an OS thread with its own deque and fibers.
 #pragma once
 
+#include "spindle/detail/runtime.hpp"
+
 #include <cstddef>
 #include <exception>
 #include <functional>
@@ -10,8 +12,6 @@
 #include <utility>
 #include <vector>
 
-#include "spindle/detail/runtime.hpp"
-
 namespace spindle {
 
 struct PoolOptions {
@@ -20,8 +20,9 @@ struct PoolOptions {
     // InvalidPoolOptions error), else the number of hardware threads.
     std::size_t num_threads = 0;
     // Usable stack bytes of each fiber and of each worker thread. 0: 256 KiB (1 MiB under
-    // AddressSanitizer or ThreadSanitizer). At least 16 KiB. Rounded up to whole pages; every fiber stack has a guard page below
-    // it, and overflowing it kills the process with a message naming the worker.
+    // AddressSanitizer or ThreadSanitizer). At least 16 KiB. Rounded up to whole pages; every fiber
+    // stack has a guard page below it, and overflowing it kills the process with a message naming
+    // the worker.
     std::size_t stack_size = 0;
     // Name of worker i (Linux truncates to 15 bytes). Default: "spindle-<i>".
     std::function<std::string(std::size_t)> thread_name;
@@ -42,7 +43,7 @@ struct BroadcastContext {
 class Scope;
 
 class ThreadPool {
-  public:
+public:
     // Starts the workers. Throws InvalidPoolOptions for bad options and std::system_error when
     // a thread cannot be created (the workers already started are stopped first).
     explicit ThreadPool(const PoolOptions& options = {});
@@ -81,11 +82,12 @@ class ThreadPool {
     // Each worker runs it when it next looks for work. If some calls throw, all still run and
     // the exception of the lowest worker index is rethrown.
     template <class F>
-    auto broadcast(F&& f) -> std::vector<detail::result_t<std::invoke_result_t<F&, BroadcastContext>>>;
+    auto broadcast(F&& f)
+        -> std::vector<detail::result_t<std::invoke_result_t<F&, BroadcastContext>>>;
 
     detail::Registry* registry() const noexcept { return m_registry; }
 
-  private:
+private:
     detail::Registry* m_registry;
 };
 
@@ -102,7 +104,8 @@ std::invoke_result_t<F&> install_cold(Registry* r, F& f) {
     StackJob<F> job(f);
     inject(r, &job);
     wait_for(job.done);
-    if (job.outcome.error) std::rethrow_exception(job.outcome.error);
+    if (job.outcome.error)
+        std::rethrow_exception(job.outcome.error);
     if constexpr (std::is_void_v<std::invoke_result_t<F&>>)
         return;
     else
@@ -113,7 +116,8 @@ std::invoke_result_t<F&> install_cold(Registry* r, F& f) {
 template <class F>
 std::invoke_result_t<F&> ThreadPool::install(F&& f) {
     detail::WorkerCore* w = detail::current_worker();
-    if (w != nullptr && w->registry == m_registry) return f();
+    if (w != nullptr && w->registry == m_registry)
+        return f();
     return detail::install_cold(m_registry, f);
 }
 

@@ -2,19 +2,19 @@
 // finish before scope() returns.
 #pragma once
 
+#include "spindle/detail/job.hpp"
+#include "spindle/detail/runtime.hpp"
+#include "spindle/pool.hpp"
+
 #include <atomic>
 #include <exception>
 #include <type_traits>
 #include <utility>
 
-#include "spindle/detail/job.hpp"
-#include "spindle/detail/runtime.hpp"
-#include "spindle/pool.hpp"
-
 namespace spindle {
 
 class Scope {
-  public:
+public:
     Scope(const Scope&) = delete;
     Scope& operator=(const Scope&) = delete;
 
@@ -25,13 +25,14 @@ class Scope {
     template <class F>
     void spawn(F&& f);
 
-  private:
+private:
     explicit Scope(detail::Registry* r) noexcept : m_registry(r) {}
 
     void record(std::exception_ptr e) noexcept {
         // The first recorder wins; the write is published to the scope's owner by the
         // acq_rel count_down() that follows and read after the latch's acquire.
-        if (!m_failed.exchange(true, std::memory_order_relaxed)) m_error = std::move(e);
+        if (!m_failed.exchange(true, std::memory_order_relaxed))
+            m_error = std::move(e);
     }
 
     template <class F>
@@ -98,8 +99,10 @@ std::invoke_result_t<F&, Scope&> scope(F&& f) {
     out.run(body);
     s.m_pending.count_down();
     detail::wait_for(s.m_pending.latch());
-    if (out.error) std::rethrow_exception(out.error);
-    if (s.m_failed.load(std::memory_order_relaxed)) std::rethrow_exception(s.m_error);
+    if (out.error)
+        std::rethrow_exception(out.error);
+    if (s.m_failed.load(std::memory_order_relaxed))
+        std::rethrow_exception(s.m_error);
     if constexpr (std::is_void_v<R>)
         return;
     else

@@ -1,13 +1,13 @@
 // spawn: run a closure later, detached from the caller.
 #pragma once
 
-#include <exception>
-#include <type_traits>
-#include <utility>
-
 #include "spindle/detail/job.hpp"
 #include "spindle/detail/runtime.hpp"
 #include "spindle/pool.hpp"
+
+#include <exception>
+#include <type_traits>
+#include <utility>
 
 namespace spindle {
 namespace detail {

@@ -1,19 +1,20 @@
 #include "fiber/fiber.hpp"
 
+#include "spindle/detail/config.hpp"
+#include "util/fatal.hpp"
+
+#include <boost/context/detail/fcontext.hpp>
+
 #include <cxxabi.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <boost/context/detail/fcontext.hpp>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
 #include <system_error>
-
-#include "spindle/detail/config.hpp"
-#include "util/fatal.hpp"
 
 #if defined(SPINDLE_ASAN)
 #include <sanitizer/common_interface_defs.h>
@@ -53,7 +54,8 @@ void land(bctx::transfer_t t) noexcept {
     __sanitizer_finish_switch_fiber(m->to->asan_fake_stack, &m->from->asan_bottom,
                                     &m->from->asan_size);
 #endif
-    if (m->after != nullptr) m->after(m->from, m->arg);
+    if (m->after != nullptr)
+        m->after(m->from, m->arg);
 }
 
 void trampoline(bctx::transfer_t t) noexcept {
@@ -80,7 +82,8 @@ void Fiber::init_thread_fiber(Fiber& f, void* owner) {
         pthread_attr_getstack(&attr, &addr, &size);
         pthread_attr_getguardsize(&attr, &guard);
         pthread_attr_destroy(&attr);
-        if (guard == 0) guard = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+        if (guard == 0)
+            guard = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
         // glibc reports the usable part; its guard lies just below. Accept a fault anywhere
         // within one guard size of the boundary.
         f.guard_lo = static_cast<const char*>(addr) - guard;
@@ -116,7 +119,8 @@ Fiber* Fiber::create(std::size_t stack_size, void (*entry)(void*), void* arg, vo
 
 void Fiber::destroy(Fiber* f) noexcept {
 #if defined(SPINDLE_TSAN)
-    if (f->tsan_fiber != nullptr) __tsan_destroy_fiber(f->tsan_fiber);
+    if (f->tsan_fiber != nullptr)
+        __tsan_destroy_fiber(f->tsan_fiber);
 #endif
     free_stack(f->stack);
     delete f;
@@ -143,7 +147,9 @@ void switch_fiber(Fiber* from, Fiber* to, AfterSwitch after, void* arg) noexcept
     land(t);
 }
 
-Fiber* running_fiber() noexcept { return tl_running; }
+Fiber* running_fiber() noexcept {
+    return tl_running;
+}
 
 // ---- stack overflow detection ---------------------------------------------------------------
 
@@ -233,7 +239,8 @@ OverflowGuard enable_overflow_detection(const char* what) {
 void disable_overflow_detection(OverflowGuard& g) noexcept {
     tl_overflow_what = nullptr;
     tl_running = nullptr;
-    if (g.altstack == nullptr) return;
+    if (g.altstack == nullptr)
+        return;
     stack_t ss;
     std::memset(&ss, 0, sizeof ss);
     ss.ss_flags = SS_DISABLE;

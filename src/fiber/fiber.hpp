@@ -11,10 +11,10 @@
 //   * updates the thread's record of the running fiber, used by the stack-overflow handler.
 #pragma once
 
-#include <cstddef>
-
 #include "fiber/stack.hpp"
 #include "spindle/detail/job.hpp"
+
+#include <cstddef>
 
 namespace spindle::detail {
 

@@ -53,9 +53,11 @@ void free_stack(Stack& s) noexcept {
 #if defined(SPINDLE_ASAN)
     // A pooled fiber is freed while suspended: the redzones of its abandoned frames are still
     // poisoned in ASan's shadow, and a later mapping at the same address would inherit them.
-    if (s.bottom != nullptr) ASAN_UNPOISON_MEMORY_REGION(s.bottom, s.size);
+    if (s.bottom != nullptr)
+        ASAN_UNPOISON_MEMORY_REGION(s.bottom, s.size);
 #endif
-    if (s.map_base != nullptr) ::munmap(s.map_base, s.map_size);
+    if (s.map_base != nullptr)
+        ::munmap(s.map_base, s.map_size);
     s = Stack{};
 }
 

@@ -8,10 +8,10 @@
 namespace spindle::detail {
 
 struct Stack {
-    void* map_base = nullptr;    // lowest mapped address (start of the guard)
-    std::size_t map_size = 0;    // guard + usable
-    void* bottom = nullptr;      // lowest usable address (just above the guard)
-    std::size_t size = 0;        // usable bytes
+    void* map_base = nullptr;  // lowest mapped address (start of the guard)
+    std::size_t map_size = 0;  // guard + usable
+    void* bottom = nullptr;    // lowest usable address (just above the guard)
+    std::size_t size = 0;      // usable bytes
     void* top() const noexcept { return static_cast<char*>(bottom) + size; }
 };
 

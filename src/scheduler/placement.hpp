@@ -12,7 +12,7 @@
 namespace spindle::detail {
 
 class Placement {
-  public:
+public:
     virtual ~Placement() = default;
     // Victims of worker w grouped by distance, nearest group first. A worker tries each group
     // starting at a random position within it, and moves to the next group only when the

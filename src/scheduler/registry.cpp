@@ -1,5 +1,9 @@
 #include "scheduler/registry.hpp"
 
+#include "spindle/detail/config.hpp"
+#include "spindle/errors.hpp"
+#include "util/fatal.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
@@ -7,10 +11,6 @@
 #include <new>
 #include <string>
 #include <thread>
-
-#include "spindle/detail/config.hpp"
-#include "spindle/errors.hpp"
-#include "util/fatal.hpp"
 
 namespace spindle::detail {
 
@@ -30,23 +30,29 @@ constexpr std::size_t k_default_stack = 256 * 1024;
 
 std::size_t threads_from_environment() {
     const char* v = std::getenv("SPINDLE_NUM_THREADS");
-    if (v == nullptr) return 0;
+    if (v == nullptr)
+        return 0;
     const std::string s(v);
     bool ok = !s.empty() && s.size() <= 6;
-    for (char c : s) ok = ok && std::isdigit(static_cast<unsigned char>(c)) != 0;
+    for (char c : s)
+        ok = ok && std::isdigit(static_cast<unsigned char>(c)) != 0;
     const std::size_t n = ok ? std::stoul(s) : 0;
     if (!ok || n > k_max_threads)
         throw InvalidPoolOptions("spindle: SPINDLE_NUM_THREADS='" + s +
                                  "' is not a thread count (expected an integer from 0 to " +
-                                 std::to_string(k_max_threads) + "; 0 means one per hardware thread)");
+                                 std::to_string(k_max_threads) +
+                                 "; 0 means one per hardware thread)");
     return n;
 }
 
 std::size_t resolve_threads(std::size_t requested) {
     std::size_t n = requested;
-    if (n == 0) n = threads_from_environment();
-    if (n == 0) n = std::thread::hardware_concurrency();
-    if (n == 0) n = 1;
+    if (n == 0)
+        n = threads_from_environment();
+    if (n == 0)
+        n = std::thread::hardware_concurrency();
+    if (n == 0)
+        n = 1;
     if (n > k_max_threads)
         throw InvalidPoolOptions("spindle: PoolOptions::num_threads=" + std::to_string(n) +
                                  " exceeds the limit of " + std::to_string(k_max_threads));
@@ -54,7 +60,8 @@ std::size_t resolve_threads(std::size_t requested) {
 }
 
 std::size_t resolve_stack(std::size_t requested) {
-    if (requested == 0) return k_default_stack;
+    if (requested == 0)
+        return k_default_stack;
     if (requested < k_min_stack)
         throw InvalidPoolOptions("spindle: PoolOptions::stack_size=" + std::to_string(requested) +
                                  " is below the minimum of " + std::to_string(k_min_stack) +
@@ -66,10 +73,12 @@ std::size_t resolve_stack(std::size_t requested) {
 // an error, not silently ignored.
 long tuning_from_environment(const char* name, long fallback) {
     const char* v = std::getenv(name);
-    if (v == nullptr) return fallback;
+    if (v == nullptr)
+        return fallback;
     const std::string s(v);
     bool ok = !s.empty() && s.size() <= 6;
-    for (char c : s) ok = ok && std::isdigit(static_cast<unsigned char>(c)) != 0;
+    for (char c : s)
+        ok = ok && std::isdigit(static_cast<unsigned char>(c)) != 0;
     if (!ok)
         throw InvalidPoolOptions(std::string("spindle: ") + name + "='" + s +
                                  "' is not a non-negative integer below 1000000");
@@ -79,8 +88,7 @@ long tuning_from_environment(const char* name, long fallback) {
 }  // namespace
 
 Registry::Registry(const PoolOptions& options)
-    : m_options(options),
-      m_stack_size(resolve_stack(options.stack_size)) {
+    : m_options(options), m_stack_size(resolve_stack(options.stack_size)) {
     const std::size_t n = resolve_threads(options.num_threads);
     // One published job per other worker, at most k_max_keep_shared (design-notes/0001, "The
     // split deque"): every published job above the owner's private part is one that the owner
@@ -89,9 +97,9 @@ Registry::Registry(const PoolOptions& options)
     const long keep = std::min<long>(static_cast<long>(n) - 1, k_max_keep_shared);
     // At least one: with none published, a push would never wake a worker that fell asleep
     // before the job existed (only a thief's request makes the owner publish).
-    m_tuning.keep_shared =
-        std::max<long>(1, tuning_from_environment("SPINDLE_KEEP_SHARED", keep));
-    m_tuning.idle_rounds = static_cast<unsigned>(tuning_from_environment("SPINDLE_IDLE_ROUNDS", 64));
+    m_tuning.keep_shared = std::max<long>(1, tuning_from_environment("SPINDLE_KEEP_SHARED", keep));
+    m_tuning.idle_rounds =
+        static_cast<unsigned>(tuning_from_environment("SPINDLE_IDLE_ROUNDS", 64));
     m_placement = make_flat_placement(n);
     m_workers.reserve(n);
     for (std::size_t i = 0; i < n; ++i)
@@ -109,7 +117,8 @@ void Registry::start() {
             // Stop the workers already running; each runs its exit handler.
             m_terminating.store(true, std::memory_order_seq_cst);
             wake_all();
-            for (std::size_t k = 0; k < i; ++k) m_workers[k]->join_thread();
+            for (std::size_t k = 0; k < i; ++k)
+                m_workers[k]->join_thread();
             throw;
         }
     }
@@ -123,10 +132,12 @@ void Registry::shutdown() noexcept {
     // seq_cst: pairs with the check in Worker::has_work_for_sleeper().
     m_terminating.store(true, std::memory_order_seq_cst);
     wake_all();
-    for (auto& w : m_workers) w->join_thread();
+    for (auto& w : m_workers)
+        w->join_thread();
     // A thread outside the pool may still be inside a wake-up call whose fiber or job has
     // already completed; it touches nothing of the pool after its decrement.
-    while (m_foreign_calls.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+    while (m_foreign_calls.load(std::memory_order_acquire) != 0)
+        std::this_thread::yield();
 }
 
 void Registry::detached_end() noexcept {
@@ -163,23 +174,27 @@ void Registry::detached_exception(std::exception_ptr e) noexcept {
 
 void Registry::inject(Job* job) {
     ForeignCall guard(*this);
-    if (!m_injector.enqueue(job)) throw std::bad_alloc();
+    if (!m_injector.enqueue(job))
+        throw std::bad_alloc();
     // seq_cst: pairs with the sleeper's load in has_injected(); see Worker::sleep_cold().
     m_injected.fetch_add(1, std::memory_order_seq_cst);
     wake_one();
 }
 
 void Registry::inject_bulk(Job* const* jobs, std::size_t n) {
-    if (!m_injector.enqueue_bulk(jobs, n)) throw std::bad_alloc();
+    if (!m_injector.enqueue_bulk(jobs, n))
+        throw std::bad_alloc();
     m_injected.fetch_add(static_cast<std::int64_t>(n), std::memory_order_seq_cst);
     wake_one();
 }
 
 Job* Registry::take_injected() noexcept {
     // acquire: pairs with the increment in inject(); orders the job's contents for TSan too.
-    if (m_injected.load(std::memory_order_acquire) <= 0) return nullptr;
+    if (m_injected.load(std::memory_order_acquire) <= 0)
+        return nullptr;
     Job* j = nullptr;
-    if (!m_injector.try_dequeue(j)) return nullptr;
+    if (!m_injector.try_dequeue(j))
+        return nullptr;
     // More left: let a sleeper help (a bulk spill wakes only one worker).
     if (m_injected.fetch_sub(1, std::memory_order_relaxed) > 1 &&
         m_sleepers.load(std::memory_order_relaxed) != 0)
@@ -188,7 +203,8 @@ Job* Registry::take_injected() noexcept {
 }
 
 void Registry::wake_one() noexcept {
-    if (m_sleepers.load(std::memory_order_seq_cst) == 0) return;
+    if (m_sleepers.load(std::memory_order_seq_cst) == 0)
+        return;
     const std::size_t n = m_workers.size();
     const std::size_t start =
         static_cast<std::size_t>(m_wake_cursor.fetch_add(1, std::memory_order_relaxed) % n);
@@ -196,25 +212,36 @@ void Registry::wake_one() noexcept {
         Worker& w = *m_workers[(start + i) % n];
         // seq_cst load: a 0 read here is ordered before that worker's step 2, so its re-check
         // (step 3) will see what we published (Worker::sleep_cold).
-        if (w.m_sleep_word.load(std::memory_order_seq_cst) == 1 && w.wake()) return;
+        if (w.m_sleep_word.load(std::memory_order_seq_cst) == 1 && w.wake())
+            return;
     }
 }
 
 void Registry::wake_all() noexcept {
-    for (auto& w : m_workers) w->wake();
+    for (auto& w : m_workers)
+        w->wake();
 }
 
 // ---- the seam used by header templates (spindle/detail/runtime.hpp) --------------------------
 
-std::size_t registry_num_threads(const Registry* r) noexcept { return r->num_threads(); }
-void inject(Registry* r, Job* job) { r->inject(job); }
-void detached_begin(Registry* r) noexcept { r->detached_begin(); }
-void detached_end(Registry* r) noexcept { r->detached_end(); }
+std::size_t registry_num_threads(const Registry* r) noexcept {
+    return r->num_threads();
+}
+void inject(Registry* r, Job* job) {
+    r->inject(job);
+}
+void detached_begin(Registry* r) noexcept {
+    r->detached_begin();
+}
+void detached_end(Registry* r) noexcept {
+    r->detached_end();
+}
 void detached_exception(Registry* r, std::exception_ptr e) noexcept {
     r->detached_exception(std::move(e));
 }
 void submit_broadcast(Registry* r, Job* const* jobs, std::size_t n) {
-    for (std::size_t i = 0; i < n; ++i) r->worker(i).push_broadcast(jobs[i]);
+    for (std::size_t i = 0; i < n; ++i)
+        r->worker(i).push_broadcast(jobs[i]);
 }
 
 }  // namespace spindle::detail

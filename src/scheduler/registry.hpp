@@ -2,19 +2,20 @@
 // and the count of detached jobs that the destructor waits for.
 #pragma once
 
+#include "scheduler/placement.hpp"
+#include "scheduler/worker.hpp"
+#include "spindle/pool.hpp"
+
+#include <concurrentqueue/concurrentqueue.h>
+
 #include <atomic>
 #include <condition_variable>
-#include <concurrentqueue/concurrentqueue.h>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <memory>
 #include <mutex>
 #include <vector>
-
-#include "scheduler/placement.hpp"
-#include "scheduler/worker.hpp"
-#include "spindle/pool.hpp"
 
 namespace spindle::detail {
 
@@ -28,7 +29,7 @@ struct Tuning {
 };
 
 class Registry {
-  public:
+public:
     // Validates options; starts nothing.
     explicit Registry(const PoolOptions& options);
     ~Registry();
@@ -49,9 +50,7 @@ class Registry {
     void inject(Job* job);
     void inject_bulk(Job* const* jobs, std::size_t n);
     Job* take_injected() noexcept;
-    bool has_injected() const noexcept {
-        return m_injected.load(std::memory_order_seq_cst) > 0;
-    }
+    bool has_injected() const noexcept { return m_injected.load(std::memory_order_seq_cst) > 0; }
 
     // Wakes one sleeping worker if there is one. Callers have already published their work
     // and executed a seq_cst fence or RMW (see push_local / inject).
@@ -77,26 +76,27 @@ class Registry {
     // the pool be destroyed, before its wake-up call returns. shutdown() waits until no such
     // call is in flight before the workers are freed.
     class ForeignCall {
-      public:
-        explicit ForeignCall(Registry& r) noexcept
-            : m_registry(r.is_own_thread() ? nullptr : &r) {
+    public:
+        explicit ForeignCall(Registry& r) noexcept : m_registry(r.is_own_thread() ? nullptr : &r) {
             // relaxed: the publication that follows (a release CAS or enqueue) carries this
             // increment to whoever later destroys the pool.
-            if (m_registry != nullptr) m_registry->m_foreign_calls.fetch_add(1, std::memory_order_relaxed);
+            if (m_registry != nullptr)
+                m_registry->m_foreign_calls.fetch_add(1, std::memory_order_relaxed);
         }
         ~ForeignCall() {
             // release: pairs with the acquire load in shutdown(); nothing of the pool is
             // touched after this.
-            if (m_registry != nullptr) m_registry->m_foreign_calls.fetch_sub(1, std::memory_order_release);
+            if (m_registry != nullptr)
+                m_registry->m_foreign_calls.fetch_sub(1, std::memory_order_release);
         }
         ForeignCall(const ForeignCall&) = delete;
         ForeignCall& operator=(const ForeignCall&) = delete;
 
-      private:
+    private:
         Registry* m_registry;
     };
 
-  private:
+private:
     PoolOptions m_options;
     std::size_t m_stack_size;
     Tuning m_tuning;

@@ -1,14 +1,14 @@
 #include "scheduler/worker.hpp"
 
+#include "scheduler/registry.hpp"
+#include "util/fatal.hpp"
+
 #include <pthread.h>
 #include <sched.h>
 
 #include <cstdio>
 #include <string>
 #include <system_error>
-
-#include "scheduler/registry.hpp"
-#include "util/fatal.hpp"
 
 namespace spindle::detail {
 
@@ -31,8 +31,8 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
-// A thread that waits outside any pool blocks on its own flag. thread_local so that it outlives every wait: the waker may still touch it
-// after the waiting thread has returned.
+// A thread that waits outside any pool blocks on its own flag. thread_local so that it outlives
+// every wait: the waker may still touch it after the waiting thread has returned.
 struct ThreadWaiter : Waiter {
     ThreadWaiter() noexcept : Waiter{Kind::thread} {}
     // k_waiting while waiting; the waker stores k_woken (release), notifies, then stores
@@ -49,10 +49,12 @@ thread_local ThreadWaiter tl_thread_waiter;
 void thread_wait(Latch& latch) noexcept {
     ThreadWaiter& tw = tl_thread_waiter;
     tw.flag.store(ThreadWaiter::k_waiting, std::memory_order_relaxed);
-    if (!latch.try_register(&tw)) return;  // already set
+    if (!latch.try_register(&tw))
+        return;  // already set
     while (tw.flag.load(std::memory_order_acquire) == ThreadWaiter::k_waiting)
         tw.flag.wait(ThreadWaiter::k_waiting, std::memory_order_acquire);
-    while (tw.flag.load(std::memory_order_acquire) != ThreadWaiter::k_released) sched_yield();
+    while (tw.flag.load(std::memory_order_acquire) != ThreadWaiter::k_released)
+        sched_yield();
 }
 
 bool try_park_on_latch(Fiber* self, void* arg) noexcept {
@@ -81,7 +83,8 @@ void wake_waiter(Waiter* w) noexcept {
 
 void wait_latch(Latch& latch) {
     for (int i = 0; i < k_spin_before_park; ++i) {
-        if (latch.probe()) return;
+        if (latch.probe())
+            return;
         cpu_relax();
     }
     auto* w = static_cast<Worker*>(tl_worker);
@@ -89,14 +92,16 @@ void wait_latch(Latch& latch) {
         thread_wait(latch);  // a thread outside any pool blocks
         return;
     }
-    if (w->park(&try_park_on_latch, &latch)) return;  // resumed only once the latch is set
+    if (w->park(&try_park_on_latch, &latch))
+        return;  // resumed only once the latch is set
     // No fiber to switch to (none idle, none ready, none could be created): do what rayon
     // does and run other jobs nested on this stack until the latch is set. Blocking the
     // thread instead could deadlock when the awaited work can only run on this worker.
     while (!latch.probe()) {
         // A fiber made ready meanwhile can serve as the one to switch to: retry the park (the
         // awaited work may be that very fiber's).
-        if (w->has_ready_fiber() && w->park(&try_park_on_latch, &latch)) return;
+        if (w->has_ready_fiber() && w->park(&try_park_on_latch, &latch))
+            return;
         if (Job* j = w->find_job())
             j->execute(j);
         else
@@ -104,7 +109,9 @@ void wait_latch(Latch& latch) {
     }
 }
 
-void wake_one_sleeper(WorkerCore* w) noexcept { w->registry->wake_one(); }
+void wake_one_sleeper(WorkerCore* w) noexcept {
+    w->registry->wake_one();
+}
 
 void push_spill(WorkerCore* core, Job* job) {
     // The deque is full: move its older half to the injector (tokio's and Go's overflow
@@ -122,19 +129,22 @@ void push_spill(WorkerCore* core, Job* job) {
             else if (s == Steal::empty)
                 break;
         }
-        if (n == 0) break;
+        if (n == 0)
+            break;
         try {
             core->registry->inject_bulk(moved, n);
         } catch (const std::bad_alloc&) {
             // The injector could not grow: these jobs are out of the deque already, so run
             // them here rather than lose them (their joiners find their latches set).
-            for (std::size_t i = 0; i < n; ++i) moved[i]->execute(moved[i]);
+            for (std::size_t i = 0; i < n; ++i)
+                moved[i]->execute(moved[i]);
         }
         remaining -= n;
     }
     bool published_into_empty = false;
     if (core->deque.push(job, &published_into_empty)) {
-        if (published_into_empty) notify_published(core);
+        if (published_into_empty)
+            notify_published(core);
         return;
     }
     try {
@@ -146,13 +156,19 @@ void push_spill(WorkerCore* core, Job* job) {
 
 // ---- Worker ---------------------------------------------------------------------------------
 
-Worker::Worker(Registry* r, std::size_t index, std::size_t deque_capacity, std::size_t num_workers,
-               std::int64_t keep_shared, std::atomic<std::uint32_t>* sleepers)
+Worker::Worker(Registry* r,
+               std::size_t index,
+               std::size_t deque_capacity,
+               std::size_t num_workers,
+               std::int64_t keep_shared,
+               std::atomic<std::uint32_t>* sleepers)
     : WorkerCore(r, index, deque_capacity, num_workers, keep_shared, sleepers),
       m_registry(r),
       m_rng(0x9e3779b97f4a7c15ULL * (index + 1)) {}
 
-Worker::~Worker() { join_thread(); }
+Worker::~Worker() {
+    join_thread();
+}
 
 void Worker::start(std::size_t stack_size) {
     m_stack_size = stack_size;
@@ -165,9 +181,12 @@ void Worker::start(std::size_t stack_size) {
     int rc = pthread_attr_init(&attr);
     // glibc adds the guard below the requested size (checked on glibc 2.36), so the thread's
     // usable stack equals a fiber's.
-    if (rc == 0) rc = pthread_attr_setstacksize(&attr, round_stack_size(stack_size));
-    if (rc == 0) rc = pthread_attr_setguardsize(&attr, k_guard_size);
-    if (rc == 0) rc = pthread_create(&m_thread, &attr, &Worker::thread_entry, this);
+    if (rc == 0)
+        rc = pthread_attr_setstacksize(&attr, round_stack_size(stack_size));
+    if (rc == 0)
+        rc = pthread_attr_setguardsize(&attr, k_guard_size);
+    if (rc == 0)
+        rc = pthread_create(&m_thread, &attr, &Worker::thread_entry, this);
     pthread_attr_destroy(&attr);
     if (rc != 0)
         throw std::system_error(rc, std::generic_category(),
@@ -214,7 +233,8 @@ void Worker::thread_main() noexcept {
         }
     }
     // Every pooled fiber is suspended in its run loop, holding nothing: free them.
-    for (Fiber* f : m_fibers) Fiber::destroy(f);
+    for (Fiber* f : m_fibers)
+        Fiber::destroy(f);
     m_fibers.clear();
     m_idle = nullptr;
     disable_overflow_detection(guard);
@@ -239,7 +259,8 @@ void Worker::run_loop() noexcept {
             idle = 0;
             continue;
         }
-        if (m_suspended == 0 && m_registry->terminating()) break;
+        if (m_suspended == 0 && m_registry->terminating())
+            break;
         if (++idle < m_registry->tuning().idle_rounds) {
             if (idle < k_pause_rounds)
                 cpu_relax();
@@ -260,7 +281,9 @@ void Worker::run_loop() noexcept {
     }
 }
 
-void Worker::run_job(Job* j) noexcept { j->execute(j); }
+void Worker::run_job(Job* j) noexcept {
+    j->execute(j);
+}
 
 Fiber* Worker::take_ready() noexcept {
     // Remote wake-ups are appended behind the local ones every time, so fibers that keep
@@ -285,7 +308,8 @@ Fiber* Worker::take_ready() noexcept {
     Fiber* f = m_ready_head;
     if (f != nullptr) {
         m_ready_head = f->next;
-        if (m_ready_head == nullptr) m_ready_tail = nullptr;
+        if (m_ready_head == nullptr)
+            m_ready_tail = nullptr;
         f->next = nullptr;
     }
     return f;
@@ -351,7 +375,8 @@ Fiber* Worker::take_idle_fiber() noexcept {
         f = Fiber::create(m_stack_size, &Worker::fiber_entry, this, this);
         m_fibers.push_back(f);
     } catch (const std::exception& e) {
-        if (f != nullptr) Fiber::destroy(f);
+        if (f != nullptr)
+            Fiber::destroy(f);
         static std::atomic<bool> warned{false};
         if (!warned.exchange(true))
             std::fprintf(stderr,
@@ -367,7 +392,8 @@ void Worker::after_park(Fiber* from, void* arg) noexcept {
     auto* pa = static_cast<ParkArgs*>(arg);
     // from's context is saved: it may now be published to wakers. If the event already
     // happened, from is ready at once (it resumes after this fiber's next look for work).
-    if (!pa->try_park(from, pa->arg)) static_cast<Worker*>(from->owner)->make_ready_local(from);
+    if (!pa->try_park(from, pa->arg))
+        static_cast<Worker*>(from->owner)->make_ready_local(from);
 }
 
 bool Worker::park(bool (*try_park)(Fiber*, void*), void* arg) noexcept {
@@ -375,7 +401,8 @@ bool Worker::park(bool (*try_park)(Fiber*, void*), void* arg) noexcept {
     if (next == nullptr) {
         // A ready fiber serves as well: it resumes its job, then carries on with the run loop.
         next = take_ready();
-        if (next == nullptr) return false;
+        if (next == nullptr)
+            return false;
         --m_suspended;
     }
     ++m_suspended;
@@ -389,7 +416,8 @@ bool Worker::park(bool (*try_park)(Fiber*, void*), void* arg) noexcept {
 void Worker::after_yield(Fiber* from, void* arg) noexcept {
     auto* w = static_cast<Worker*>(from->owner);
     w->make_ready_local(from);
-    if (arg != nullptr) w->run_job(static_cast<Job*>(arg));
+    if (arg != nullptr)
+        w->run_job(static_cast<Job*>(arg));
 }
 
 bool Worker::yield() {
@@ -401,7 +429,8 @@ bool Worker::yield() {
         return true;
     }
     Job* j = find_job();
-    if (j == nullptr) return false;
+    if (j == nullptr)
+        return false;
     Fiber* next = take_idle_fiber();
     if (next == nullptr) {
         run_job(j);  // no fiber to spare: run it nested, as rayon does
@@ -424,7 +453,8 @@ std::uint64_t Worker::next_random() noexcept {
 
 Job* Worker::take_broadcast() noexcept {
     std::lock_guard<std::mutex> lock(m_broadcast_mutex);
-    if (m_broadcast.empty()) return nullptr;
+    if (m_broadcast.empty())
+        return nullptr;
     Job* j = m_broadcast.back();
     m_broadcast.pop_back();
     m_broadcast_count.fetch_sub(1, std::memory_order_relaxed);
@@ -457,7 +487,8 @@ Job* Worker::steal_from_others() noexcept {
                         m_registry->wake_one();
                     return j;
                 }
-                if (s == Steal::empty) break;
+                if (s == Steal::empty)
+                    break;
             }
         }
     }
@@ -465,21 +496,30 @@ Job* Worker::steal_from_others() noexcept {
 }
 
 Job* Worker::find_job() noexcept {
-    if (Job* j = pop_local(this)) return j;
+    if (Job* j = pop_local(this))
+        return j;
     if (m_broadcast_count.load(std::memory_order_relaxed) != 0)
-        if (Job* j = take_broadcast()) return j;
-    if (Job* j = steal_from_others()) return j;
+        if (Job* j = take_broadcast())
+            return j;
+    if (Job* j = steal_from_others())
+        return j;
     return m_registry->take_injected();
 }
 
 bool Worker::has_work_for_sleeper() noexcept {
-    if (m_ready_head != nullptr) return true;
-    if (m_remote_ready.load(std::memory_order_seq_cst) != nullptr) return true;
-    if (m_broadcast_count.load(std::memory_order_seq_cst) != 0) return true;
-    if (m_registry->has_injected()) return true;
-    if (m_registry->terminating()) return true;
+    if (m_ready_head != nullptr)
+        return true;
+    if (m_remote_ready.load(std::memory_order_seq_cst) != nullptr)
+        return true;
+    if (m_broadcast_count.load(std::memory_order_seq_cst) != 0)
+        return true;
+    if (m_registry->has_injected())
+        return true;
+    if (m_registry->terminating())
+        return true;
     for (std::size_t i = 0; i < m_registry->num_threads(); ++i)
-        if (i != index && !m_registry->worker(i).deque.looks_empty()) return true;
+        if (i != index && !m_registry->worker(i).deque.looks_empty())
+            return true;
     return !deque.looks_empty();
 }
 

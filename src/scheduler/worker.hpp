@@ -3,6 +3,9 @@
 // Why fibers never migrate and how parking works: design-notes/0002.
 #pragma once
 
+#include "fiber/fiber.hpp"
+#include "spindle/detail/runtime.hpp"
+
 #include <pthread.h>
 
 #include <atomic>
@@ -12,17 +15,18 @@
 #include <string>
 #include <vector>
 
-#include "fiber/fiber.hpp"
-#include "spindle/detail/runtime.hpp"
-
 namespace spindle::detail {
 
 class Registry;
 
 class Worker final : public WorkerCore {
-  public:
-    Worker(Registry* r, std::size_t index, std::size_t deque_capacity, std::size_t num_workers,
-           std::int64_t keep_shared, std::atomic<std::uint32_t>* sleepers);
+public:
+    Worker(Registry* r,
+           std::size_t index,
+           std::size_t deque_capacity,
+           std::size_t num_workers,
+           std::int64_t keep_shared,
+           std::atomic<std::uint32_t>* sleepers);
     ~Worker();
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
@@ -56,7 +60,7 @@ class Worker final : public WorkerCore {
     // True when this worker's own fiber lists hold something runnable (this thread only).
     bool has_ready_fiber() const noexcept;
 
-  private:
+private:
     friend class Registry;
     static void fiber_entry(void* self) noexcept;
     static void* thread_entry(void* self) noexcept;
@@ -90,7 +94,7 @@ class Worker final : public WorkerCore {
     Fiber* m_idle = nullptr;        // fibers suspended in their run loop (intrusive stack)
     Fiber* m_ready_head = nullptr;  // FIFO of fibers ready to resume
     Fiber* m_ready_tail = nullptr;
-    std::size_t m_suspended = 0;    // fibers suspended in the middle of a job (parked or ready)
+    std::size_t m_suspended = 0;  // fibers suspended in the middle of a job (parked or ready)
     std::vector<std::vector<std::size_t>> m_victims;
     std::uint64_t m_rng;
 

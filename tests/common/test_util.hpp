@@ -59,7 +59,8 @@ constexpr bool under_tsan() {
 
 // n in a plain build, n / divisor (at least 1) under a sanitizer.
 constexpr std::size_t scaled(std::size_t n, std::size_t divisor = 5) {
-    if (!under_sanitizer()) return n;
+    if (!under_sanitizer())
+        return n;
     const std::size_t s = n / divisor;
     return s == 0 ? 1 : s;
 }
@@ -74,7 +75,8 @@ template <class Pred>
 bool wait_until(Pred&& pred, std::chrono::milliseconds limit = k_generous) {
     const auto deadline = std::chrono::steady_clock::now() + limit;
     while (!pred()) {
-        if (std::chrono::steady_clock::now() > deadline) return pred();
+        if (std::chrono::steady_clock::now() > deadline)
+            return pred();
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     return true;
@@ -86,7 +88,8 @@ template <class Pred>
 bool spin_until(Pred&& pred, std::chrono::milliseconds limit = k_generous) {
     const auto deadline = std::chrono::steady_clock::now() + limit;
     while (!pred()) {
-        if (std::chrono::steady_clock::now() > deadline) return pred();
+        if (std::chrono::steady_clock::now() > deadline)
+            return pred();
         std::this_thread::yield();
     }
     return true;
@@ -111,13 +114,13 @@ long count_dir_entries(const char* path);
 // Sets an environment variable for the lifetime of the object and restores the previous
 // value (or its absence) afterwards. nullptr as value unsets it.
 class ScopedEnv {
-  public:
+public:
     ScopedEnv(const char* name, const char* value);
     ~ScopedEnv();
     ScopedEnv(const ScopedEnv&) = delete;
     ScopedEnv& operator=(const ScopedEnv&) = delete;
 
-  private:
+private:
     std::string m_name;
     std::optional<std::string> m_old;
 };

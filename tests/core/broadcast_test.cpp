@@ -1,4 +1,6 @@
 // broadcast: one call per worker, results in worker order, nesting, cross-pool, exceptions.
+#include "common/test_util.hpp"
+
 #include <spindle/spindle.hpp>
 
 #include <gtest/gtest.h>
@@ -14,8 +16,6 @@
 #include <thread>
 #include <vector>
 
-#include "common/test_util.hpp"
-
 namespace {
 
 struct BroadcastError {
@@ -30,15 +30,17 @@ struct CallInfo {
 };
 
 class BroadcastWorkers : public ::testing::TestWithParam<std::size_t> {
-  protected:
+protected:
     void SetUp() override {
-        m_pool = std::make_unique<spindle::ThreadPool>(spindle::PoolOptions{.num_threads = GetParam()});
+        m_pool =
+            std::make_unique<spindle::ThreadPool>(spindle::PoolOptions{.num_threads = GetParam()});
     }
     spindle::ThreadPool& pool() { return *m_pool; }
     std::size_t n() const { return GetParam(); }
 
     static CallInfo info(spindle::BroadcastContext ctx) {
-        return CallInfo{ctx.index, ctx.num_threads, spindle::current_thread_index(), std::this_thread::get_id()};
+        return CallInfo{ctx.index, ctx.num_threads, spindle::current_thread_index(),
+                        std::this_thread::get_id()};
     }
 
     void check(const std::vector<CallInfo>& r) {
@@ -54,18 +56,20 @@ class BroadcastWorkers : public ::testing::TestWithParam<std::size_t> {
         EXPECT_EQ(threads.size(), n()) << "each worker must run exactly one call";
     }
 
-  private:
+private:
     std::unique_ptr<spindle::ThreadPool> m_pool;
 };
 
 TEST_P(BroadcastWorkers, FromOutsideResultsInWorkerOrder) {
-    for (int round = 0; round < 5; ++round) check(pool().broadcast(info));
+    for (int round = 0; round < 5; ++round)
+        check(pool().broadcast(info));
 }
 
 TEST_P(BroadcastWorkers, EachWorkerCalledExactlyOnce) {
     std::vector<std::atomic<int>> calls(n());
     pool().broadcast([&](spindle::BroadcastContext ctx) { calls[ctx.index].fetch_add(1); });
-    for (std::size_t i = 0; i < n(); ++i) EXPECT_EQ(calls[i].load(), 1) << i;
+    for (std::size_t i = 0; i < n(); ++i)
+        EXPECT_EQ(calls[i].load(), 1) << i;
 }
 
 TEST_P(BroadcastWorkers, VoidResultIsAVectorOfMonostate) {
@@ -84,9 +88,11 @@ TEST_P(BroadcastWorkers, NestedFromAWorkerOfTheSamePool) {
 
 TEST_P(BroadcastWorkers, NestedFromInsideABroadcastCall) {
     // Every worker, inside its own broadcast call, broadcasts again on the same pool.
-    auto outer = pool().broadcast([&](spindle::BroadcastContext) { return pool().broadcast(info); });
+    auto outer =
+        pool().broadcast([&](spindle::BroadcastContext) { return pool().broadcast(info); });
     ASSERT_EQ(outer.size(), n());
-    for (const auto& inner : outer) check(inner);
+    for (const auto& inner : outer)
+        check(inner);
 }
 
 TEST_P(BroadcastWorkers, FromAWorkerOfAnotherPool) {
@@ -99,7 +105,8 @@ TEST_P(BroadcastWorkers, FromAWorkerOfAnotherPool) {
     // Both workers of the other pool at once.
     auto rs = other.broadcast([&](spindle::BroadcastContext) { return pool().broadcast(info); });
     ASSERT_EQ(rs.size(), 2u);
-    for (const auto& x : rs) check(x);
+    for (const auto& x : rs)
+        check(x);
 }
 
 TEST_P(BroadcastWorkers, WhileOtherWorkIsRunning) {
@@ -115,7 +122,8 @@ TEST_P(BroadcastWorkers, WhileOtherWorkIsRunning) {
         }
         busy_done.fetch_add(1);
     });
-    for (int i = 0; i < 3; ++i) check(pool().broadcast(info));
+    for (int i = 0; i < 3; ++i)
+        check(pool().broadcast(info));
     stop.store(true);
     ASSERT_TRUE(spindle_test::wait_until([&] { return busy_done.load() == 1; }));
 }
@@ -127,14 +135,16 @@ TEST_P(BroadcastWorkers, ExceptionsAllRunLowestIndexRethrown) {
             pool().broadcast([&](spindle::BroadcastContext ctx) {
                 ran[ctx.index].fetch_add(1);
                 // Every worker from first_thrower on throws, each its own index.
-                if (ctx.index >= first_thrower) throw BroadcastError{ctx.index};
+                if (ctx.index >= first_thrower)
+                    throw BroadcastError{ctx.index};
                 return ctx.index;
             });
             FAIL() << "broadcast did not throw";
         } catch (const BroadcastError& e) {
             EXPECT_EQ(e.index, first_thrower) << "the lowest index's exception must be rethrown";
         }
-        for (std::size_t i = 0; i < n(); ++i) EXPECT_EQ(ran[i].load(), 1) << "worker " << i << " did not run";
+        for (std::size_t i = 0; i < n(); ++i)
+            EXPECT_EQ(ran[i].load(), 1) << "worker " << i << " did not run";
     }
 }
 
@@ -144,7 +154,8 @@ TEST_P(BroadcastWorkers, ExceptionOnlyFromTheLastWorker) {
     try {
         pool().broadcast([&](spindle::BroadcastContext ctx) {
             ran.fetch_add(1);
-            if (ctx.index == last) throw BroadcastError{ctx.index};
+            if (ctx.index == last)
+                throw BroadcastError{ctx.index};
         });
         FAIL() << "broadcast did not throw";
     } catch (const BroadcastError& e) {
@@ -153,7 +164,9 @@ TEST_P(BroadcastWorkers, ExceptionOnlyFromTheLastWorker) {
     EXPECT_EQ(ran.load(), static_cast<int>(n()));
 }
 
-INSTANTIATE_TEST_SUITE_P(Workers, BroadcastWorkers, ::testing::ValuesIn(spindle_test::k_worker_counts),
+INSTANTIATE_TEST_SUITE_P(Workers,
+                         BroadcastWorkers,
+                         ::testing::ValuesIn(spindle_test::k_worker_counts),
                          [](const auto& info) { return "w" + std::to_string(info.param); });
 
 TEST(BroadcastGlobal, FromOutsideUsesTheGlobalPool) {
@@ -163,7 +176,8 @@ TEST(BroadcastGlobal, FromOutsideUsesTheGlobalPool) {
         return ctx.num_threads;
     });
     ASSERT_EQ(r.size(), n);
-    for (auto x : r) EXPECT_EQ(x, n);
+    for (auto x : r)
+        EXPECT_EQ(x, n);
 }
 
 TEST(Broadcast, MutualBroadcastBetweenTwoPools) {
@@ -179,7 +193,8 @@ TEST(Broadcast, MutualBroadcastBetweenTwoPools) {
     });
     EXPECT_EQ(calls.load(), 4);
     ASSERT_EQ(r.size(), 2u);
-    for (auto& v : r) EXPECT_EQ(v.size(), 2u);
+    for (auto& v : r)
+        EXPECT_EQ(v.size(), 2u);
 }
 
 TEST(Broadcast, ConcurrentBroadcastsFromManyThreads) {
@@ -194,11 +209,13 @@ TEST(Broadcast, ConcurrentBroadcastsFromManyThreads) {
                 auto r = pool.broadcast([](spindle::BroadcastContext ctx) {
                     return spindle::current_thread_index() == std::optional<std::size_t>(ctx.index);
                 });
-                if (r.size() != 2 || !r[0] || !r[1]) bad.fetch_add(1);
+                if (r.size() != 2 || !r[0] || !r[1])
+                    bad.fetch_add(1);
             }
         });
     }
-    for (auto& t : ts) t.join();
+    for (auto& t : ts)
+        t.join();
     EXPECT_EQ(bad.load(), 0);
 }
 

@@ -1,5 +1,7 @@
 // White-box tests of the bounded Chase-Lev deque (spindle/detail/deque.hpp): sequential
 // behaviour against a std::deque model, boundary cases, and a concurrent exactly-once stress.
+#include "common/test_util.hpp"
+
 #include <spindle/detail/deque.hpp>
 #include <spindle/detail/job.hpp>
 
@@ -18,8 +20,6 @@
 #include <utility>
 #include <vector>
 
-#include "common/test_util.hpp"
-
 namespace {
 
 using spindle::detail::Deque;
@@ -30,7 +30,9 @@ using spindle_test::scaled;
 void never_run(Job*) noexcept {}
 
 // Fake jobs: only their addresses matter.
-std::vector<Job> make_jobs(std::size_t n) { return std::vector<Job>(n, Job{&never_run}); }
+std::vector<Job> make_jobs(std::size_t n) {
+    return std::vector<Job>(n, Job{&never_run});
+}
 
 // ---- sequential -----------------------------------------------------------------------------
 
@@ -40,14 +42,15 @@ std::vector<Job> make_jobs(std::size_t n) { return std::vector<Job>(n, Job{&neve
 // checks only what holds under any policy (a steal may come back empty while jobs are held
 // privately); with k_share_all (classic Chase-Lev) it checks exact behaviour.
 class Model {
-  public:
+public:
     explicit Model(std::size_t capacity) : m_cap(capacity) {}
     bool full() const { return m_items.size() == m_cap; }
     bool empty() const { return m_items.empty(); }
     std::size_t size() const { return m_items.size(); }
     void push(Job* j) { m_items.push_back(j); }
     Job* pop() {
-        if (m_items.empty()) return nullptr;
+        if (m_items.empty())
+            return nullptr;
         Job* j = m_items.back();
         m_items.pop_back();
         return j;
@@ -55,7 +58,7 @@ class Model {
     Job* front() const { return m_items.empty() ? nullptr : m_items.front(); }
     void drop_front() { m_items.pop_front(); }
 
-  private:
+private:
     std::size_t m_cap;
     std::deque<Job*> m_items;
 };
@@ -69,7 +72,7 @@ std::string keep_name(std::int64_t keep) {
 constexpr std::int64_t k_keeps[] = {Deque::k_share_all, 0, 1, 3};
 
 class DequeSequential : public ::testing::TestWithParam<std::tuple<std::size_t, bool>> {
-  protected:
+protected:
     std::size_t capacity() const { return std::get<0>(GetParam()); }
     bool no_thieves() const { return std::get<1>(GetParam()); }
     std::int64_t keep() const { return m_keep; }
@@ -80,11 +83,12 @@ class DequeSequential : public ::testing::TestWithParam<std::tuple<std::size_t, 
             m_keep = k;
             SCOPED_TRACE("keep_shared " + keep_name(k));
             body();
-            if (HasFatalFailure()) return;
+            if (HasFatalFailure())
+                return;
         }
     }
 
-  private:
+private:
     std::int64_t m_keep = Deque::k_share_all;
 };
 
@@ -95,7 +99,8 @@ TEST_P(DequeSequential, FreshDequePopReturnsNothingAndStaysUsable) {
         EXPECT_TRUE(d.looks_empty());
         EXPECT_EQ(d.size_hint(), 0);
         // Several pops on a fresh deque: the signed-index design must not underflow.
-        for (int i = 0; i < 3; ++i) EXPECT_EQ(d.pop(), nullptr);
+        for (int i = 0; i < 3; ++i)
+            EXPECT_EQ(d.pop(), nullptr);
         EXPECT_TRUE(d.looks_empty());
         EXPECT_EQ(d.size_hint(), 0);
 
@@ -128,11 +133,15 @@ TEST_P(DequeSequential, FreshDequeStealReturnsNothingAndStaysUsable) {
         // Usable afterwards: whatever is stealable comes out oldest first, the rest by pop.
         auto jobs = make_jobs(std::min<std::size_t>(capacity(), 3));
         bool flag = false;
-        for (auto& j : jobs) ASSERT_TRUE(d.push(&j, &flag));
+        for (auto& j : jobs)
+            ASSERT_TRUE(d.push(&j, &flag));
         std::vector<Job*> got;
-        while (d.steal(&out) == Steal::success) got.push_back(out);
-        for (std::size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], &jobs[i]);
-        for (std::size_t i = jobs.size(); i-- > got.size();) EXPECT_EQ(d.pop(), &jobs[i]);
+        while (d.steal(&out) == Steal::success)
+            got.push_back(out);
+        for (std::size_t i = 0; i < got.size(); ++i)
+            EXPECT_EQ(got[i], &jobs[i]);
+        for (std::size_t i = jobs.size(); i-- > got.size();)
+            EXPECT_EQ(d.pop(), &jobs[i]);
         EXPECT_EQ(d.pop(), nullptr);
         EXPECT_EQ(d.steal(&out), Steal::empty);
     });
@@ -159,7 +168,8 @@ TEST_P(DequeSequential, FullAtExactlyCapacity) {
         }
 
         // Contents intact: pops return LIFO order, the rejected job never appears.
-        for (std::size_t i = capacity(); i-- > 0;) EXPECT_EQ(d.pop(), &jobs[i]);
+        for (std::size_t i = capacity(); i-- > 0;)
+            EXPECT_EQ(d.pop(), &jobs[i]);
         EXPECT_EQ(d.pop(), nullptr);
     });
 }
@@ -169,7 +179,8 @@ TEST_P(DequeSequential, FullThenOneStealMakesRoomForOne) {
         Deque d(capacity(), no_thieves(), keep());
         auto jobs = make_jobs(capacity() + 1);
         bool flag = false;
-        for (std::size_t i = 0; i < capacity(); ++i) ASSERT_TRUE(d.push(&jobs[i], &flag));
+        for (std::size_t i = 0; i < capacity(); ++i)
+            ASSERT_TRUE(d.push(&jobs[i], &flag));
         EXPECT_FALSE(d.push(&jobs[capacity()], &flag));
         Job* out = nullptr;
         // With nothing shared (keep_shared 0) the first steal only asks the owner to publish;
@@ -197,7 +208,8 @@ TEST_P(DequeSequential, PublishAllMakesEveryJobStealable) {
         const std::size_t n = std::min<std::size_t>(capacity(), 6);
         auto jobs = make_jobs(n);
         bool flag = false;
-        for (auto& j : jobs) ASSERT_TRUE(d.push(&j, &flag));
+        for (auto& j : jobs)
+            ASSERT_TRUE(d.push(&j, &flag));
         d.publish_all();
         EXPECT_FALSE(d.looks_empty());
         Job* out = nullptr;
@@ -218,9 +230,12 @@ TEST_P(DequeSequential, KeepsTheOldestJobsShared) {
         const std::size_t n = std::min<std::size_t>(capacity(), 8);
         auto jobs = make_jobs(n);
         bool flag = false;
-        for (auto& j : jobs) ASSERT_TRUE(d.push(&j, &flag));
+        for (auto& j : jobs)
+            ASSERT_TRUE(d.push(&j, &flag));
         const std::size_t expect_shared =
-            keep() == Deque::k_share_all ? n : std::min<std::size_t>(n, static_cast<std::size_t>(keep()));
+            keep() == Deque::k_share_all
+                ? n
+                : std::min<std::size_t>(n, static_cast<std::size_t>(keep()));
         Job* out = nullptr;
         for (std::size_t i = 0; i < expect_shared; ++i) {
             ASSERT_EQ(d.steal(&out), Steal::success) << i;
@@ -239,7 +254,8 @@ TEST_P(DequeSequential, KeepsTheOldestJobsShared) {
             }
         }
         std::size_t left = 0;
-        while (d.pop() != nullptr) ++left;
+        while (d.pop() != nullptr)
+            ++left;
         EXPECT_LE(left, n);
         EXPECT_TRUE(d.looks_empty());
     });
@@ -294,7 +310,8 @@ TEST_P(DequeSequential, MatchesReferenceModelOnRandomOps) {
                         model.drop_front();
                         ++steals_ok;
                     } else if (exact) {
-                        ASSERT_TRUE(model.empty()) << "Chase-Lev steal came back empty with jobs held";
+                        ASSERT_TRUE(model.empty())
+                            << "Chase-Lev steal came back empty with jobs held";
                     }
                 } else {
                     const bool e = d.looks_empty();
@@ -305,7 +322,8 @@ TEST_P(DequeSequential, MatchesReferenceModelOnRandomOps) {
                 ASSERT_EQ(d.size_hint(), static_cast<std::int64_t>(model.size()));
             }
             // Drain: everything left comes out by pop, newest first.
-            while (!model.empty()) ASSERT_EQ(d.pop(), model.pop());
+            while (!model.empty())
+                ASSERT_EQ(d.pop(), model.pop());
             EXPECT_EQ(d.pop(), nullptr);
             Job* got = nullptr;
             EXPECT_EQ(d.steal(&got), Steal::empty);
@@ -315,14 +333,17 @@ TEST_P(DequeSequential, MatchesReferenceModelOnRandomOps) {
     });
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Capacities, DequeSequential,
-    ::testing::Combine(::testing::Values(std::size_t{2}, std::size_t{4}, std::size_t{8}, std::size_t{1024}),
-                       ::testing::Bool()),
-    [](const auto& info) {
-        return "cap" + std::to_string(std::get<0>(info.param)) +
-               (std::get<1>(info.param) ? "_no_thieves" : "_shared");
-    });
+INSTANTIATE_TEST_SUITE_P(Capacities,
+                         DequeSequential,
+                         ::testing::Combine(::testing::Values(std::size_t{2},
+                                                              std::size_t{4},
+                                                              std::size_t{8},
+                                                              std::size_t{1024}),
+                                            ::testing::Bool()),
+                         [](const auto& info) {
+                             return "cap" + std::to_string(std::get<0>(info.param)) +
+                                    (std::get<1>(info.param) ? "_no_thieves" : "_shared");
+                         });
 
 TEST(Deque, DefaultCapacityIs1024) {
     Deque d;
@@ -366,7 +387,8 @@ TEST_P(DequeStress, EveryItemConsumedExactlyOnce) {
     const std::size_t n = scaled(200'000, 10);
     auto jobs = make_jobs(n);
     std::unique_ptr<std::atomic<std::uint32_t>[]> counts(new std::atomic<std::uint32_t>[n]);
-    for (std::size_t i = 0; i < n; ++i) counts[i].store(0, std::memory_order_relaxed);
+    for (std::size_t i = 0; i < n; ++i)
+        counts[i].store(0, std::memory_order_relaxed);
     std::atomic<std::size_t> consumed{0};
     std::atomic<std::size_t> stolen{0};
     std::atomic<bool> bad_pointer{false};
@@ -400,16 +422,19 @@ TEST_P(DequeStress, EveryItemConsumedExactlyOnce) {
                     consume(j);
                     ++mine;
                 } else if (s == Steal::empty) {
-                    if (done) break;
+                    if (done)
+                        break;
                     std::this_thread::yield();
                 }
             }
             stolen.fetch_add(mine);
         });
     }
-    while (ready.load() < p.thieves) std::this_thread::yield();
+    while (ready.load() < p.thieves)
+        std::this_thread::yield();
 
-    std::mt19937 rng(static_cast<unsigned>(p.capacity * 1000 + p.thieves + static_cast<std::size_t>(p.keep_shared & 0xff)));
+    std::mt19937 rng(static_cast<unsigned>(p.capacity * 1000 + p.thieves +
+                                           static_cast<std::size_t>(p.keep_shared & 0xff)));
     std::size_t owner_pops = 0;
     for (std::size_t i = 0; i < n; ++i) {
         bool was_empty = false;
@@ -433,7 +458,8 @@ TEST_P(DequeStress, EveryItemConsumedExactlyOnce) {
         ++owner_pops;
     }
     owner_done.store(true, std::memory_order_release);
-    for (auto& t : thieves) t.join();
+    for (auto& t : thieves)
+        t.join();
 
     ASSERT_FALSE(bad_pointer.load()) << "a pop or steal returned a pointer that was never pushed";
     EXPECT_EQ(consumed.load(), n);
@@ -441,8 +467,10 @@ TEST_P(DequeStress, EveryItemConsumedExactlyOnce) {
     std::size_t lost = 0, duplicated = 0;
     for (std::size_t i = 0; i < n; ++i) {
         const auto c = counts[i].load();
-        if (c == 0) ++lost;
-        if (c > 1) ++duplicated;
+        if (c == 0)
+            ++lost;
+        if (c > 1)
+            ++duplicated;
     }
     EXPECT_EQ(lost, 0u) << "items never consumed";
     EXPECT_EQ(duplicated, 0u) << "items consumed more than once";
@@ -450,13 +478,16 @@ TEST_P(DequeStress, EveryItemConsumedExactlyOnce) {
     EXPECT_EQ(d.pop(), nullptr);
 }
 
-INSTANTIATE_TEST_SUITE_P(Mixes, DequeStress,
+INSTANTIATE_TEST_SUITE_P(Mixes,
+                         DequeStress,
                          ::testing::Values(StressParams{4, 3, Deque::k_share_all},
                                            StressParams{4, 7, Deque::k_share_all},
                                            StressParams{8, 5, Deque::k_share_all},
                                            StressParams{1024, 3, Deque::k_share_all},
-                                           StressParams{4, 3, 1}, StressParams{4, 7, 1},
-                                           StressParams{8, 3, 3}, StressParams{1024, 5, 1},
+                                           StressParams{4, 3, 1},
+                                           StressParams{4, 7, 1},
+                                           StressParams{8, 3, 3},
+                                           StressParams{1024, 5, 1},
                                            StressParams{64, 3, 0}),
                          [](const auto& info) {
                              return "cap" + std::to_string(info.param.capacity) + "_thieves" +
@@ -476,13 +507,15 @@ TEST(DequeStress, LastItemRaceHasExactlyOneWinner) {
 
     std::thread thief([&] {
         for (std::size_t r = 1; r <= rounds; ++r) {
-            while (round_go.load(std::memory_order_acquire) < r) std::this_thread::yield();
+            while (round_go.load(std::memory_order_acquire) < r)
+                std::this_thread::yield();
             Job* j = nullptr;
             Steal s;
             do {
                 s = d.steal(&j);
             } while (s == Steal::abort);
-            thief_got.store(s == Steal::success && j == &jobs[0] ? 1 : 0, std::memory_order_relaxed);
+            thief_got.store(s == Steal::success && j == &jobs[0] ? 1 : 0,
+                            std::memory_order_relaxed);
             thief_done.store(r, std::memory_order_release);
         }
     });
@@ -493,13 +526,18 @@ TEST(DequeStress, LastItemRaceHasExactlyOneWinner) {
         ASSERT_TRUE(was_empty);
         round_go.store(r, std::memory_order_release);
         Job* mine = d.pop();
-        while (thief_done.load(std::memory_order_acquire) < r) std::this_thread::yield();
+        while (thief_done.load(std::memory_order_acquire) < r)
+            std::this_thread::yield();
         const bool o = mine == &jobs[0];
         const bool t = thief_got.load(std::memory_order_relaxed) == 1;
-        if (o && t) ++both;
-        else if (o) ++owner_wins;
-        else if (t) ++thief_wins;
-        else ++none;
+        if (o && t)
+            ++both;
+        else if (o)
+            ++owner_wins;
+        else if (t)
+            ++thief_wins;
+        else
+            ++none;
         ASSERT_TRUE(d.looks_empty());
     }
     thief.join();

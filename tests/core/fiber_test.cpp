@@ -1,6 +1,8 @@
 // Fiber behaviour seen through the public API: a parked fiber resumes on its own worker,
 // per-fiber exception state survives a park inside a catch block, and stack overflow is
 // detected (death tests) while a big enough stack_size lets deep recursion succeed.
+#include "common/test_util.hpp"
+
 #include <spindle/spindle.hpp>
 
 #include <gtest/gtest.h>
@@ -19,8 +21,6 @@
 #include <tuple>
 #include <vector>
 
-#include "common/test_util.hpp"
-
 namespace {
 
 using namespace std::chrono_literals;
@@ -36,7 +36,8 @@ struct ParkProbe {
 
 // join(a, b) where a does not return before b has started on another worker (or max_spin
 // passed) and b sleeps, so that the joiner finds b stolen and unfinished: it spins, then parks.
-ParkProbe forced_park_join(std::chrono::milliseconds max_spin, std::chrono::milliseconds b_sleep = 5ms) {
+ParkProbe forced_park_join(std::chrono::milliseconds max_spin,
+                           std::chrono::milliseconds b_sleep = 5ms) {
     const auto tid0 = std::this_thread::get_id();
     const auto idx0 = spindle::current_thread_index();
     std::atomic<bool> b_started{false};
@@ -90,14 +91,18 @@ TEST_P(FiberPinning, NestedParksResumeOnTheirOwnWorkers) {
                     outer_b_started.store(true);
                     return forced_park_join(5ms, 2ms);
                 });
-            const bool outer_ok = std::this_thread::get_id() == tid0 && spindle::current_thread_index() == idx0;
+            const bool outer_ok =
+                std::this_thread::get_id() == tid0 && spindle::current_thread_index() == idx0;
             return std::make_tuple(outer_b_tid != tid0, outer_ok, pa.same_thread && pa.same_index,
                                    pb.same_thread && pb.same_index);
         });
-        ASSERT_TRUE(std::get<0>(r)) << "iteration " << i << ": the outer b was never stolen by an idle worker";
+        ASSERT_TRUE(std::get<0>(r))
+            << "iteration " << i << ": the outer b was never stolen by an idle worker";
         ASSERT_TRUE(std::get<1>(r)) << "iteration " << i << ": the outer joiner resumed elsewhere";
-        ASSERT_TRUE(std::get<2>(r)) << "iteration " << i << ": a nested joiner (in a) resumed elsewhere";
-        ASSERT_TRUE(std::get<3>(r)) << "iteration " << i << ": a nested joiner (in b) resumed elsewhere";
+        ASSERT_TRUE(std::get<2>(r))
+            << "iteration " << i << ": a nested joiner (in a) resumed elsewhere";
+        ASSERT_TRUE(std::get<3>(r))
+            << "iteration " << i << ": a nested joiner (in b) resumed elsewhere";
     }
 }
 
@@ -110,7 +115,8 @@ TEST_P(FiberPinning, ConcurrentParksResumeOnTheirOwnWorkers) {
     std::atomic<int> bad{0}, total{0};
     auto record = [&](const ParkProbe& p) {
         total.fetch_add(1);
-        if (!p.same_thread || !p.same_index) bad.fetch_add(1);
+        if (!p.same_thread || !p.same_index)
+            bad.fetch_add(1);
     };
     pool.scope([&](spindle::Scope& s) {
         for (int t = 0; t < 6; ++t) {
@@ -120,7 +126,9 @@ TEST_P(FiberPinning, ConcurrentParksResumeOnTheirOwnWorkers) {
                     const auto idx0 = spindle::current_thread_index();
                     spindle::join([&] { record(forced_park_join(2ms, 1ms)); },
                                   [&] { record(forced_park_join(2ms, 1ms)); });
-                    if (std::this_thread::get_id() != tid0 || spindle::current_thread_index() != idx0) bad.fetch_add(1);
+                    if (std::this_thread::get_id() != tid0 ||
+                        spindle::current_thread_index() != idx0)
+                        bad.fetch_add(1);
                 }
             });
         }
@@ -129,7 +137,9 @@ TEST_P(FiberPinning, ConcurrentParksResumeOnTheirOwnWorkers) {
     EXPECT_EQ(total.load(), 6 * per_task * 2);
 }
 
-INSTANTIATE_TEST_SUITE_P(Workers, FiberPinning, ::testing::Values(std::size_t{2}, std::size_t{4}),
+INSTANTIATE_TEST_SUITE_P(Workers,
+                         FiberPinning,
+                         ::testing::Values(std::size_t{2}, std::size_t{4}),
                          [](const auto& info) { return "w" + std::to_string(info.param); });
 
 TEST(Fiber, CrossPoolInstallResumesOnTheSameThread) {
@@ -145,8 +155,10 @@ TEST(Fiber, CrossPoolInstallResumesOnTheSameThread) {
             s.spawn([&] {
                 const auto tid0 = std::this_thread::get_id();
                 q.install([] { std::this_thread::sleep_for(1ms); });
-                if (std::this_thread::get_id() != tid0) bad.fetch_add(1);
-                if (spindle::current_thread_index() != std::optional<std::size_t>(0)) bad.fetch_add(1);
+                if (std::this_thread::get_id() != tid0)
+                    bad.fetch_add(1);
+                if (spindle::current_thread_index() != std::optional<std::size_t>(0))
+                    bad.fetch_add(1);
             });
             s.spawn([&] { others.fetch_add(1); });
         }
@@ -168,19 +180,22 @@ void throwing_neighbour(int id, std::atomic<int>& bad, std::atomic<int>& done) {
         try {
             std::rethrow_exception(std::current_exception());
         } catch (const std::runtime_error& again) {
-            if (std::string(again.what()) != "neighbour " + std::to_string(id)) bad.fetch_add(1);
+            if (std::string(again.what()) != "neighbour " + std::to_string(id))
+                bad.fetch_add(1);
         } catch (...) {
             bad.fetch_add(1);
         }
     }
-    if (std::uncaught_exceptions() != 0) bad.fetch_add(1);
+    if (std::uncaught_exceptions() != 0)
+        bad.fetch_add(1);
     done.fetch_add(1);
 }
 
 // Checks, inside a catch block, that the handled exception is still "original <id>".
 std::string current_message() {
     std::exception_ptr e = std::current_exception();
-    if (!e) return "<no current exception>";
+    if (!e)
+        return "<no current exception>";
     try {
         std::rethrow_exception(e);
     } catch (const std::exception& ex) {
@@ -231,7 +246,8 @@ TEST(FiberExceptions, ParkInsideCatchBlockViaStolenJoin) {
                 try {
                     throw;  // rethrow the handled exception: must be the original
                 } catch (const std::runtime_error& e) {
-                    if (std::string(e.what()) != expected) res.after += " / rethrow gave " + std::string(e.what());
+                    if (std::string(e.what()) != expected)
+                        res.after += " / rethrow gave " + std::string(e.what());
                 }
             }
             res.uncaught = std::uncaught_exceptions();
@@ -240,11 +256,13 @@ TEST(FiberExceptions, ParkInsideCatchBlockViaStolenJoin) {
         ASSERT_TRUE(spindle_test::wait_until([&] { return done.load() == neighbours; }));
         const std::string expected = "original " + std::to_string(it);
         EXPECT_EQ(r.before, expected);
-        EXPECT_EQ(r.after, expected) << "iteration " << it << ": the exception being handled changed across a park";
+        EXPECT_EQ(r.after, expected)
+            << "iteration " << it << ": the exception being handled changed across a park";
         EXPECT_TRUE(r.stolen);
         EXPECT_TRUE(r.same_thread);
         EXPECT_EQ(r.uncaught, 0);
-        EXPECT_EQ(bad.load(), 0) << "a neighbour saw the wrong exception after yielding in its catch block";
+        EXPECT_EQ(bad.load(), 0)
+            << "a neighbour saw the wrong exception after yielding in its catch block";
     }
 }
 
@@ -264,12 +282,17 @@ TEST(FiberExceptions, ParkInsideCatchBlockViaCrossPoolInstall) {
                     throw std::logic_error(expected);
                 } catch (const std::logic_error&) {
                     // Queue neighbours on this worker, then park on q.
-                    for (int k = 0; k < 3; ++k) spindle::spawn([k, &bad, &done] { throwing_neighbour(100 + k, bad, done); });
+                    for (int k = 0; k < 3; ++k)
+                        spindle::spawn(
+                            [k, &bad, &done] { throwing_neighbour(100 + k, bad, done); });
                     q.install([] { std::this_thread::sleep_for(1ms); });
-                    if (current_message() != expected) wrong.fetch_add(1);
+                    if (current_message() != expected)
+                        wrong.fetch_add(1);
                 }
-                if (std::uncaught_exceptions() != 0) wrong.fetch_add(1);
-                if (std::current_exception()) wrong.fetch_add(1);  // handler left: nothing current
+                if (std::uncaught_exceptions() != 0)
+                    wrong.fetch_add(1);
+                if (std::current_exception())
+                    wrong.fetch_add(1);  // handler left: nothing current
             });
         }
     });
@@ -291,13 +314,16 @@ TEST(FiberExceptions, UncaughtExceptionsCountIsPerFiber) {
         std::atomic<int>* wrong;
         std::atomic<int>* other;
         ~ParksInDestructor() {
-            if (std::uncaught_exceptions() != 1) wrong->fetch_add(1);
+            if (std::uncaught_exceptions() != 1)
+                wrong->fetch_add(1);
             auto* o = other;
             spindle::spawn([o] {
-                if (std::uncaught_exceptions() != 0) o->fetch_add(1);
+                if (std::uncaught_exceptions() != 0)
+                    o->fetch_add(1);
             });
             q->install([] { std::this_thread::sleep_for(1ms); });
-            if (std::uncaught_exceptions() != 1) wrong->fetch_add(1);
+            if (std::uncaught_exceptions() != 1)
+                wrong->fetch_add(1);
         }
     };
     const bool caught = p.install([&] {
@@ -323,14 +349,16 @@ TEST(FiberExceptions, UncaughtExceptionsCountIsPerFiber) {
     volatile char frame[1024];
     frame[0] = static_cast<char>(depth);
     frame[sizeof frame - 1] = 1;
-    if (depth == 0) return static_cast<std::size_t>(frame[sizeof frame - 1]);
+    if (depth == 0)
+        return static_cast<std::size_t>(frame[sizeof frame - 1]);
     const std::size_t below = deep(depth - 1);
     return below + static_cast<std::size_t>(frame[sizeof frame - 1]) + (frame[0] == 7 ? 1 : 0);
 }
 
 std::size_t expected_deep(std::size_t depth) {
     std::size_t r = 1;
-    for (std::size_t d = 1; d <= depth; ++d) r += 1 + (static_cast<char>(d) == 7 ? 1 : 0);
+    for (std::size_t d = 1; d <= depth; ++d)
+        r += 1 + (static_cast<char>(d) == 7 ? 1 : 0);
     return r;
 }
 
@@ -366,7 +394,8 @@ TEST(FiberStackDeathTest, OverflowOnAPooledFiberStackIsReported) {
                     std::this_thread::sleep_for(std::chrono::seconds(60));
                 });
             });
-            while (!parked_job_started.load()) std::this_thread::sleep_for(1ms);
+            while (!parked_job_started.load())
+                std::this_thread::sleep_for(1ms);
             std::atomic<std::size_t> sink{0};
             pool.spawn([&] { sink.store(deep(k_unbounded)); });
             std::this_thread::sleep_for(std::chrono::seconds(20));

@@ -1,5 +1,7 @@
 // ThreadPool::install: results and exceptions, inline self-install, cross-pool installs
 // (nested, mutual, 10 deep) and many external submitters.
+#include "common/test_util.hpp"
+
 #include <spindle/spindle.hpp>
 
 #include <gtest/gtest.h>
@@ -15,8 +17,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include "common/test_util.hpp"
 
 namespace {
 
@@ -66,13 +66,16 @@ TEST(Install, SelfInstallRunsInline) {
     const bool same = pool.install([&] {
         const auto idx = pool.current_thread_index();
         const auto tid = std::this_thread::get_id();
-        return pool.install([&] { return pool.current_thread_index() == idx && std::this_thread::get_id() == tid; });
+        return pool.install([&] {
+            return pool.current_thread_index() == idx && std::this_thread::get_id() == tid;
+        });
     });
     EXPECT_TRUE(same);
 
     spindle::ThreadPool pool4({.num_threads = 4});
     const int depth = pool4.install([&] {
-        return pool4.install([&] { return pool4.install([&] { return pool4.install([] { return 3; }); }); });
+        return pool4.install(
+            [&] { return pool4.install([&] { return pool4.install([] { return 3; }); }); });
     });
     EXPECT_EQ(depth, 3);
 }
@@ -105,7 +108,8 @@ TEST(Install, NestedInstallIntoAnotherPoolFromAWorker) {
         return x;
     });
     EXPECT_EQ(r.fib, fib_serial(n));
-    EXPECT_FALSE(r.outer_idx_in_inner.has_value()) << "the inner job ran on a worker of the outer pool";
+    EXPECT_FALSE(r.outer_idx_in_inner.has_value())
+        << "the inner job ran on a worker of the outer pool";
     EXPECT_TRUE(r.inner_idx.has_value());
     EXPECT_TRUE(r.outer_idx_after.has_value());
     EXPECT_EQ(r.before, r.after) << "the installing fiber must resume on its own worker";
@@ -124,7 +128,9 @@ TEST(Install, MutualInstall) {
     spindle::ThreadPool pool2({.num_threads = 1});
     for (int i = 0; i < 20; ++i) {
         const bool ok = pool1.install([&] {
-            return pool2.install([&] { return pool1.install([&] { return pool1.current_thread_index().has_value(); }); });
+            return pool2.install([&] {
+                return pool1.install([&] { return pool1.current_thread_index().has_value(); });
+            });
         });
         ASSERT_TRUE(ok) << "round " << i;
     }
@@ -154,14 +160,18 @@ TEST(Install, MutualInstallFromBothSidesAtOnce) {
     std::atomic<int> a_done{0}, b_done{0};
     std::thread ta([&] {
         for (int i = 0; i < rounds; ++i) {
-            const int v = a.install([&] { return b.install([&] { return a.install([] { return 1; }) + 1; }); });
-            if (v == 2) a_done.fetch_add(1);
+            const int v = a.install(
+                [&] { return b.install([&] { return a.install([] { return 1; }) + 1; }); });
+            if (v == 2)
+                a_done.fetch_add(1);
         }
     });
     std::thread tb([&] {
         for (int i = 0; i < rounds; ++i) {
-            const int v = b.install([&] { return a.install([&] { return b.install([] { return 1; }) + 1; }); });
-            if (v == 2) b_done.fetch_add(1);
+            const int v = b.install(
+                [&] { return a.install([&] { return b.install([] { return 1; }) + 1; }); });
+            if (v == 2)
+                b_done.fetch_add(1);
         }
     });
     ta.join();
@@ -178,10 +188,12 @@ TEST(Install, MutualInstallViaSpawnedJobs) {
     std::atomic<int> done{0};
     for (int i = 0; i < n; ++i) {
         a.spawn([&] {
-            if (b.install([&] { return a.install([] { return 7; }); }) == 7) done.fetch_add(1);
+            if (b.install([&] { return a.install([] { return 7; }); }) == 7)
+                done.fetch_add(1);
         });
         b.spawn([&] {
-            if (a.install([&] { return b.install([] { return 7; }); }) == 7) done.fetch_add(1);
+            if (a.install([&] { return b.install([] { return 7; }); }) == 7)
+                done.fetch_add(1);
         });
     }
     EXPECT_TRUE(spindle_test::wait_until([&] { return done.load() == 2 * n; }));
@@ -191,13 +203,16 @@ TEST(Install, NestedPoolsTenDeep) {
     constexpr std::size_t depth = 10;
     std::vector<std::unique_ptr<spindle::ThreadPool>> pools;
     for (std::size_t i = 0; i < depth; ++i)
-        pools.push_back(std::make_unique<spindle::ThreadPool>(spindle::PoolOptions{.num_threads = 1 + i % 2}));
+        pools.push_back(
+            std::make_unique<spindle::ThreadPool>(spindle::PoolOptions{.num_threads = 1 + i % 2}));
 
     struct Rec {
         // Installs into pools[i], records which pools the current thread belongs to, recurses.
-        static std::size_t go(std::vector<std::unique_ptr<spindle::ThreadPool>>& ps, std::size_t i,
+        static std::size_t go(std::vector<std::unique_ptr<spindle::ThreadPool>>& ps,
+                              std::size_t i,
                               std::vector<int>& on_pool) {
-            if (i == ps.size()) return 0;
+            if (i == ps.size())
+                return 0;
             return ps[i]->install([&ps, i, &on_pool] {
                 on_pool[i] = ps[i]->current_thread_index().has_value() ? 1 : 0;
                 // A join inside every level, too.
@@ -209,18 +224,22 @@ TEST(Install, NestedPoolsTenDeep) {
     for (int round = 0; round < 3; ++round) {
         std::vector<int> on_pool(depth, 0);
         EXPECT_EQ(Rec::go(pools, 0, on_pool), depth);
-        for (std::size_t i = 0; i < depth; ++i) EXPECT_EQ(on_pool[i], 1) << "level " << i;
+        for (std::size_t i = 0; i < depth; ++i)
+            EXPECT_EQ(on_pool[i], 1) << "level " << i;
     }
 
     // Scopes nested across the 10 pools (rayon: nested scopes across pools).
     std::atomic<int> leaves{0};
     struct ScopeRec {
-        static void go(std::vector<std::unique_ptr<spindle::ThreadPool>>& ps, std::size_t i, std::atomic<int>& leaves) {
+        static void go(std::vector<std::unique_ptr<spindle::ThreadPool>>& ps,
+                       std::size_t i,
+                       std::atomic<int>& leaves) {
             if (i == ps.size()) {
                 leaves.fetch_add(1);
                 return;
             }
-            ps[i]->scope([&](spindle::Scope& s) { s.spawn([&ps, i, &leaves] { go(ps, i + 1, leaves); }); });
+            ps[i]->scope(
+                [&](spindle::Scope& s) { s.spawn([&ps, i, &leaves] { go(ps, i + 1, leaves); }); });
         }
     };
     ScopeRec::go(pools, 0, leaves);
@@ -239,15 +258,18 @@ TEST(Install, ManyExternalThreadsSubmitAtOnce) {
     std::vector<std::thread> ts;
     for (int t = 0; t < threads; ++t) {
         ts.emplace_back([&, t] {
-            while (!go.load()) std::this_thread::yield();
+            while (!go.load())
+                std::this_thread::yield();
             for (int i = 0; i < rounds; ++i) {
                 switch ((t + i) % 4) {
                     case 0:
-                        if (pool.install([&] { return t * 1000 + i; }) != t * 1000 + i) bad.fetch_add(1);
+                        if (pool.install([&] { return t * 1000 + i; }) != t * 1000 + i)
+                            bad.fetch_add(1);
                         break;
                     case 1: {
                         auto [a, b] = pool.join([&] { return fib_join(fn); }, [&] { return t; });
-                        if (a != fexp || b != t) bad.fetch_add(1);
+                        if (a != fexp || b != t)
+                            bad.fetch_add(1);
                         break;
                     }
                     case 2:
@@ -256,10 +278,12 @@ TEST(Install, ManyExternalThreadsSubmitAtOnce) {
                     case 3: {
                         std::vector<int> v(16, 0);
                         pool.scope([&](spindle::Scope& s) {
-                            for (std::size_t k = 0; k < v.size(); ++k) s.spawn([&v, k] { v[k] = static_cast<int>(k); });
+                            for (std::size_t k = 0; k < v.size(); ++k)
+                                s.spawn([&v, k] { v[k] = static_cast<int>(k); });
                         });
                         for (std::size_t k = 0; k < v.size(); ++k)
-                            if (v[k] != static_cast<int>(k)) bad.fetch_add(1);
+                            if (v[k] != static_cast<int>(k))
+                                bad.fetch_add(1);
                         break;
                     }
                 }
@@ -267,12 +291,14 @@ TEST(Install, ManyExternalThreadsSubmitAtOnce) {
         });
     }
     go.store(true);
-    for (auto& t : ts) t.join();
+    for (auto& t : ts)
+        t.join();
     EXPECT_EQ(bad.load(), 0);
     int expected_spawns = 0;
     for (int t = 0; t < threads; ++t)
         for (int i = 0; i < rounds; ++i)
-            if ((t + i) % 4 == 2) ++expected_spawns;
+            if ((t + i) % 4 == 2)
+                ++expected_spawns;
     EXPECT_TRUE(spindle_test::wait_until([&] { return spawned_done.load() == expected_spawns; }));
 }
 
@@ -283,12 +309,14 @@ TEST(Install, ExternalThreadsAndWorkersOfAnotherPoolInstallConcurrently) {
     const int n = static_cast<int>(spindle_test::scaled(100, 4));
     std::thread ext([&] {
         for (int i = 0; i < n; ++i)
-            if (target.install([i] { return i; }) == i) ok.fetch_add(1);
+            if (target.install([i] { return i; }) == i)
+                ok.fetch_add(1);
     });
     source.scope([&](spindle::Scope& s) {
         for (int i = 0; i < n; ++i)
             s.spawn([&, i] {
-                if (target.install([i] { return i; }) == i) ok.fetch_add(1);
+                if (target.install([i] { return i; }) == i)
+                    ok.fetch_add(1);
             });
     });
     ext.join();
@@ -309,14 +337,16 @@ TEST(InstallLifecycle, DestroyPoolsRightAfterCrossPoolInstall) {
     std::vector<std::thread> noise;
     for (int t = 0; t < 3; ++t)
         noise.emplace_back([&] {
-            while (!stop.load(std::memory_order_relaxed)) std::this_thread::yield();
+            while (!stop.load(std::memory_order_relaxed))
+                std::this_thread::yield();
         });
     struct Stop {
         std::atomic<bool>& s;
         std::vector<std::thread>& ts;
         ~Stop() {
             s.store(true);
-            for (auto& t : ts) t.join();
+            for (auto& t : ts)
+                t.join();
         }
     } stopper{stop, noise};
     for (int i = 0; i < rounds; ++i) {

@@ -1,5 +1,7 @@
 // spindle::join and ThreadPool::join: results, recursion, calls from outside a pool, and the
 // exception rules.
+#include "common/test_util.hpp"
+
 #include <spindle/spindle.hpp>
 
 #include <gtest/gtest.h>
@@ -14,8 +16,6 @@
 #include <utility>
 #include <variant>
 #include <vector>
-
-#include "common/test_util.hpp"
 
 namespace {
 
@@ -37,33 +37,34 @@ struct NoDefault {
 };
 
 class JoinWorkers : public ::testing::TestWithParam<std::size_t> {
-  protected:
+protected:
     spindle::ThreadPool& pool() {
-        if (!m_pool) m_pool = std::make_unique<spindle::ThreadPool>(spindle::PoolOptions{.num_threads = GetParam()});
+        if (!m_pool)
+            m_pool = std::make_unique<spindle::ThreadPool>(
+                spindle::PoolOptions{.num_threads = GetParam()});
         return *m_pool;
     }
 
-  private:
+private:
     std::unique_ptr<spindle::ThreadPool> m_pool;
 };
 
 TEST_P(JoinWorkers, ReturnsBothResults) {
-    auto [a, b] = pool().install([] {
-        return spindle::join([] { return 1; }, [] { return std::string("two"); });
-    });
+    auto [a, b] = pool().install(
+        [] { return spindle::join([] { return 1; }, [] { return std::string("two"); }); });
     EXPECT_EQ(a, 1);
     EXPECT_EQ(b, "two");
 }
 
 TEST_P(JoinWorkers, VoidResultsAreMonostate) {
     std::atomic<int> ran{0};
-    auto r = pool().install([&] {
-        return spindle::join([&] { ran.fetch_add(1); }, [&] { ran.fetch_add(10); });
-    });
+    auto r = pool().install(
+        [&] { return spindle::join([&] { ran.fetch_add(1); }, [&] { ran.fetch_add(10); }); });
     static_assert(std::is_same_v<decltype(r), std::pair<std::monostate, std::monostate>>);
     EXPECT_EQ(ran.load(), 11);
 
-    auto mixed = pool().install([&] { return spindle::join([] { return 5; }, [&] { ran.fetch_add(100); }); });
+    auto mixed = pool().install(
+        [&] { return spindle::join([] { return 5; }, [&] { ran.fetch_add(100); }); });
     static_assert(std::is_same_v<decltype(mixed), std::pair<int, std::monostate>>);
     EXPECT_EQ(mixed.first, 5);
     EXPECT_EQ(ran.load(), 111);
@@ -79,7 +80,8 @@ TEST_P(JoinWorkers, MoveOnlyAndNonDefaultConstructibleResults) {
     EXPECT_EQ(r.second.value, 9);
 
     auto r2 = pool().install([] {
-        return spindle::join([] { return NoDefault(1); }, [] { return std::make_unique<std::string>("x"); });
+        return spindle::join([] { return NoDefault(1); },
+                             [] { return std::make_unique<std::string>("x"); });
     });
     EXPECT_EQ(r2.first.value, 1);
     EXPECT_EQ(*r2.second, "x");
@@ -101,7 +103,8 @@ TEST_P(JoinWorkers, RecursiveFibMatchesSerial) {
     const unsigned n = spindle_test::under_sanitizer() ? 18 : 22;
     const auto expected = fib_serial(n);
     for (unsigned cutoff : {1u, 6u}) {
-        EXPECT_EQ(pool().install([&] { return fib_join(n, cutoff); }), expected) << "cutoff " << cutoff;
+        EXPECT_EQ(pool().install([&] { return fib_join(n, cutoff); }), expected)
+            << "cutoff " << cutoff;
     }
 }
 
@@ -119,17 +122,20 @@ TEST_P(JoinWorkers, DeepJoinTreeRunsEveryLeafOnce) {
         }
     };
     pool().install([&] { Rec::go(hits, 0, leaves); });
-    for (std::size_t i = 0; i < leaves; ++i) ASSERT_EQ(hits[i].load(), 1) << "leaf " << i;
+    for (std::size_t i = 0; i < leaves; ++i)
+        ASSERT_EQ(hits[i].load(), 1) << "leaf " << i;
 }
 
 TEST_P(JoinWorkers, MemberJoinRunsOnThePool) {
     auto& p = pool();
-    auto [ia, ib] = p.join([&] { return p.current_thread_index(); }, [&] { return p.current_thread_index(); });
+    auto [ia, ib] =
+        p.join([&] { return p.current_thread_index(); }, [&] { return p.current_thread_index(); });
     ASSERT_TRUE(ia.has_value());
     ASSERT_TRUE(ib.has_value());
     EXPECT_LT(*ia, GetParam());
     EXPECT_LT(*ib, GetParam());
-    EXPECT_EQ(p.join([] { return fib_join(15); }, [] { return 2; }), std::make_pair(fib_serial(15), 2));
+    EXPECT_EQ(p.join([] { return fib_join(15); }, [] { return 2; }),
+              std::make_pair(fib_serial(15), 2));
 }
 
 TEST_P(JoinWorkers, ExceptionInAIsRethrownAfterBRan) {
@@ -152,9 +158,7 @@ TEST_P(JoinWorkers, ExceptionInAIsRethrownAfterBRan) {
 TEST_P(JoinWorkers, ExceptionInBIsRethrownAfterARan) {
     std::atomic<bool> a_ran{false};
     try {
-        pool().install([&] {
-            spindle::join([&] { a_ran.store(true); }, [] { throw ErrorB{2}; });
-        });
+        pool().install([&] { spindle::join([&] { a_ran.store(true); }, [] { throw ErrorB{2}; }); });
         FAIL() << "join did not throw";
     } catch (const ErrorB& e) {
         EXPECT_EQ(e.code, 2);
@@ -165,9 +169,8 @@ TEST_P(JoinWorkers, ExceptionInBIsRethrownAfterARan) {
 TEST_P(JoinWorkers, BothThrowRethrowsAsException) {
     for (int i = 0; i < 20; ++i) {
         try {
-            pool().install([&] {
-                spindle::join([] { throw ErrorA{10}; }, [] { throw ErrorB{20}; });
-            });
+            pool().install(
+                [&] { spindle::join([] { throw ErrorA{10}; }, [] { throw ErrorB{20}; }); });
             FAIL() << "join did not throw";
         } catch (const ErrorA& e) {
             EXPECT_EQ(e.code, 10);
@@ -180,7 +183,8 @@ TEST_P(JoinWorkers, BothThrowRethrowsAsException) {
 TEST_P(JoinWorkers, ExceptionFromDeepInsideRecursionPropagates) {
     struct Rec {
         static int go(int depth) {
-            if (depth == 0) throw std::runtime_error("leaf");
+            if (depth == 0)
+                throw std::runtime_error("leaf");
             auto [a, b] = spindle::join([depth] { return go(depth - 1); }, [] { return 1; });
             return a + b;
         }
@@ -207,7 +211,9 @@ TEST_P(JoinWorkers, ExceptionInStolenBIsRethrown) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Workers, JoinWorkers, ::testing::ValuesIn(spindle_test::k_worker_counts),
+INSTANTIATE_TEST_SUITE_P(Workers,
+                         JoinWorkers,
+                         ::testing::ValuesIn(spindle_test::k_worker_counts),
                          [](const auto& info) { return "w" + std::to_string(info.param); });
 
 // ---- outside any pool: the global pool ------------------------------------------------------

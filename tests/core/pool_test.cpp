@@ -1,8 +1,11 @@
 // ThreadPool construction and options, worker identity, handlers, the global pool, thread
 // creation failure, create/destroy leaks, and destroying a pool from its own worker.
+#include "common/test_util.hpp"
+
 #include <spindle/spindle.hpp>
 
 #include <gtest/gtest.h>
+
 #include <pthread.h>
 
 #include <atomic>
@@ -20,8 +23,6 @@
 #include <thread>
 #include <vector>
 
-#include "common/test_util.hpp"
-
 namespace {
 
 using spindle_test::ScopedEnv;
@@ -31,7 +32,8 @@ TEST(Pool, NumThreadsHonoured) {
         spindle::ThreadPool pool({.num_threads = n});
         EXPECT_EQ(pool.num_threads(), n);
         // Really n distinct worker threads.
-        auto tids = pool.broadcast([](spindle::BroadcastContext) { return std::this_thread::get_id(); });
+        auto tids =
+            pool.broadcast([](spindle::BroadcastContext) { return std::this_thread::get_id(); });
         EXPECT_EQ(std::set<std::thread::id>(tids.begin(), tids.end()).size(), n);
         EXPECT_EQ(pool.install([] { return spindle::current_num_threads(); }), n);
     }
@@ -70,14 +72,17 @@ TEST_P(BadThreadCountEnv, IsInvalidPoolOptions) {
     EXPECT_NO_THROW(spindle::ThreadPool pool({.num_threads = 1}));
 }
 
-INSTANTIATE_TEST_SUITE_P(Values, BadThreadCountEnv,
-                         ::testing::Values("abc", "-1", "3x", "1.5", "+3", " 3", "4097", "99999999999999999999999"),
-                         [](const auto& info) {
-                             std::string s = info.param;
-                             std::string out;
-                             for (char c : s) out += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
-                             return "v_" + out.substr(0, 20) + "_" + std::to_string(info.index);
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Values,
+    BadThreadCountEnv,
+    ::testing::Values("abc", "-1", "3x", "1.5", "+3", " 3", "4097", "99999999999999999999999"),
+    [](const auto& info) {
+        std::string s = info.param;
+        std::string out;
+        for (char c : s)
+            out += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+        return "v_" + out.substr(0, 20) + "_" + std::to_string(info.index);
+    });
 
 TEST(Pool, EnvironmentZeroMeansTheDefault) {
     ScopedEnv env("SPINDLE_NUM_THREADS", "0");
@@ -89,7 +94,8 @@ TEST(Pool, EnvironmentZeroMeansTheDefault) {
 TEST(Pool, TooManyThreadsIsInvalidPoolOptions) {
     // "Number of workers, at most 4096."
     EXPECT_THROW(spindle::ThreadPool pool({.num_threads = 4097}), spindle::InvalidPoolOptions);
-    EXPECT_THROW(spindle::ThreadPool pool({.num_threads = std::size_t(1) << 40}), spindle::InvalidPoolOptions);
+    EXPECT_THROW(spindle::ThreadPool pool({.num_threads = std::size_t(1) << 40}),
+                 spindle::InvalidPoolOptions);
 }
 
 TEST(Pool, InvalidPoolOptionsIsAnInvalidArgument) {
@@ -112,7 +118,8 @@ TEST(Pool, DefaultThreadNames) {
     spindle::ThreadPool pool({.num_threads = 3});
     auto names = pool.broadcast([](spindle::BroadcastContext) { return thread_name(); });
     ASSERT_EQ(names.size(), 3u);
-    for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(names[i], "spindle-" + std::to_string(i));
+    for (std::size_t i = 0; i < 3; ++i)
+        EXPECT_EQ(names[i], "spindle-" + std::to_string(i));
 }
 
 TEST(Pool, CustomThreadNamesTruncatedTo15Bytes) {
@@ -139,20 +146,26 @@ TEST(Pool, StartAndExitHandlersCalledOncePerWorker) {
     spindle::PoolOptions opts;
     opts.num_threads = n;
     opts.start_handler = [&](std::size_t i) {
-        if (i >= n) return void(wrong_index.fetch_add(1));
-        if (spindle::current_thread_index() != std::optional<std::size_t>(i)) start_on_wrong_thread.fetch_add(1);
+        if (i >= n)
+            return void(wrong_index.fetch_add(1));
+        if (spindle::current_thread_index() != std::optional<std::size_t>(i))
+            start_on_wrong_thread.fetch_add(1);
         starts[i].fetch_add(1);
     };
     opts.exit_handler = [&](std::size_t i) {
-        if (i >= n) return void(wrong_index.fetch_add(1));
-        if (spindle::current_thread_index() != std::optional<std::size_t>(i)) start_on_wrong_thread.fetch_add(1);
+        if (i >= n)
+            return void(wrong_index.fetch_add(1));
+        if (spindle::current_thread_index() != std::optional<std::size_t>(i))
+            start_on_wrong_thread.fetch_add(1);
         exits[i].fetch_add(1);
     };
     {
         spindle::ThreadPool pool(opts);
         // Every worker has started before it runs its broadcast call.
-        pool.broadcast([&](spindle::BroadcastContext ctx) { EXPECT_EQ(starts[ctx.index].load(), 1); });
-        for (std::size_t i = 0; i < n; ++i) EXPECT_EQ(exits[i].load(), 0);
+        pool.broadcast(
+            [&](spindle::BroadcastContext ctx) { EXPECT_EQ(starts[ctx.index].load(), 1); });
+        for (std::size_t i = 0; i < n; ++i)
+            EXPECT_EQ(exits[i].load(), 0);
     }
     EXPECT_EQ(wrong_index.load(), 0);
     EXPECT_EQ(start_on_wrong_thread.load(), 0);
@@ -169,14 +182,19 @@ TEST(Pool, ThrowingStartAndExitHandlersGoToExceptionHandler) {
     std::atomic<int> wrong{0};
     spindle::PoolOptions opts;
     opts.num_threads = n;
-    opts.start_handler = [](std::size_t i) { throw std::runtime_error("start " + std::to_string(i)); };
-    opts.exit_handler = [](std::size_t i) { throw std::runtime_error("exit " + std::to_string(i)); };
+    opts.start_handler = [](std::size_t i) {
+        throw std::runtime_error("start " + std::to_string(i));
+    };
+    opts.exit_handler = [](std::size_t i) {
+        throw std::runtime_error("exit " + std::to_string(i));
+    };
     opts.exception_handler = [&](std::exception_ptr e) {
         try {
             std::rethrow_exception(e);
         } catch (const std::runtime_error& err) {
             const std::string w = err.what();
-            if (w.rfind("start ", 0) != 0 && w.rfind("exit ", 0) != 0) wrong.fetch_add(1);
+            if (w.rfind("start ", 0) != 0 && w.rfind("exit ", 0) != 0)
+                wrong.fetch_add(1);
         } catch (...) {
             wrong.fetch_add(1);
         }
@@ -202,7 +220,8 @@ TEST(Pool, CurrentThreadIndex) {
     for (std::size_t i = 0; i < 3; ++i) {
         EXPECT_EQ(std::get<1>(r[i]), std::optional<std::size_t>(i));
         EXPECT_EQ(std::get<2>(r[i]), std::optional<std::size_t>(i));
-        EXPECT_FALSE(std::get<3>(r[i]).has_value()) << "another pool's index must be nullopt on a's worker";
+        EXPECT_FALSE(std::get<3>(r[i]).has_value())
+            << "another pool's index must be nullopt on a's worker";
     }
     // Inside a worker of b that installs into a, the free function reports a's index (the
     // caller is a's worker now) and b's member reports nullopt.
@@ -222,8 +241,9 @@ TEST(Pool, CurrentThreadIndex) {
 TEST(Pool, CurrentNumThreads) {
     spindle::ThreadPool pool({.num_threads = 3});
     EXPECT_EQ(pool.install([] { return spindle::current_num_threads(); }), 3u);
-    EXPECT_EQ(pool.broadcast([](spindle::BroadcastContext) { return spindle::current_num_threads(); }),
-              std::vector<std::size_t>(3, 3));
+    EXPECT_EQ(
+        pool.broadcast([](spindle::BroadcastContext) { return spindle::current_num_threads(); }),
+        std::vector<std::size_t>(3, 3));
     // Outside any pool: the global pool's count.
     EXPECT_EQ(spindle::current_num_threads(), spindle::global_pool().num_threads());
 }
@@ -254,14 +274,17 @@ TEST(PoolDeathTest, BuildGlobalInAFreshProcess) {
         {
             spindle::build_global({.num_threads = 3});
             int code = 0;
-            if (spindle::global_pool().num_threads() != 3) code = 2;
-            if (spindle::current_num_threads() != 3) code = 3;
+            if (spindle::global_pool().num_threads() != 3)
+                code = 2;
+            if (spindle::current_num_threads() != 3)
+                code = 3;
             try {
                 spindle::build_global({.num_threads = 2});
                 code = 4;
             } catch (const spindle::GlobalPoolAlreadyInitialized&) {
             }
-            if (spindle::join([] { return 1; }, [] { return 2; }) != std::make_pair(1, 2)) code = 5;
+            if (spindle::join([] { return 1; }, [] { return 2; }) != std::make_pair(1, 2))
+                code = 5;
             std::exit(code);
         },
         ::testing::ExitedWithCode(0), "");
@@ -302,7 +325,8 @@ TEST(PoolDeathTest, BadOptionsInBuildGlobalLeaveNoGlobalPool) {
             } catch (...) {
                 code = 2;
             }
-            if (spindle::global_pool().num_threads() != 2) code = 3;
+            if (spindle::global_pool().num_threads() != 2)
+                code = 3;
             std::exit(code);
         },
         ::testing::ExitedWithCode(0), "");
@@ -348,7 +372,8 @@ TEST(Pool, FailureAfterSomeWorkersStartedStopsThem) {
     HandlerCounts c;
     spindle::PoolOptions o = c.options(4);
     o.thread_name = [](std::size_t i) -> std::string {
-        if (i == 2) throw std::runtime_error("no name for worker 2");
+        if (i == 2)
+            throw std::runtime_error("no name for worker 2");
         return "ok-" + std::to_string(i);
     };
     spindle_test::warm_up_thread_creation();
@@ -372,14 +397,17 @@ TEST(Pool, CreateDestroyManyPoolsLeaksNoThreadsOrFds) {
     std::size_t sum = 0;
     for (std::size_t i = 0; i < rounds; ++i) {
         spindle::ThreadPool pool({.num_threads = 2});
-        if (i % 4 == 0) sum += pool.install([] { return 1u; });
-        if (i % 4 == 1) pool.spawn([] {});
+        if (i % 4 == 0)
+            sum += pool.install([] { return 1u; });
+        if (i % 4 == 1)
+            pool.spawn([] {});
     }
     EXPECT_EQ(sum, (rounds + 3) / 4);
     // A joined thread may linger in /proc/self/task for a moment after pthread_join returns.
-    EXPECT_TRUE(spindle_test::wait_until(
-        [&] { return spindle_test::count_dir_entries("/proc/self/task") <= threads_before; }))
-        << "threads before " << threads_before << ", after " << spindle_test::count_dir_entries("/proc/self/task");
+    EXPECT_TRUE(spindle_test::wait_until([&] {
+        return spindle_test::count_dir_entries("/proc/self/task") <= threads_before;
+    })) << "threads before "
+        << threads_before << ", after " << spindle_test::count_dir_entries("/proc/self/task");
     EXPECT_EQ(spindle_test::count_dir_entries("/proc/self/fd"), fds_before);
 }
 

@@ -1,4 +1,6 @@
 // spindle::scope and ThreadPool::scope: borrowing spawns, nesting, waiting, exceptions.
+#include "common/test_util.hpp"
+
 #include <spindle/spindle.hpp>
 
 #include <gtest/gtest.h>
@@ -13,8 +15,6 @@
 #include <thread>
 #include <vector>
 
-#include "common/test_util.hpp"
-
 namespace {
 
 struct ScopeError {
@@ -25,13 +25,14 @@ struct BodyError {
 };
 
 class ScopeWorkers : public ::testing::TestWithParam<std::size_t> {
-  protected:
+protected:
     void SetUp() override {
-        m_pool = std::make_unique<spindle::ThreadPool>(spindle::PoolOptions{.num_threads = GetParam()});
+        m_pool =
+            std::make_unique<spindle::ThreadPool>(spindle::PoolOptions{.num_threads = GetParam()});
     }
     spindle::ThreadPool& pool() { return *m_pool; }
 
-  private:
+private:
     std::unique_ptr<spindle::ThreadPool> m_pool;
 };
 
@@ -39,19 +40,23 @@ TEST_P(ScopeWorkers, SpawnsBorrowLocalsAndFillAVectorByIndex) {
     const std::size_t n = spindle_test::scaled(1000);
     std::vector<std::size_t> v(n, 0);
     pool().scope([&](spindle::Scope& s) {
-        for (std::size_t i = 0; i < n; ++i) s.spawn([&v, i] { v[i] = i * i; });
+        for (std::size_t i = 0; i < n; ++i)
+            s.spawn([&v, i] { v[i] = i * i; });
     });
-    for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(v[i], i * i) << i;
+    for (std::size_t i = 0; i < n; ++i)
+        ASSERT_EQ(v[i], i * i) << i;
 }
 
 TEST_P(ScopeWorkers, FreeFunctionFromInsideAWorker) {
     std::vector<int> v(64, 0);
     pool().install([&] {
         spindle::scope([&](spindle::Scope& s) {
-            for (std::size_t i = 0; i < v.size(); ++i) s.spawn([&v, i] { v[i] = static_cast<int>(i) + 1; });
+            for (std::size_t i = 0; i < v.size(); ++i)
+                s.spawn([&v, i] { v[i] = static_cast<int>(i) + 1; });
         });
     });
-    for (std::size_t i = 0; i < v.size(); ++i) EXPECT_EQ(v[i], static_cast<int>(i) + 1);
+    for (std::size_t i = 0; i < v.size(); ++i)
+        EXPECT_EQ(v[i], static_cast<int>(i) + 1);
 }
 
 TEST_P(ScopeWorkers, EmptyScope) {
@@ -77,7 +82,7 @@ TEST_P(ScopeWorkers, ReturnsTheBodysValue) {
 TEST_P(ScopeWorkers, SpawnClosuresWithoutParameter) {
     std::atomic<int> count{0};
     pool().scope([&](spindle::Scope& s) {
-        s.spawn([&] { count.fetch_add(1); });                     // f()
+        s.spawn([&] { count.fetch_add(1); });                    // f()
         s.spawn([&](spindle::Scope&) { count.fetch_add(10); });  // f(scope)
     });
     EXPECT_EQ(count.load(), 11);
@@ -90,7 +95,8 @@ TEST_P(ScopeWorkers, NestedSpawnsThroughTheScopeParameter) {
     struct Tree {
         static void node(spindle::Scope& s, std::atomic<int>& nodes, int d) {
             nodes.fetch_add(1, std::memory_order_relaxed);
-            if (d == 0) return;
+            if (d == 0)
+                return;
             s.spawn([&nodes, d](spindle::Scope& s2) { node(s2, nodes, d - 1); });
             s.spawn([&nodes, d](spindle::Scope& s2) { node(s2, nodes, d - 1); });
         }
@@ -105,7 +111,8 @@ TEST_P(ScopeWorkers, NestedScopes) {
         for (int i = 0; i < 4; ++i) {
             outer.spawn([&count] {
                 spindle::scope([&count](spindle::Scope& inner) {
-                    for (int j = 0; j < 4; ++j) inner.spawn([&count] { count.fetch_add(1); });
+                    for (int j = 0; j < 4; ++j)
+                        inner.spawn([&count] { count.fetch_add(1); });
                 });
                 // The inner scope has finished all of its spawns here.
                 count.fetch_add(100);
@@ -123,7 +130,8 @@ TEST_P(ScopeWorkers, WaitsForEverySpawnIncludingSlowOnes) {
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
             slow_done.store(true);
         });
-        for (int i = 0; i < 8; ++i) s.spawn([&] { fast_done.fetch_add(1); });
+        for (int i = 0; i < 8; ++i)
+            s.spawn([&] { fast_done.fetch_add(1); });
     });
     EXPECT_TRUE(slow_done.load()) << "scope returned before a spawned job finished";
     EXPECT_EQ(fast_done.load(), 8);
@@ -133,7 +141,8 @@ TEST_P(ScopeWorkers, CapturedByValueStateIsDestroyedBeforeScopeReturns) {
     auto token = std::make_shared<int>(0);
     std::weak_ptr<int> weak = token;
     pool().scope([&](spindle::Scope& s) {
-        for (int i = 0; i < 16; ++i) s.spawn([token] { (void)*token; });
+        for (int i = 0; i < 16; ++i)
+            s.spawn([token] { (void)*token; });
     });
     token.reset();
     EXPECT_TRUE(weak.expired()) << "a spawned closure outlived the scope";
@@ -230,28 +239,37 @@ TEST_P(ScopeWorkers, ManyThrowingSpawnsRethrowOneOfThem) {
 
 TEST_P(ScopeWorkers, ExceptionFromNestedScopeInsideSpawnPropagates) {
     EXPECT_THROW(pool().scope([&](spindle::Scope& s) {
-        s.spawn([] { spindle::scope([](spindle::Scope& inner) { inner.spawn([] { throw ScopeError{5}; }); }); });
+        s.spawn([] {
+            spindle::scope([](spindle::Scope& inner) { inner.spawn([] { throw ScopeError{5}; }); });
+        });
     }),
                  ScopeError);
 }
 
 TEST_P(ScopeWorkers, PoolUsableAfterScopeExceptions) {
-    for (int i = 0; i < 5; ++i) EXPECT_THROW(pool().scope([](spindle::Scope& s) { s.spawn([] { throw ScopeError{0}; }); }), ScopeError);
+    for (int i = 0; i < 5; ++i)
+        EXPECT_THROW(pool().scope([](spindle::Scope& s) { s.spawn([] { throw ScopeError{0}; }); }),
+                     ScopeError);
     std::atomic<int> c{0};
     pool().scope([&](spindle::Scope& s) {
-        for (int i = 0; i < 10; ++i) s.spawn([&] { c.fetch_add(1); });
+        for (int i = 0; i < 10; ++i)
+            s.spawn([&] { c.fetch_add(1); });
     });
     EXPECT_EQ(c.load(), 10);
 }
 
-INSTANTIATE_TEST_SUITE_P(Workers, ScopeWorkers, ::testing::ValuesIn(spindle_test::k_worker_counts),
+INSTANTIATE_TEST_SUITE_P(Workers,
+                         ScopeWorkers,
+                         ::testing::ValuesIn(spindle_test::k_worker_counts),
                          [](const auto& info) { return "w" + std::to_string(info.param); });
 
 TEST(ScopeGlobal, FromOutsideAnyPool) {
     std::vector<int> v(100, 0);
     const int r = spindle::scope([&](spindle::Scope& s) {
-        EXPECT_TRUE(spindle::current_thread_index().has_value()) << "the body runs on a global worker";
-        for (std::size_t i = 0; i < v.size(); ++i) s.spawn([&v, i] { v[i] = 1; });
+        EXPECT_TRUE(spindle::current_thread_index().has_value())
+            << "the body runs on a global worker";
+        for (std::size_t i = 0; i < v.size(); ++i)
+            s.spawn([&v, i] { v[i] = 1; });
         return 3;
     });
     EXPECT_EQ(r, 3);
@@ -259,7 +277,8 @@ TEST(ScopeGlobal, FromOutsideAnyPool) {
 }
 
 TEST(ScopeGlobal, ExceptionFromOutsideAnyPool) {
-    EXPECT_THROW(spindle::scope([](spindle::Scope& s) { s.spawn([] { throw ScopeError{9}; }); }), ScopeError);
+    EXPECT_THROW(spindle::scope([](spindle::Scope& s) { s.spawn([] { throw ScopeError{9}; }); }),
+                 ScopeError);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 // Detached spawns: completion, the exception handler, the default (fatal) policy, and pool
 // destruction with detached work pending.
+#include "common/test_util.hpp"
+
 #include <spindle/spindle.hpp>
 
 #include <gtest/gtest.h>
@@ -17,8 +19,6 @@
 #include <thread>
 #include <vector>
 
-#include "common/test_util.hpp"
-
 namespace {
 
 using spindle_test::wait_until;
@@ -31,7 +31,8 @@ TEST(Spawn, DetachedSpawnOnAPoolRuns) {
     spindle::ThreadPool pool({.num_threads = 2});
     std::atomic<int> count{0};
     const int n = 100;
-    for (int i = 0; i < n; ++i) pool.spawn([&] { count.fetch_add(1); });
+    for (int i = 0; i < n; ++i)
+        pool.spawn([&] { count.fetch_add(1); });
     EXPECT_TRUE(wait_until([&] { return count.load() == n; }));
     EXPECT_EQ(count.load(), n);
 }
@@ -57,7 +58,8 @@ TEST(Spawn, SpawnFromInsideAWorkerGoesToThatPool) {
     pool.install([&] {
         for (int i = 0; i < 20; ++i) {
             spindle::spawn([&] {  // free function: the current worker's pool
-                if (!pool.current_thread_index()) wrong_pool.fetch_add(1);
+                if (!pool.current_thread_index())
+                    wrong_pool.fetch_add(1);
                 count.fetch_add(1);
             });
         }
@@ -71,7 +73,8 @@ TEST(Spawn, GlobalSpawnFromOutsideAnyPool) {
     std::atomic<int> off_pool{0};
     for (int i = 0; i < 50; ++i) {
         spindle::spawn([&] {
-            if (!spindle::current_thread_index()) off_pool.fetch_add(1);
+            if (!spindle::current_thread_index())
+                off_pool.fetch_add(1);
             count.fetch_add(1);
         });
     }
@@ -87,7 +90,8 @@ TEST(Spawn, SpawnThenWaitWithJoinInsideWorker) {
         spindle::spawn([&] { done.store(true); });
         // Let the pool make progress; the spawned job is on this worker's deque or stolen.
         return spindle_test::spin_until([&] {
-            if (done.load()) return true;
+            if (done.load())
+                return true;
             spindle::yield_now();
             return false;
         });
@@ -104,7 +108,8 @@ TEST(Spawn, ClosureIsMovedAndDestroyedAfterRunning) {
     pool.spawn([token, &seen, up = std::move(up)] { seen.store(*token + *up); });
     token.reset();
     ASSERT_TRUE(wait_until([&] { return seen.load() == 16; }));
-    EXPECT_TRUE(wait_until([&] { return weak.expired(); })) << "the job's closure was never destroyed";
+    EXPECT_TRUE(wait_until([&] { return weak.expired(); }))
+        << "the job's closure was never destroyed";
 }
 
 TEST(Spawn, ExceptionGoesToTheHandler) {
@@ -127,7 +132,8 @@ TEST(Spawn, ExceptionGoesToTheHandler) {
     };
     {
         spindle::ThreadPool pool(opts);
-        for (int i = 0; i < 10; ++i) pool.spawn([i] { throw SpawnError{i}; });
+        for (int i = 0; i < 10; ++i)
+            pool.spawn([i] { throw SpawnError{i}; });
         std::atomic<int> ok{0};
         pool.spawn([&] { ok.fetch_add(1); });
         ASSERT_TRUE(wait_until([&] { return handled.load() == 10 && ok.load() == 1; }));
@@ -137,7 +143,8 @@ TEST(Spawn, ExceptionGoesToTheHandler) {
     ASSERT_EQ(ids.size(), 10u);
     std::vector<int> sorted = ids;
     std::sort(sorted.begin(), sorted.end());
-    for (int i = 0; i < 10; ++i) EXPECT_EQ(sorted[i], i);
+    for (int i = 0; i < 10; ++i)
+        EXPECT_EQ(sorted[i], i);
 }
 
 TEST(Spawn, HandlerReceivesTheExactExceptionObject) {
@@ -150,7 +157,8 @@ TEST(Spawn, HandlerReceivesTheExactExceptionObject) {
         try {
             std::rethrow_exception(e);
         } catch (const std::runtime_error& err) {
-            if (std::string(err.what()) == "detached boom") handled_addr.store(&err);
+            if (std::string(err.what()) == "detached boom")
+                handled_addr.store(&err);
         } catch (...) {
         }
     };
@@ -230,7 +238,8 @@ TEST(SpawnLifecycle, DestructorWaitsForJobsSpawnedByJobs) {
     struct Chain {
         static void node(std::atomic<int>& done, int d) {
             done.fetch_add(1);
-            if (d == 0) return;
+            if (d == 0)
+                return;
             std::this_thread::sleep_for(std::chrono::microseconds(200));
             spindle::spawn([&done, d] { node(done, d - 1); });
             spindle::spawn([&done, d] { node(done, d - 1); });

@@ -1,6 +1,8 @@
 // White-box tests of the split mode of the deque (spindle/detail/deque.hpp): the owner keeps
 // `keep_shared` jobs published and the rest private; thieves see only published jobs and ask
 // for more through the request flag. Sequential behaviour first, then an exactly-once stress.
+#include "common/test_util.hpp"
+
 #include <spindle/detail/deque.hpp>
 #include <spindle/detail/job.hpp>
 
@@ -13,8 +15,6 @@
 #include <thread>
 #include <vector>
 
-#include "common/test_util.hpp"
-
 namespace {
 
 using spindle::detail::Deque;
@@ -22,14 +22,18 @@ using spindle::detail::Job;
 using spindle::detail::Steal;
 
 void never_run(Job*) noexcept {}
-std::vector<Job> make_jobs(std::size_t n) { return std::vector<Job>(n, Job{&never_run}); }
+std::vector<Job> make_jobs(std::size_t n) {
+    return std::vector<Job>(n, Job{&never_run});
+}
 
 Job* steal_one(Deque& d) {
     Job* j = nullptr;
     for (;;) {
         const Steal s = d.steal(&j);
-        if (s == Steal::success) return j;
-        if (s == Steal::empty) return nullptr;
+        if (s == Steal::success)
+            return j;
+        if (s == Steal::empty)
+            return nullptr;
     }
 }
 
@@ -69,16 +73,20 @@ TEST(SplitDeque, OwnerPopsPublishedJobsBack) {
     Deque d(8, false, /*keep_shared=*/3);
     auto jobs = make_jobs(6);
     bool published = false;
-    for (auto& j : jobs) ASSERT_TRUE(d.push(&j, &published));
+    for (auto& j : jobs)
+        ASSERT_TRUE(d.push(&j, &published));
     // Three oldest are shared, three newest private; the owner takes all six back, LIFO.
-    for (int i = 5; i >= 0; --i) EXPECT_EQ(d.pop(), &jobs[i]) << i;
+    for (int i = 5; i >= 0; --i)
+        EXPECT_EQ(d.pop(), &jobs[i]) << i;
     EXPECT_EQ(d.pop(), nullptr);
     EXPECT_EQ(steal_one(d), nullptr);
     // Reusable after draining, also across the wrap-around of the 8 slots.
     for (int round = 0; round < 5; ++round) {
-        for (auto& j : jobs) ASSERT_TRUE(d.push(&j, &published));
+        for (auto& j : jobs)
+            ASSERT_TRUE(d.push(&j, &published));
         EXPECT_EQ(steal_one(d), &jobs[0]);
-        for (int i = 5; i >= 1; --i) EXPECT_EQ(d.pop(), &jobs[i]);
+        for (int i = 5; i >= 1; --i)
+            EXPECT_EQ(d.pop(), &jobs[i]);
         EXPECT_EQ(d.pop(), nullptr);
     }
 }
@@ -87,10 +95,12 @@ TEST(SplitDeque, FullAtCapacityWhateverIsPrivate) {
     Deque d(4, false, /*keep_shared=*/1);
     auto jobs = make_jobs(5);
     bool published = false;
-    for (int i = 0; i < 4; ++i) ASSERT_TRUE(d.push(&jobs[i], &published));
+    for (int i = 0; i < 4; ++i)
+        ASSERT_TRUE(d.push(&jobs[i], &published));
     EXPECT_FALSE(d.push(&jobs[4], &published));
     d.publish_all();
-    for (int i = 0; i < 4; ++i) EXPECT_EQ(steal_one(d), &jobs[i]);
+    for (int i = 0; i < 4; ++i)
+        EXPECT_EQ(steal_one(d), &jobs[i]);
     EXPECT_TRUE(d.push(&jobs[4], &published));
     EXPECT_EQ(d.pop(), &jobs[4]);
 }
@@ -103,7 +113,8 @@ TEST(SplitDeque, ConcurrentExactlyOnce) {
         Deque d(8, false, keep_shared);
         std::vector<Job> jobs = make_jobs(n);
         std::unique_ptr<std::atomic<int>[]> taken(new std::atomic<int>[n]);
-        for (std::size_t i = 0; i < n; ++i) taken[i].store(0);
+        for (std::size_t i = 0; i < n; ++i)
+            taken[i].store(0);
         std::atomic<bool> done{false};
         auto mark = [&](Job* j) { taken[static_cast<std::size_t>(j - jobs.data())].fetch_add(1); };
         std::vector<std::thread> thieves;
@@ -111,7 +122,8 @@ TEST(SplitDeque, ConcurrentExactlyOnce) {
             thieves.emplace_back([&] {
                 while (!done.load(std::memory_order_acquire)) {
                     Job* j = nullptr;
-                    if (d.steal(&j) == Steal::success) mark(j);
+                    if (d.steal(&j) == Steal::success)
+                        mark(j);
                 }
             });
         std::size_t next = 0;
@@ -128,10 +140,13 @@ TEST(SplitDeque, ConcurrentExactlyOnce) {
                 mark(j);
             }
         }
-        while (Job* j = d.pop()) mark(j);
+        while (Job* j = d.pop())
+            mark(j);
         done.store(true, std::memory_order_release);
-        for (auto& t : thieves) t.join();
-        while (Job* j = steal_one(d)) mark(j);
+        for (auto& t : thieves)
+            t.join();
+        while (Job* j = steal_one(d))
+            mark(j);
         for (std::size_t i = 0; i < n; ++i)
             ASSERT_EQ(taken[i].load(), 1) << "job " << i << " with keep_shared " << keep_shared;
     }

@@ -1,4 +1,6 @@
 // spindle::yield_now: outside a pool, on an idle worker, and with pending work.
+#include "common/test_util.hpp"
+
 #include <spindle/spindle.hpp>
 
 #include <gtest/gtest.h>
@@ -8,8 +10,6 @@
 #include <optional>
 #include <thread>
 #include <tuple>
-
-#include "common/test_util.hpp"
 
 namespace {
 
@@ -22,11 +22,13 @@ TEST(Yield, OutsideAnyPoolIsNullopt) {
 
 TEST(Yield, IdleWorkerReturnsIdle) {
     spindle::ThreadPool pool({.num_threads = 1});
-    EXPECT_EQ(pool.install([] { return spindle::yield_now(); }), std::optional(spindle::Yield::idle));
+    EXPECT_EQ(pool.install([] { return spindle::yield_now(); }),
+              std::optional(spindle::Yield::idle));
     // Repeatedly, too.
     EXPECT_TRUE(pool.install([] {
         for (int i = 0; i < 10; ++i)
-            if (spindle::yield_now() != std::optional(spindle::Yield::idle)) return false;
+            if (spindle::yield_now() != std::optional(spindle::Yield::idle))
+                return false;
         return true;
     }));
 }
@@ -107,7 +109,8 @@ TEST(Yield, ResumesAReadyFiber) {
         });
         // Keep yielding until the parked job has been resumed and finished.
         return spindle_test::spin_until([&] {
-            if (finished.load()) return true;
+            if (finished.load())
+                return true;
             spindle::yield_now();
             return false;
         });
@@ -120,9 +123,11 @@ TEST(Yield, ManyYieldsWithManyPendingJobs) {
     std::atomic<int> count{0};
     const int n = 200;
     const bool all = pool.install([&] {
-        for (int i = 0; i < n; ++i) spindle::spawn([&] { count.fetch_add(1); });
+        for (int i = 0; i < n; ++i)
+            spindle::spawn([&] { count.fetch_add(1); });
         return spindle_test::spin_until([&] {
-            if (count.load() == n) return true;
+            if (count.load() == n)
+                return true;
             spindle::yield_now();
             return false;
         });

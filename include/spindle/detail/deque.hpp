@@ -22,12 +22,12 @@
 //     fence. With keep_shared = k_share_all every job is published at once: plain Chase-Lev.
 #pragma once
 
+#include "spindle/detail/config.hpp"
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-
-#include "spindle/detail/config.hpp"
 
 namespace spindle::detail {
 
@@ -36,20 +36,22 @@ struct Job;
 enum class Steal { empty, abort, success };
 
 class Deque {
-  public:
+public:
     // keep_shared value meaning "publish every job as soon as it is pushed".
     static constexpr std::int64_t k_share_all = INT64_MAX;
 
     // capacity: a power of two >= 2. no_thieves: true when no other thread will ever call
     // steal() (then pop() never fences). keep_shared: how many jobs the owner keeps published
     // for thieves (see the header comment); k_share_all gives classic Chase-Lev behaviour.
-    explicit Deque(std::size_t capacity = 1024, bool no_thieves = false,
+    explicit Deque(std::size_t capacity = 1024,
+                   bool no_thieves = false,
                    std::int64_t keep_shared = k_share_all)
         : m_mask(static_cast<std::int64_t>(capacity) - 1),
           m_keep_shared(keep_shared),
           m_no_thieves(no_thieves),
           m_slots(new std::atomic<Job*>[capacity]) {
-        for (std::size_t i = 0; i < capacity; ++i) m_slots[i].store(nullptr, std::memory_order_relaxed);
+        for (std::size_t i = 0; i < capacity; ++i)
+            m_slots[i].store(nullptr, std::memory_order_relaxed);
     }
 
     Deque(const Deque&) = delete;
@@ -66,7 +68,8 @@ class Deque {
         // acquire: pairs with the seq_cst CAS on top in steal(); a slot is reused only after
         // the thief that took its previous occupant has finished reading it.
         const std::int64_t t = m_top.load(std::memory_order_acquire);
-        if (b - t > m_mask) return false;
+        if (b - t > m_mask)
+            return false;
         m_slots[b & m_mask].store(job, std::memory_order_relaxed);
         m_bottom.store(b + 1, std::memory_order_relaxed);  // owner-private; thieves only read hints
         const std::int64_t s = m_split;
@@ -94,7 +97,8 @@ class Deque {
                     publish_cold(b, m_top.load(std::memory_order_relaxed), m_split);
             return m_slots[b & m_mask].load(std::memory_order_relaxed);
         }
-        if (m_no_thieves) return pop_unshared();
+        if (m_no_thieves)
+            return pop_unshared();
         return pop_shared();
     }
 
@@ -138,22 +142,25 @@ class Deque {
         constexpr auto order = std::memory_order_relaxed;
 #endif
         const std::int64_t s = m_split_shared.load(order);
-        if (m_top.load(order) < s) return false;
+        if (m_top.load(order) < s)
+            return false;
         request_if_private(s);
         return true;
     }
     // Any thread; a hint only: jobs held, shared and private.
     std::int64_t size_hint() const noexcept {
-        const auto n = m_bottom.load(std::memory_order_relaxed) - m_top.load(std::memory_order_relaxed);
+        const auto n =
+            m_bottom.load(std::memory_order_relaxed) - m_top.load(std::memory_order_relaxed);
         return n < 0 ? 0 : n;
     }
     // Owner only: publishes every private job (used before spilling to the injector).
     void publish_all() noexcept {
         const std::int64_t b = m_bottom.load(std::memory_order_relaxed);
-        if (b > m_split) set_split(b);
+        if (b > m_split)
+            set_split(b);
     }
 
-  private:
+private:
     void set_split(std::int64_t s) noexcept {
         m_split = s;
         // release: publishes the slots below s (pairs with the acquire load in steal()).
@@ -167,10 +174,12 @@ class Deque {
         if (m_request.load(std::memory_order_relaxed)) {
             m_request.store(false, std::memory_order_relaxed);
             const std::int64_t half = (b - s + 1) / 2;
-            if (want < half) want = half;
+            if (want < half)
+                want = half;
         }
         const std::int64_t new_split = (s + want < b) ? s + want : b;
-        if (want <= 0 || new_split <= s) return false;  // nothing private to publish
+        if (want <= 0 || new_split <= s)
+            return false;  // nothing private to publish
         set_split(new_split);
         return s == t;
     }
@@ -178,7 +187,8 @@ class Deque {
     void request_if_private(std::int64_t s) noexcept {
         // A hint: the owner reads it at its next push or pop. Written only when needed, so
         // the owner's cache line is not bounced by idle thieves.
-        if (m_bottom.load(std::memory_order_relaxed) > s && !m_request.load(std::memory_order_relaxed))
+        if (m_bottom.load(std::memory_order_relaxed) > s &&
+            !m_request.load(std::memory_order_relaxed))
             m_request.store(true, std::memory_order_relaxed);
     }
 
@@ -186,7 +196,8 @@ class Deque {
     // a pool of one): no race, no fence.
     Job* pop_unshared() noexcept {
         const std::int64_t s = m_split - 1;
-        if (m_top.load(std::memory_order_relaxed) > s) return nullptr;
+        if (m_top.load(std::memory_order_relaxed) > s)
+            return nullptr;
         m_split = s;
         m_split_shared.store(s, std::memory_order_relaxed);
         m_bottom.store(s, std::memory_order_relaxed);

@@ -35,7 +35,7 @@ void wake_waiter(Waiter* w) noexcept;
 // The setter must not touch the latch's owner after set() returns: set() reads everything it
 // needs from the exchanged value.
 class Latch {
-  public:
+public:
     bool probe() const noexcept {
         // acquire: pairs with the acq_rel exchange in set(); makes the job's results visible.
         return m_state.load(std::memory_order_acquire) == k_set;
@@ -60,7 +60,7 @@ class Latch {
                                                std::memory_order_acquire);
     }
 
-  private:
+private:
     static constexpr std::uintptr_t k_unset = 0;
     static constexpr std::uintptr_t k_set = 1;
     std::atomic<std::uintptr_t> m_state{k_unset};
@@ -73,17 +73,18 @@ void wait_latch(Latch& latch);
 
 // A latch set when a counter reaches zero.
 class CountLatch {
-  public:
+public:
     explicit CountLatch(std::size_t n) noexcept : m_count(n) {}
     void add(std::size_t n = 1) noexcept { m_count.fetch_add(n, std::memory_order_relaxed); }
     void count_down() noexcept {
         // acq_rel: the last decrement acquires every earlier decrement's writes, then set()
         // releases them to the waiter.
-        if (m_count.fetch_sub(1, std::memory_order_acq_rel) == 1) m_latch.set();
+        if (m_count.fetch_sub(1, std::memory_order_acq_rel) == 1)
+            m_latch.set();
     }
     Latch& latch() noexcept { return m_latch; }
 
-  private:
+private:
     // Written by every participant (fetch_add/fetch_sub); the one that brings it to zero sets
     // the latch.
     std::atomic<std::size_t> m_count;
@@ -97,10 +98,11 @@ using result_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
 // Storage for a value that may not be default-constructible.
 template <class T>
 class Slot {
-  public:
+public:
     Slot() noexcept {}
     ~Slot() {
-        if (m_full) reinterpret_cast<T*>(&m_buf)->~T();
+        if (m_full)
+            reinterpret_cast<T*>(&m_buf)->~T();
     }
     Slot(const Slot&) = delete;
     Slot& operator=(const Slot&) = delete;
@@ -117,7 +119,7 @@ class Slot {
     }
     T take() { return std::move(*std::launder(reinterpret_cast<T*>(&m_buf))); }
 
-  private:
+private:
     alignas(T) unsigned char m_buf[sizeof(T)];
     bool m_full = false;
 };

@@ -2,13 +2,13 @@
 // Everything here is internal: users include <spindle/spindle.hpp> and never name detail::.
 #pragma once
 
+#include "spindle/detail/deque.hpp"
+#include "spindle/detail/job.hpp"
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
-
-#include "spindle/detail/deque.hpp"
-#include "spindle/detail/job.hpp"
 
 namespace spindle::detail {
 
@@ -17,8 +17,12 @@ class Registry;  // a pool's shared state (src/scheduler/registry.hpp)
 // The part of a worker that the inlined join fast path touches. The full Worker
 // (src/scheduler/worker.hpp) derives from it.
 struct WorkerCore {
-    WorkerCore(Registry* r, std::size_t i, std::size_t deque_capacity, std::size_t num_workers,
-               std::int64_t keep_shared, std::atomic<std::uint32_t>* sleepers_count)
+    WorkerCore(Registry* r,
+               std::size_t i,
+               std::size_t deque_capacity,
+               std::size_t num_workers,
+               std::int64_t keep_shared,
+               std::atomic<std::uint32_t>* sleepers_count)
         : deque(deque_capacity, num_workers == 1, num_workers == 1 ? 0 : keep_shared),
           registry(r),
           index(i),
@@ -36,7 +40,9 @@ struct WorkerCore {
 // value read on a fiber stays right for that fiber's whole life (design-notes/0002).
 extern constinit thread_local WorkerCore* tl_worker;
 
-inline WorkerCore* current_worker() noexcept { return tl_worker; }
+inline WorkerCore* current_worker() noexcept {
+    return tl_worker;
+}
 
 // Cold paths, out of line in src/scheduler/worker.cpp.
 void wake_one_sleeper(WorkerCore* w) noexcept;
@@ -48,12 +54,14 @@ void push_spill(WorkerCore* w, Job* job);  // deque full: move half to the injec
 inline void notify_published(WorkerCore* w) noexcept {
 #ifdef SPINDLE_TSAN
     // An RMW reads the latest value and orders like the fence below; TSan models it.
-    if (w->sleepers->fetch_add(0, std::memory_order_seq_cst) != 0) wake_one_sleeper(w);
+    if (w->sleepers->fetch_add(0, std::memory_order_seq_cst) != 0)
+        wake_one_sleeper(w);
 #else
     // WakeFence (seq_cst): orders the deque's new split before the load of the sleeper
     // count; pairs with SleepFence in Worker::sleep_cold().
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (w->sleepers->load(std::memory_order_relaxed) != 0) wake_one_sleeper(w);
+    if (w->sleepers->load(std::memory_order_relaxed) != 0)
+        wake_one_sleeper(w);
 #endif
 }
 
@@ -84,12 +92,14 @@ inline bool pop_local_if(WorkerCore* w, Job* job) {
     Job* got = pop_local(w);
     if (got == job) [[likely]]
         return true;
-    if (got != nullptr) push_local(w, got);  // another fiber's job: leave it where it was
+    if (got != nullptr)
+        push_local(w, got);  // another fiber's job: leave it where it was
     return false;
 }
 
 inline void wait_for(Latch& latch) {
-    if (!latch.probe()) wait_latch(latch);
+    if (!latch.probe())
+        wait_latch(latch);
 }
 
 // Registry entry points used by templates.
