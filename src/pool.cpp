@@ -15,6 +15,7 @@ namespace spindle {
 
 ThreadPool::ThreadPool(const PoolOptions& options) {
     auto r = std::make_unique<detail::Registry>(options);
+    r->set_pool(this);
     r->start();
     m_registry = r.release();
 }
@@ -28,6 +29,11 @@ ThreadPool::~ThreadPool() {
             w->index);
     m_registry->shutdown();
     delete m_registry;
+}
+
+ThreadPool* ThreadPool::current() noexcept {
+    detail::WorkerCore* w = detail::current_worker();
+    return w != nullptr ? w->registry->pool() : nullptr;
 }
 
 std::size_t ThreadPool::num_threads() const noexcept {

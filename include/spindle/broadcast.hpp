@@ -17,7 +17,7 @@ namespace detail {
 template <class F>
 struct BroadcastJob : Job {
     using R = result_t<std::invoke_result_t<F&, BroadcastContext>>;
-    BroadcastJob() noexcept : Job{&BroadcastJob::run} {}
+    BroadcastJob() noexcept : Job(&BroadcastJob::run) {}
     F* fn = nullptr;
     BroadcastContext ctx{};
     CountLatch* done = nullptr;

@@ -30,15 +30,20 @@ auto join(A&& a, B&& b)
     if (w == nullptr) [[unlikely]]
         return global_pool().install([&] { return spindle::join(a, b); });
 
-    detail::StackJob<FB> job_b(b);
+    detail::StackJob<FB> job_b(b);  // captures the caller's context
     detail::push_local(w, &job_b);
     detail::Outcome<FA> out_a;
     out_a.run(a);
+    // b runs, and the caller continues, with the context captured at entry even if a changed
+    // it (rustc's tlv rule); a parked caller gets it back from its fiber (design-notes/0006).
+    detail::set_context(job_b.ctx);
     // Fibers never migrate, so w is still this thread's worker after a() (design-notes/0002).
-    if (detail::pop_local_if(w, &job_b)) [[likely]]
+    if (detail::pop_local_if(w, &job_b)) [[likely]] {
         job_b.outcome.run(b);
-    else
+        detail::set_context(job_b.ctx);
+    } else {
         detail::wait_for(job_b.done);
+    }
     if (out_a.error) [[unlikely]]
         std::rethrow_exception(out_a.error);
     if (job_b.outcome.error) [[unlikely]]

@@ -33,6 +33,13 @@ struct PoolOptions {
     // one, such an exception terminates the process with a message (rayon's default: an
     // exception must never go unobserved).
     std::function<void(std::exception_ptr)> exception_handler;
+    // The fork's acquire/release thread handlers (rustc hands out jobserver tokens with them):
+    // release_thread_handler is called on a worker's thread when it stops running jobs (before
+    // it sleeps, and when it exits); acquire_thread_handler when it starts again (when it
+    // starts, and after it wakes). Calls on one worker strictly alternate, starting with
+    // acquire and ending with release. An exception from either goes to exception_handler.
+    std::function<void()> acquire_thread_handler;
+    std::function<void()> release_thread_handler;
 };
 
 struct BroadcastContext {
@@ -55,6 +62,8 @@ public:
     ThreadPool& operator=(const ThreadPool&) = delete;
 
     std::size_t num_threads() const noexcept;
+    // The pool whose worker is running the caller, or nullptr outside any pool.
+    static ThreadPool* current() noexcept;
     // Index of the calling worker in this pool, or nullopt when the caller is not one.
     std::optional<std::size_t> current_thread_index() const noexcept;
 

@@ -38,7 +38,7 @@ private:
     template <class F>
     struct SpawnJob : detail::Job {
         template <class G>
-        SpawnJob(G&& g, Scope* s) : Job{&SpawnJob::run}, fn(std::forward<G>(g)), scope(s) {}
+        SpawnJob(G&& g, Scope* s) : Job(&SpawnJob::run), fn(std::forward<G>(g)), scope(s) {}
         F fn;
         Scope* scope;
 
@@ -93,12 +93,14 @@ std::invoke_result_t<F&, Scope&> scope(F&& f) {
     detail::WorkerCore* w = detail::current_worker();
     if (w == nullptr) [[unlikely]]
         return global_pool().install([&]() -> R { return spindle::scope(f); });
+    const detail::Context saved = detail::current_context();
     Scope s(w->registry);
     auto body = [&]() -> R { return f(s); };
     detail::Outcome<decltype(body)> out;
     out.run(body);
     s.m_pending.count_down();
     detail::wait_for(s.m_pending.latch());
+    detail::set_context(saved);  // the body may have changed it; the caller gets its own back
     if (out.error)
         std::rethrow_exception(out.error);
     if (s.m_failed.load(std::memory_order_relaxed))

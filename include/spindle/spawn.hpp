@@ -15,7 +15,9 @@ namespace detail {
 template <class F>
 struct DetachedJob : Job {
     template <class G>
-    DetachedJob(G&& g, Registry* r) : Job{&DetachedJob::run}, fn(std::forward<G>(g)), registry(r) {}
+    DetachedJob(G&& g, Registry* r) : Job(&DetachedJob::run), fn(std::forward<G>(g)), registry(r) {
+        retain(ctx.frames);  // the creator's with_context() calls may return before this runs
+    }
     F fn;
     Registry* registry;
 
@@ -27,7 +29,9 @@ struct DetachedJob : Job {
         } catch (...) {
             detached_exception(r, std::current_exception());
         }
+        const ContextFrame* frames = self->ctx.frames;
         delete self;
+        release(frames);
         detached_end(r);  // last: the pool may be destroyed once the count reaches zero
     }
 };

@@ -55,6 +55,9 @@ struct Fiber {
     const void* asan_bottom = nullptr;
     std::size_t asan_size = 0;
     void* tsan_fiber = nullptr;
+    // Owned by the scheduler, opaque here: it keeps the fiber's propagated context while the
+    // fiber is switched out (spindle/context.hpp).
+    alignas(void*) unsigned char scheduler_data[2 * sizeof(void*)] = {};
     // Guard region of this fiber's stack, for the overflow handler: [guard_lo, guard_hi).
     const char* guard_lo = nullptr;
     const char* guard_hi = nullptr;

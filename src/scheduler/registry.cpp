@@ -151,6 +151,16 @@ void Registry::detached_end() noexcept {
     }
 }
 
+void Registry::call_handler(const std::function<void()>& h) noexcept {
+    if (!h)
+        return;
+    try {
+        h();
+    } catch (...) {
+        detached_exception(std::current_exception());
+    }
+}
+
 void Registry::detached_exception(std::exception_ptr e) noexcept {
     if (m_options.exception_handler) {
         try {

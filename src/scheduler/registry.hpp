@@ -46,6 +46,11 @@ public:
     const Placement& placement() const noexcept { return *m_placement; }
     std::size_t stack_size() const noexcept { return m_stack_size; }
     const Tuning& tuning() const noexcept { return m_tuning; }
+    // The ThreadPool that owns this registry (set once by its constructor, before any job).
+    ThreadPool* pool() const noexcept { return m_pool; }
+    void set_pool(ThreadPool* p) noexcept { m_pool = p; }
+    // Calls a user handler on a worker; an exception goes to detached_exception().
+    void call_handler(const std::function<void()>& h) noexcept;
 
     void inject(Job* job);
     void inject_bulk(Job* const* jobs, std::size_t n);
@@ -98,6 +103,7 @@ public:
 
 private:
     PoolOptions m_options;
+    ThreadPool* m_pool = nullptr;
     std::size_t m_stack_size;
     Tuning m_tuning;
     std::unique_ptr<Placement> m_placement;

@@ -7,6 +7,7 @@
 #include <sched.h>
 
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <system_error>
 
@@ -102,10 +103,13 @@ void wait_latch(Latch& latch) {
         // awaited work may be that very fiber's).
         if (w->has_ready_fiber() && w->park(&try_park_on_latch, &latch))
             return;
-        if (Job* j = w->find_job())
-            j->execute(j);
-        else
+        if (Job* j = w->find_job()) {
+            const Context saved = current_context();
+            execute_job(j);
+            set_context(saved);
+        } else {
             sched_yield();
+        }
     }
 }
 
@@ -136,8 +140,10 @@ void push_spill(WorkerCore* core, Job* job) {
         } catch (const std::bad_alloc&) {
             // The injector could not grow: these jobs are out of the deque already, so run
             // them here rather than lose them (their joiners find their latches set).
+            const Context saved = current_context();
             for (std::size_t i = 0; i < n; ++i)
-                moved[i]->execute(moved[i]);
+                execute_job(moved[i]);
+            set_context(saved);
         }
         remaining -= n;
     }
@@ -150,7 +156,9 @@ void push_spill(WorkerCore* core, Job* job) {
     try {
         core->registry->inject(job);
     } catch (const std::bad_alloc&) {
-        job->execute(job);
+        const Context saved = current_context();
+        execute_job(job);
+        set_context(saved);
     }
 }
 
@@ -223,7 +231,9 @@ void Worker::thread_main() noexcept {
         }
     }
 
+    m_registry->call_handler(o.acquire_thread_handler);
     run_loop();  // returns on the thread's own fiber, once the pool terminates
+    m_registry->call_handler(o.release_thread_handler);
 
     if (o.exit_handler) {
         try {
@@ -274,15 +284,26 @@ void Worker::run_loop() noexcept {
     if (m_running != &m_thread_fiber) {
         // Let the thread's own fiber (idle in its loop) see the exit and return to
         // thread_main; this fiber is never resumed again.
-        Fiber* self = m_running;
-        m_running = &m_thread_fiber;
-        switch_fiber(self, &m_thread_fiber, nullptr, nullptr);
+        switch_to(&m_thread_fiber, nullptr, nullptr);
         fatal("a finished worker fiber was resumed");
     }
 }
 
 void Worker::run_job(Job* j) noexcept {
-    j->execute(j);
+    execute_job(j);
+}
+
+void Worker::switch_to(Fiber* to, AfterSwitch after, void* arg) noexcept {
+    // Each fiber keeps its own propagated context across the switch (design-notes/0006).
+    Fiber* self = m_running;
+    static_assert(sizeof(Context) <= sizeof(self->scheduler_data));
+    const Context mine = current_context();
+    std::memcpy(self->scheduler_data, &mine, sizeof mine);
+    m_running = to;
+    switch_fiber(self, to, after, arg);
+    Context back;
+    std::memcpy(&back, self->scheduler_data, sizeof back);
+    set_context(back);
 }
 
 Fiber* Worker::take_ready() noexcept {
@@ -359,8 +380,7 @@ void Worker::resume(Fiber* f) noexcept {
     Fiber* self = m_running;
     self->next = m_idle;  // self goes idle, suspended right here in its run loop
     m_idle = self;
-    m_running = f;
-    switch_fiber(self, f, nullptr, nullptr);
+    switch_to(f, nullptr, nullptr);
 }
 
 Fiber* Worker::take_idle_fiber() noexcept {
@@ -407,9 +427,7 @@ bool Worker::park(bool (*try_park)(Fiber*, void*), void* arg) noexcept {
     }
     ++m_suspended;
     ParkArgs pa{try_park, arg};
-    Fiber* self = m_running;
-    m_running = next;
-    switch_fiber(self, next, &Worker::after_park, &pa);
+    switch_to(next, &Worker::after_park, &pa);
     return true;
 }
 
@@ -423,9 +441,7 @@ void Worker::after_yield(Fiber* from, void* arg) noexcept {
 bool Worker::yield() {
     if (Fiber* f = take_ready()) {
         // Net zero: f leaves the suspended set, the caller joins it.
-        Fiber* self = m_running;
-        m_running = f;
-        switch_fiber(self, f, &Worker::after_yield, nullptr);
+        switch_to(f, &Worker::after_yield, nullptr);
         return true;
     }
     Job* j = find_job();
@@ -433,13 +449,13 @@ bool Worker::yield() {
         return false;
     Fiber* next = take_idle_fiber();
     if (next == nullptr) {
+        const Context saved = current_context();
         run_job(j);  // no fiber to spare: run it nested, as rayon does
+        set_context(saved);
         return true;
     }
     ++m_suspended;
-    Fiber* self = m_running;
-    m_running = next;
-    switch_fiber(self, next, &Worker::after_yield, j);
+    switch_to(next, &Worker::after_yield, j);
     return true;
 }
 
@@ -549,8 +565,11 @@ void Worker::sleep_cold() noexcept {
             count.fetch_sub(1, std::memory_order_seq_cst);
         return;
     }
+    const PoolOptions& o = m_registry->options();
+    m_registry->call_handler(o.release_thread_handler);
     while (m_sleep_word.load(std::memory_order_acquire) == 1)
         m_sleep_word.wait(1, std::memory_order_acquire);
+    m_registry->call_handler(o.acquire_thread_handler);
 }
 
 }  // namespace spindle::detail

@@ -2,6 +2,8 @@
 // Vocabulary: design-notes/0000-glossary.md.
 #pragma once
 
+#include "spindle/context.hpp"
+
 #include <atomic>
 #include <cstdint>
 #include <exception>
@@ -13,11 +15,21 @@
 namespace spindle::detail {
 
 // A job: a unit of work that has not started yet. Jobs are what deques and the injector hold
-// and what thieves steal; a started job is never moved (it runs on one fiber).
+// and what thieves steal; a started job is never moved (it runs on one fiber). ctx is the
+// context of the code that created it (spindle/context.hpp), installed before it runs.
 struct Job {
     using Execute = void (*)(Job*) noexcept;
+    explicit Job(Execute e) noexcept : execute(e), ctx(current_context()) {}
     Execute execute;
+    Context ctx;
 };
+
+// Runs a job with its captured context. The caller restores its own context afterwards if it
+// goes on running code of its own (see wait_latch's helping loop).
+inline void execute_job(Job* j) noexcept {
+    set_context(j->ctx);
+    j->execute(j);
+}
 
 // Something that can be woken: a parked fiber, or a thread blocked outside any pool.
 struct Waiter {
@@ -142,7 +154,7 @@ struct Outcome {
 // A job that lives on the stack of the fiber that waits for it (join's second half, install).
 template <class F>
 struct StackJob : Job {
-    explicit StackJob(F& f) noexcept : Job{&StackJob::run}, fn(f) {}
+    explicit StackJob(F& f) noexcept : Job(&StackJob::run), fn(f) {}
     F& fn;
     Outcome<F> outcome;
     Latch done;

@@ -1,0 +1,71 @@
+// WorkerLocal<T>: one value per worker of a pool (the fork's WorkerLocal).
+#pragma once
+
+#include "spindle/detail/runtime.hpp"
+#include "spindle/pool.hpp"
+
+#include <cstddef>
+#include <memory>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+namespace spindle {
+
+// One T per worker, built by init(index) for every index of the pool, reachable from any job
+// running on that pool as the running worker's own value. Values sit on separate cache lines.
+// The worker that owns a value is the only one that touches it through get(); reading all of
+// them (into_inner, values) is for when the pool's work is done.
+template <class T>
+class WorkerLocal {
+public:
+    // For the pool of the calling worker, else the global pool.
+    template <class F>
+    explicit WorkerLocal(F&& init)
+        : WorkerLocal(ThreadPool::current() != nullptr ? *ThreadPool::current() : global_pool(),
+                      std::forward<F>(init)) {}
+
+    template <class F>
+    WorkerLocal(ThreadPool& pool, F&& init) : m_registry(pool.registry()) {
+        const std::size_t n = pool.num_threads();
+        m_values.reserve(n);
+        for (std::size_t i = 0; i < n; ++i)
+            m_values.push_back(std::make_unique<Padded>(init(i)));
+    }
+
+    // The calling worker's value. Throws std::logic_error when the caller is not a worker of
+    // the pool this was created for (the fork panics the same way).
+    T& get() {
+        detail::WorkerCore* w = detail::current_worker();
+        if (w == nullptr || w->registry != m_registry)
+            throw std::logic_error(
+                "spindle: WorkerLocal can only be used on the thread pool it was created on");
+        return m_values[w->index]->value;
+    }
+    T& operator*() { return get(); }
+    T* operator->() { return &get(); }
+
+    std::size_t size() const noexcept { return m_values.size(); }
+    // Every worker's value, by index.
+    T& at(std::size_t index) { return m_values.at(index)->value; }
+
+    // Moves the values out, in worker order.
+    std::vector<T> into_inner() && {
+        std::vector<T> out;
+        out.reserve(m_values.size());
+        for (auto& p : m_values)
+            out.push_back(std::move(p->value));
+        m_values.clear();
+        return out;
+    }
+
+private:
+    struct alignas(64) Padded {
+        explicit Padded(T v) : value(std::move(v)) {}
+        T value;
+    };
+    detail::Registry* m_registry;
+    std::vector<std::unique_ptr<Padded>> m_values;
+};
+
+}  // namespace spindle
