@@ -134,14 +134,16 @@ std::string json_list(const std::vector<double>& v) {
 
 constexpr const char* k_usage =
     "usage: bench_fib_compare <workload> --n N --threads T --reps R [--warmup W] "
-    "[--system spindle|serial|all]\n"
+    "[--system spindle|serial|all] [--context]\n"
     "  workload   fib\n"
     "  --n        problem size (fib: the argument; default 30)\n"
     "  --threads  spindle pool size (default: available parallelism); ignored by the serial "
     "system\n"
     "  --reps     timed repetitions (default 7)\n"
     "  --warmup   untimed repetitions after pool creation (default 1)\n"
-    "  --system   spindle, serial or all (default all: serial first, then spindle)\n";
+    "  --system   spindle, serial or all (default all: serial first, then spindle)\n"
+    "  --context  run spindle with a tlv pointer and a typed context slot set (system\n"
+    "             \"spindle+context\"), to measure what context propagation costs in use\n";
 
 struct Args {
     std::string workload;
@@ -151,6 +153,7 @@ struct Args {
     std::size_t warmup = 1;
     bool run_serial = true;
     bool run_spindle = true;
+    bool with_context = false;  // --context: run with a tlv and a typed slot set
 };
 
 [[noreturn]] void usage_exit(const std::string& msg) {
@@ -214,6 +217,8 @@ Args parse_args(int argc, char** argv) {
             } else {
                 usage_exit("unknown --system " + std::string(s));
             }
+        } else if (flag == "--context") {
+            a.with_context = true;
         } else if (flag == "-h" || flag == "--help") {
             std::fputs(k_usage, stdout);
             std::exit(0);
@@ -308,8 +313,19 @@ int main(int argc, char** argv) {
             spindle::ThreadPool pool(opts);
             // install: the body runs on a pool worker while this (main) thread blocks, like rayon's
             // ThreadPool::install called from outside the pool.
-            if (!measure(args, "spindle", args.threads, expected,
-                         [&]() -> std::uint64_t { return pool.install([&] { return fib(n); }); }))
+            // --context: every join then captures a non-null context (a tlv pointer and one typed
+            // slot), to show what propagation costs when it is used; the system is reported as
+            // "spindle+context".
+            static const spindle::ContextKey<int> k_key;
+            int tlv_target = 0;
+            auto body = [&]() -> std::uint64_t {
+                if (!args.with_context)
+                    return fib(n);
+                spindle::tlv_set(&tlv_target);
+                return spindle::with_context(k_key, 42, [&] { return fib(n); });
+            };
+            if (!measure(args, args.with_context ? "spindle+context" : "spindle", args.threads,
+                         expected, [&]() -> std::uint64_t { return pool.install(body); }))
                 ok = false;
         }
     } catch (const std::exception& e) {
