@@ -3,6 +3,6 @@
 
 namespace spindle::detail {
 
-constinit thread_local Context tl_context{};
+constinit thread_local Context tl_context SPINDLE_TLS_MODEL{};
 
 }  // namespace spindle::detail

@@ -11,6 +11,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "spindle/detail/config.hpp"
+
 namespace spindle {
 namespace detail {
 
@@ -50,7 +52,7 @@ struct Context {
 // with_context), by a worker before it runs a job (the job's captured context) and when it
 // switches fibers (each fiber keeps its own); read by the same thread only. Fibers never
 // migrate (design-notes/0002), so a fiber always finds its context in this thread's slot.
-extern constinit thread_local Context tl_context;
+extern constinit thread_local Context tl_context SPINDLE_TLS_MODEL;
 
 inline Context current_context() noexcept {
     return tl_context;

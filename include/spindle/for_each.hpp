@@ -38,8 +38,8 @@ inline constexpr bool is_optional_v<std::optional<T>> = true;
 // Exceptions, as rustc's parallel_guard: every element runs even if some throw; afterwards the
 // exception of the lowest-index element that threw is rethrown (the others are dropped).
 template <class Range, class F>
-    requires detail::index_range<Range> &&
-             std::invocable<const F&, std::ranges::range_reference_t<Range>>
+requires detail::index_range<Range> &&
+    std::invocable<const F&, std::ranges::range_reference_t<Range>>
 void for_each(Range&& r, F f) {
     const std::size_t len = static_cast<std::size_t>(std::ranges::size(r));
     if (len == 0)
@@ -67,12 +67,11 @@ void for_each(Range&& r, F f) {
 // others returned (rustc resumes a panic in the same way). Errors other than the one returned
 // are destroyed.
 template <class Range, class F>
-    requires detail::index_range<Range> &&
-             std::invocable<const F&, std::ranges::range_reference_t<Range>> &&
-             detail::is_optional_v<
-                 std::invoke_result_t<const F&, std::ranges::range_reference_t<Range>>>
-std::invoke_result_t<const F&, std::ranges::range_reference_t<Range>> try_for_each(Range&& r,
-                                                                                     F f) {
+requires detail::index_range<Range> &&
+    std::invocable<const F&, std::ranges::range_reference_t<Range>> &&
+    detail::is_optional_v<std::invoke_result_t<const F&, std::ranges::range_reference_t<Range>>>
+        std::invoke_result_t<const F&, std::ranges::range_reference_t<Range>> try_for_each(
+            Range&& r, F f) {
     using Result = std::invoke_result_t<const F&, std::ranges::range_reference_t<Range>>;
     struct Outcome {
         std::exception_ptr exception;  // of the lowest-index element that threw

@@ -48,10 +48,10 @@ private:
 // Exceptions: every element runs even if some throw; afterwards every result built is
 // destroyed and the exception of the lowest-index element that threw is rethrown.
 template <class Range, class F>
-    requires detail::index_range<Range> &&
-             std::invocable<const F&, std::ranges::range_reference_t<Range>>
-auto map(Range&& r, F f)
-    -> std::vector<std::decay_t<std::invoke_result_t<const F&, std::ranges::range_reference_t<Range>>>> {
+requires detail::index_range<Range> &&
+    std::invocable<const F&, std::ranges::range_reference_t<Range>>
+auto map(Range&& r, F f) -> std::vector<
+    std::decay_t<std::invoke_result_t<const F&, std::ranges::range_reference_t<Range>>>> {
     using R = std::decay_t<std::invoke_result_t<const F&, std::ranges::range_reference_t<Range>>>;
     static_assert(!std::is_void_v<R>, "spindle::map: f must return a value; use for_each");
     static_assert(std::is_move_constructible_v<R>, "spindle::map: results must be movable");

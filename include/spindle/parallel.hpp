@@ -29,7 +29,9 @@ void run_branch(F& f, std::exception_ptr& error) noexcept {
 }
 
 template <class Fns, std::size_t N, std::size_t... Is>
-void parallel_branches(Fns& fns, std::array<std::exception_ptr, N>& errors, std::index_sequence<Is...>) {
+void parallel_branches(Fns& fns,
+                       std::array<std::exception_ptr, N>& errors,
+                       std::index_sequence<Is...>) {
     spindle::scope([&](Scope& s) {
         // Branches 1..N-1 are spawned last first: a worker pops its own jobs newest first, so
         // when nobody steals them they run in argument order after branch 0, as in serial
@@ -45,6 +47,7 @@ void parallel_branches(Fns& fns, std::array<std::exception_ptr, N>& errors, std:
             }
         };
         (spawn_one(std::integral_constant<std::size_t, N - 1 - Is>{}), ...);
+        (void)spawn_one;  // unused when there is a single branch
         detail::run_branch(std::get<0>(fns), errors[0]);
     });
 }
@@ -59,8 +62,7 @@ void parallel_branches(Fns& fns, std::array<std::exception_ptr, N>& errors, std:
 // Exceptions, as rustc's parallel_guard: every closure runs even if some throw; afterwards
 // the exception of the first closure in argument order that threw is rethrown.
 template <class... Fs>
-    requires(std::is_invocable_v<std::remove_reference_t<Fs>&> && ...)
-void parallel(Fs&&... fs) {
+requires(std::is_invocable_v<std::remove_reference_t<Fs>&>&&...) void parallel(Fs&&... fs) {
     constexpr std::size_t n = sizeof...(Fs);
     if constexpr (n == 0) {
         return;

@@ -31,7 +31,10 @@ namespace {
 
 // The fiber running on this thread. Written only by this thread (in switch_fiber), read by it
 // and by its SIGSEGV handler.
-thread_local Fiber* tl_running = nullptr;
+thread_local Fiber* tl_running SPINDLE_TLS_MODEL = nullptr;
+// This thread's C++ exception globals (libstdc++'s __cxa_eh_globals). Looked up once per
+// thread: the address never changes for a thread, and fibers never migrate (design-notes/0002).
+thread_local EhGlobals* tl_eh_globals SPINDLE_TLS_MODEL = nullptr;
 // What the overflow message calls this thread ("worker 3 of pool ..."); set per thread.
 thread_local const char* tl_overflow_what = nullptr;
 
@@ -43,7 +46,12 @@ struct SwitchMsg {
 };
 
 EhGlobals* eh_globals() noexcept {
-    return reinterpret_cast<EhGlobals*>(abi::__cxa_get_globals());
+    EhGlobals* g = tl_eh_globals;
+    if (g == nullptr) [[unlikely]] {
+        g = reinterpret_cast<EhGlobals*>(abi::__cxa_get_globals());
+        tl_eh_globals = g;
+    }
+    return g;
 }
 
 // First code on the destination after every switch.

@@ -13,13 +13,14 @@
 
 namespace spindle::detail {
 
-constinit thread_local WorkerCore* tl_worker = nullptr;
+constinit thread_local WorkerCore* tl_worker SPINDLE_TLS_MODEL = nullptr;
 
 namespace {
 
-// Pause iterations a waiter spins on its latch before parking its fiber: long enough to
-// cover a thief finishing a small job, short enough that a real wait frees the core soon.
-constexpr int k_spin_before_park = 256;
+// Pause iterations a waiter spins on its latch before parking its fiber: about the cost of a
+// park and resume (a few hundred ns; one x86 `pause` takes ~20 ns on the dev VM, where 256 of
+// them made every park cost 5 us), so spinning never costs more than parking would.
+constexpr int k_spin_before_park = 16;
 // Rounds of searching for work with a pause in between, before the rounds with sched_yield;
 // the total before a worker announces that it goes to sleep is Tuning::idle_rounds.
 constexpr unsigned k_pause_rounds = 16;

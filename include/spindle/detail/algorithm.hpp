@@ -119,12 +119,9 @@ struct Splitter {
 // says whether this piece runs on another worker than the one that split it off; `origin` is
 // that worker. Must run on a worker.
 template <class Leaf, class Combine>
-auto adaptive_split(std::size_t lo,
-                    std::size_t hi,
-                    Splitter splitter,
-                    bool stolen,
-                    Leaf& leaf,
-                    Combine& combine) -> std::invoke_result_t<Leaf&, std::size_t, std::size_t> {
+auto adaptive_split(
+    std::size_t lo, std::size_t hi, Splitter splitter, bool stolen, Leaf& leaf, Combine& combine)
+    -> std::invoke_result_t<Leaf&, std::size_t, std::size_t> {
     if (!splitter.try_split(hi - lo, stolen))
         return leaf(lo, hi);
     const std::size_t mid = lo + (hi - lo) / 2;
@@ -134,13 +131,11 @@ auto adaptive_split(std::size_t lo,
     auto [left, right] = spindle::join(
         [&] {
             return detail::adaptive_split(lo, mid, splitter,
-                                          spindle::current_thread_index() != origin, leaf,
-                                          combine);
+                                          spindle::current_thread_index() != origin, leaf, combine);
         },
         [&] {
             return detail::adaptive_split(mid, hi, splitter,
-                                          spindle::current_thread_index() != origin, leaf,
-                                          combine);
+                                          spindle::current_thread_index() != origin, leaf, combine);
         });
     return combine(std::move(left), std::move(right));
 }

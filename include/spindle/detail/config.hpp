@@ -9,6 +9,12 @@
 #endif
 #endif
 
+// spindle's thread_local variables use the initial-exec TLS model: a direct %fs-relative
+// access instead of a __tls_get_addr call, also when spindle is built as a shared library.
+// (A library with such variables cannot be dlopen()ed late into a process whose static TLS
+// space is exhausted; spindle's few words make that unlikely.)
+#define SPINDLE_TLS_MODEL __attribute__((tls_model("initial-exec")))
+
 #if defined(__SANITIZE_ADDRESS__)
 #define SPINDLE_ASAN 1
 #elif defined(__has_feature)

@@ -38,7 +38,7 @@ struct WorkerCore {
 // The worker running on this OS thread, or nullptr. Written once by the worker thread itself
 // before its first job and cleared when it exits; fibers never migrate between threads, so a
 // value read on a fiber stays right for that fiber's whole life (design-notes/0002).
-extern constinit thread_local WorkerCore* tl_worker;
+extern constinit thread_local WorkerCore* tl_worker SPINDLE_TLS_MODEL;
 
 inline WorkerCore* current_worker() noexcept {
     return tl_worker;
