@@ -1,22 +1,28 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark of spindle against rayon (quick by default).
 #
-#   scripts/bench.sh                 # fib(30), 7 reps, 1 warm-up, threads 1 2 (and nproc if > 2)
-#   scripts/bench.sh --full          # fib(35), 11 reps
+#   scripts/bench.sh                 # fib(30), sum and sort of 4Mi elements; 7 reps, 1 warm-up,
+#                                    # threads 1 2 (and nproc if > 2)
+#   scripts/bench.sh --full          # fib(35), sum and sort of 16Mi elements; 11 reps
+#   scripts/bench.sh --workloads fib --n 32
 #   scripts/bench.sh --json out.jsonl
 #
-# Steps: scripts/setup-deps.sh --bench (if present) -> CMake `release` preset, target
-# bench_fib_compare -> rayon crate (bench/rayon, offline against Debian's packaged crates) ->
-# serial / spindle / rayon runs, pinned with taskset -> table. Exits non-zero if any build or run
-# fails or any result is not checked. Fairness rules: bench/README.md.
+# Steps: scripts/setup-deps.sh --bench (if present) -> CMake `release` preset, targets
+# bench_fib_compare (fib) and bench_algo_compare (sum, sort) -> rayon crate (bench/rayon, offline
+# against Debian's packaged crates) -> per workload: serial / spindle / rayon runs, pinned with
+# taskset -> table. Exits non-zero if any build or run fails or any result is not checked.
+# Fairness rules: bench/README.md.
 set -euo pipefail
 
 usage() {
   cat <<'EOF'
 usage: scripts/bench.sh [options]
-  --full              main sizes: fib n=35, 11 reps (default quick: n=30, 7 reps)
+  --full              main sizes: fib n=35, sum/sort n=16777216, 11 reps
+                      (default quick: fib n=30, sum/sort n=4194304, 7 reps)
+  --workloads "LIST"  workloads to run, in order (default: "fib sum sort")
   --json FILE         also write every JSON result line to FILE
-  --n N               override the problem size
+  --n N               override the problem size of every selected workload
+  --n WORKLOAD=N      override one workload's size (repeatable; e.g. --n fib=32 --n sort=1000000)
   --reps R            override the number of timed repetitions
   --warmup W          untimed repetitions after pool creation (default 1)
   --threads "1 2"     thread counts to run (default: 1 2, plus nproc if > 2)
@@ -24,7 +30,10 @@ usage: scripts/bench.sh [options]
   --no-build          do not build; use existing binaries
   --no-spindle        skip the spindle side (rayon + Rust serial only)
   --no-rayon          skip the rayon side (spindle + C++ serial only)
-  --spindle-bin PATH  use this bench_fib_compare binary (implies no CMake build)
+  --spindle-bin PATH  use this bench_fib_compare binary (implies no CMake build; sum/sort then
+                      use bench_algo_compare next to it unless --spindle-algo-bin is given)
+  --spindle-algo-bin PATH
+                      use this bench_algo_compare binary (implies no CMake build)
   --rayon-bin PATH    use this spindle-rayon-bench binary (implies no cargo build)
   --no-pin            do not pin with taskset
   --table FILE        only print the table for an existing JSON-lines FILE, then exit
@@ -69,7 +78,7 @@ print_table() {
     }
     END {
       if (nrows == 0) { print "bench.sh: no results to tabulate" > "/dev/stderr"; exit 1 }
-      fmt = "%-9s %7s %-12s %11s %21s %9s %8s %9s %9s %8s\n"
+      fmt = "%-15s %7s %-12s %11s %21s %9s %8s %9s %9s %8s\n"
       printf fmt, "workload", "threads", "system", "median ms", "min-max ms", "x serial", "x rayon", "cpu s", "cpu/wall", "checked"
       # order: per workload, serial rows first, then by thread count: spindle, rayon, others
       for (i = 1; i <= nw; i++) {
@@ -118,13 +127,23 @@ print_table() {
 # Options.
 full=0; json_out=""; n=""; reps=""; warmup=1; threads_list=""
 do_setup=1; do_build=1; do_spindle=1; do_rayon=1; do_pin=1
-spindle_bin=""; rayon_bin=""; table_only=""
+spindle_bin=""; spindle_algo_bin=""; rayon_bin=""; table_only=""
+workloads="fib sum sort"
+declare -A n_of=()  # --n WORKLOAD=N
+set_n() {
+  case "$1" in
+    *=*) n_of[${1%%=*}]=${1#*=} ;;
+    *) n=$1 ;;
+  esac
+}
 while [ $# -gt 0 ]; do
   case "$1" in
     --full) full=1 ;;
     --json) [ $# -ge 2 ] || die "--json needs a file"; json_out=$(abspath "$2"); shift ;;
     --json=*) json_out=$(abspath "${1#*=}") ;;
-    --n) [ $# -ge 2 ] || die "--n needs a value"; n=$2; shift ;;
+    --n) [ $# -ge 2 ] || die "--n needs a value"; set_n "$2"; shift ;;
+    --n=*) set_n "${1#*=}" ;;
+    --workloads) [ $# -ge 2 ] || die "--workloads needs a list"; workloads=$2; shift ;;
     --reps) [ $# -ge 2 ] || die "--reps needs a value"; reps=$2; shift ;;
     --warmup) [ $# -ge 2 ] || die "--warmup needs a value"; warmup=$2; shift ;;
     --threads) [ $# -ge 2 ] || die "--threads needs a value"; threads_list=$2; shift ;;
@@ -134,6 +153,7 @@ while [ $# -gt 0 ]; do
     --no-rayon) do_rayon=0 ;;
     --no-pin) do_pin=0 ;;
     --spindle-bin) [ $# -ge 2 ] || die "--spindle-bin needs a path"; spindle_bin=$(abspath "$2"); shift ;;
+    --spindle-algo-bin) [ $# -ge 2 ] || die "--spindle-algo-bin needs a path"; spindle_algo_bin=$(abspath "$2"); shift ;;
     --rayon-bin) [ $# -ge 2 ] || die "--rayon-bin needs a path"; rayon_bin=$(abspath "$2"); shift ;;
     --table) [ $# -ge 2 ] || die "--table needs a file"; table_only=$(abspath "$2"); shift ;;
     -h|--help) usage; exit 0 ;;
@@ -150,8 +170,34 @@ if [ -n "$table_only" ]; then
   exit 0
 fi
 
-if [ "$full" = 1 ]; then n=${n:-35}; reps=${reps:-11}; else n=${n:-30}; reps=${reps:-7}; fi
-for v in "$n" "$reps" "$warmup"; do
+# Sizes: quick (default) and --full; --n N overrides all selected workloads, --n W=N one.
+if [ "$full" = 1 ]; then reps=${reps:-11}; else reps=${reps:-7}; fi
+default_n() {  # $1 workload
+  case "$1:$full" in
+    fib:0) echo 30 ;;
+    fib:1) echo 35 ;;
+    sum:0 | sort:0) echo 4194304 ;;
+    sum:1 | sort:1) echo 16777216 ;;
+  esac
+}
+need_algo=0
+wl_n=()
+for w in $workloads; do
+  case "$w" in
+    fib) ;;
+    sum | sort) need_algo=1 ;;
+    *) die "unknown workload '$w' (known: fib sum sort)" ;;
+  esac
+done
+[ -n "${workloads// /}" ] || die "--workloads: empty list"
+for w in "${!n_of[@]}"; do
+  case " $workloads " in *" $w "*) ;; *) die "--n $w=...: '$w' is not among the workloads ($workloads)" ;; esac
+done
+size_of() {  # $1 workload
+  if [ -n "${n_of[$1]:-}" ]; then echo "${n_of[$1]}"; elif [ -n "$n" ]; then echo "$n"; else default_n "$1"; fi
+}
+for w in $workloads; do wl_n+=("$(size_of "$w")"); done
+for v in "${wl_n[@]}" "$reps" "$warmup"; do
   case "$v" in ''|*[!0-9]*) die "not a non-negative integer: '$v'" ;; esac
 done
 ncpu=$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
@@ -181,32 +227,58 @@ find_cargo() {
   return 1
 }
 
-if [ "$do_spindle" = 1 ] && [ -z "$spindle_bin" ]; then
-  if [ "$do_build" = 1 ]; then
+# The spindle programs: bench_fib_compare (fib) and bench_algo_compare (sum, sort).
+need_fib=0
+case " $workloads " in *" fib "*) need_fib=1 ;; esac
+find_built() {  # $1 target name -> path under build/release, or nothing
+  local c
+  for c in "build/release/$1" "build/release/bench/$1"; do
+    if [ -x "$c" ]; then printf '%s\n' "$repo/$c"; return 0; fi
+  done
+  if [ -d build/release ]; then
+    c=$(find build/release -type f -name "$1" -perm -u+x 2>/dev/null | head -n 1)
+    if [ -n "$c" ]; then printf '%s\n' "$repo/$c"; return 0; fi
+  fi
+  return 0
+}
+if [ "$do_spindle" = 1 ]; then
+  # A given --spindle-bin without --spindle-algo-bin: take bench_algo_compare from the same folder.
+  if [ -n "$spindle_bin" ] && [ -z "$spindle_algo_bin" ] && [ "$need_algo" = 1 ]; then
+    spindle_algo_bin="$(dirname "$spindle_bin")/bench_algo_compare"
+    [ -x "$spindle_algo_bin" ] || die "--spindle-bin given, but no bench_algo_compare next to it for sum/sort: pass --spindle-algo-bin PATH (or --workloads fib)"
+  fi
+  if [ -n "$spindle_algo_bin" ] && [ -z "$spindle_bin" ] && [ "$need_fib" = 1 ]; then
+    spindle_bin="$(dirname "$spindle_algo_bin")/bench_fib_compare"
+    [ -x "$spindle_bin" ] || die "--spindle-algo-bin given, but no bench_fib_compare next to it for fib: pass --spindle-bin PATH"
+  fi
+  targets=()
+  if [ "$need_fib" = 1 ] && [ -z "$spindle_bin" ]; then targets+=(bench_fib_compare); fi
+  if [ "$need_algo" = 1 ] && [ -z "$spindle_algo_bin" ]; then targets+=(bench_algo_compare); fi
+  if [ "$do_build" = 1 ] && [ "${#targets[@]}" -gt 0 ]; then
     command -v cmake >/dev/null || die "cmake not found (scripts/setup-deps.sh installs it)"
-    log "building bench_fib_compare (CMake preset: release)"
-    bfc_hint="building bench_fib_compare failed (bench targets exist only when Google Benchmark is found: libbenchmark-dev; --no-spindle runs rayon alone)"
+    log "building ${targets[*]} (CMake preset: release)"
+    bfc_hint="building ${targets[*]} failed (bench targets exist only when Google Benchmark is found: libbenchmark-dev; --no-spindle runs rayon alone)"
     if [ -f CMakePresets.json ]; then
       cmake --preset release >&2 || die "cmake --preset release failed"
       if cmake --list-presets=build 2>/dev/null | grep -q '"release"'; then
-        cmake --build --preset release --target bench_fib_compare -j2 >&2 || die "$bfc_hint"
+        cmake --build --preset release --target "${targets[@]}" -j2 >&2 || die "$bfc_hint"
       else
-        cmake --build build/release --target bench_fib_compare -j2 >&2 || die "$bfc_hint"
+        cmake --build build/release --target "${targets[@]}" -j2 >&2 || die "$bfc_hint"
       fi
     else
       log "no CMakePresets.json; configuring build/release with CMAKE_BUILD_TYPE=Release"
       cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >&2 || die "cmake configure failed"
-      cmake --build build/release --target bench_fib_compare -j2 >&2 || die "$bfc_hint"
+      cmake --build build/release --target "${targets[@]}" -j2 >&2 || die "$bfc_hint"
     fi
   fi
-  for c in build/release/bench_fib_compare build/release/bench/bench_fib_compare; do
-    if [ -x "$c" ]; then spindle_bin="$repo/$c"; break; fi
-  done
-  if [ -z "$spindle_bin" ] && [ -d build/release ]; then
-    c=$(find build/release -type f -name bench_fib_compare -perm -u+x 2>/dev/null | head -n 1)
-    [ -n "$c" ] && spindle_bin="$repo/$c"
+  if [ "$need_fib" = 1 ] && [ -z "$spindle_bin" ]; then
+    spindle_bin=$(find_built bench_fib_compare)
+    [ -n "$spindle_bin" ] || die "bench_fib_compare not found under build/release"
   fi
-  [ -n "$spindle_bin" ] || die "bench_fib_compare not found under build/release"
+  if [ "$need_algo" = 1 ] && [ -z "$spindle_algo_bin" ]; then
+    spindle_algo_bin=$(find_built bench_algo_compare)
+    [ -n "$spindle_algo_bin" ] || die "bench_algo_compare not found under build/release"
+  fi
 fi
 
 if [ "$do_rayon" = 1 ] && [ -z "$rayon_bin" ]; then
@@ -253,7 +325,7 @@ pin_prefix() {  # $1 = thread count -> prints "taskset -c a,b" or nothing
 results=$(mktemp "${TMPDIR:-/tmp}/spindle-bench.XXXXXX")
 trap 'rm -f "$results"' EXIT
 failed=0
-workload=fib
+workload=""; n=""
 # A hung run (e.g. a scheduler deadlock) must not hang the script: BENCH_TIMEOUT seconds per program run.
 tmo=""
 if command -v timeout >/dev/null 2>&1; then tmo="timeout ${BENCH_TIMEOUT:-900}"; fi
@@ -288,14 +360,22 @@ if [ -r /proc/loadavg ]; then
   fi
 fi
 
-common=(--n "$n" --reps "$reps" --warmup "$warmup")
-# Serial baselines once per language, on the first CPU.
-if [ "$do_spindle" = 1 ]; then run_one "serial (C++)" 1 "$spindle_bin" "$workload" "${common[@]}" --threads 1 --system serial; fi
-if [ "$do_rayon" = 1 ]; then run_one "serial (Rust)" 1 "$rayon_bin" "$workload" "${common[@]}" --threads 1 --system serial; fi
 for t in $threads_list; do
   case "$t" in ''|*[!0-9]*|0) die "bad thread count '$t'" ;; esac
-  if [ "$do_spindle" = 1 ]; then run_one spindle "$t" "$spindle_bin" "$workload" "${common[@]}" --threads "$t" --system spindle; fi
-  if [ "$do_rayon" = 1 ]; then run_one rayon "$t" "$rayon_bin" "$workload" "${common[@]}" --threads "$t" --system rayon; fi
+done
+wi=0
+for workload in $workloads; do
+  n=${wl_n[$wi]}; wi=$((wi + 1))
+  sbin=$spindle_bin
+  case "$workload" in sum | sort) sbin=$spindle_algo_bin ;; esac
+  common=(--n "$n" --reps "$reps" --warmup "$warmup")
+  # Serial baselines once per language, on the first CPU.
+  if [ "$do_spindle" = 1 ]; then run_one "serial (C++)" 1 "$sbin" "$workload" "${common[@]}" --threads 1 --system serial; fi
+  if [ "$do_rayon" = 1 ]; then run_one "serial (Rust)" 1 "$rayon_bin" "$workload" "${common[@]}" --threads 1 --system serial; fi
+  for t in $threads_list; do
+    if [ "$do_spindle" = 1 ]; then run_one spindle "$t" "$sbin" "$workload" "${common[@]}" --threads "$t" --system spindle; fi
+    if [ "$do_rayon" = 1 ]; then run_one rayon "$t" "$rayon_bin" "$workload" "${common[@]}" --threads "$t" --system rayon; fi
+  done
 done
 
 if [ -n "$json_out" ]; then

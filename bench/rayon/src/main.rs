@@ -21,7 +21,7 @@ use workloads::{Instance, Workload};
 
 const USAGE: &str = "usage: spindle-rayon-bench <workload> --n N --threads T --reps R [--warmup W] [--system rayon|serial|all]
   workload   one of: WORKLOADS
-  --n        problem size (fib: the argument; default: the workload's quick size)
+  --n        problem size (fib: the argument; sum, sort: element count; default: the quick size)
   --threads  rayon pool size (default: available parallelism); ignored by the serial system
   --reps     timed repetitions (default 7)
   --warmup   untimed repetitions after pool creation (default 1)

@@ -7,7 +7,10 @@
 //! Keep the algorithm, sizes and sequential cutoffs identical to the C++ side (bench/<name>_compare.cpp
 //! or wherever spindle's version lives) — see bench/README.md, "Fairness rules".
 
+mod data;
 mod fib;
+mod sort;
+mod sum;
 
 /// A benchmark kind: knows its name, its quick default size and how to build an instance.
 pub trait Workload: Sync {
@@ -31,7 +34,7 @@ pub trait Instance: Send {
     fn check(&self, result: u64) -> bool;
 }
 
-static ALL: &[&dyn Workload] = &[&fib::Fib];
+static ALL: &[&dyn Workload] = &[&fib::Fib, &sum::Sum, &sort::Sort];
 
 pub fn find(name: &str) -> Option<&'static dyn Workload> {
     ALL.iter().copied().find(|w| w.name() == name)

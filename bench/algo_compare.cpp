@@ -1,0 +1,397 @@
+// spindle side of the data-parallel benchmarks against rayon (bench/rayon, `spindle-rayon-bench
+// sum|sort`).
+//
+// Usage:
+//   bench_algo_compare <sum|sort> --n N --threads T --reps R [--warmup W]
+//                      [--system spindle|serial|all]
+//
+// Same CLI and same JSON output as the rayon binary and bench_fib_compare: one line per
+// (workload, system, threads):
+// {"workload":"sum","system":"spindle","lang":"cpp","threads":2,"n":4194304,"reps":7,"warmup":1,
+//  "times_s":[...],"median_s":..,"min_s":..,"max_s":..,"cpu_s":[...],"cpu_median_s":..,
+//  "peak_rss_kb":..,"result":..,"compiler":"gcc 12.2.0","checked":true}
+// Exit status: 0 if every result checked, 1 if a result was wrong (or spindle threw), 2 on usage
+// errors.
+//
+// Workloads (bench/rayon/src/workloads/{sum,sort}.rs are the rayon side; bench/README.md):
+//   sum   spindle::transform_reduce(v, 0, std::plus<>{}, x ^ (x >> 3)) over a vector<uint64_t>
+//         (rayon: v.par_iter().map(|&x| x ^ (x >> 3)).sum::<u64>()); serial:
+//         std::transform_reduce (no execution policy). Result: the sum.
+//   sort  spindle::stable_sort(v.begin(), v.end()) of a vector<uint32_t> (rayon: v.par_sort());
+//         serial: std::stable_sort. Every rep sorts a fresh copy of the unsorted input (copied
+//         outside the timed region). Check: equal to a copy sorted once by std::sort. Result:
+//         the element at n/2.
+// Inputs: splitmix64 seeded 42, the high 32 bits of each output (as uint64_t for sum, uint32_t
+// for sort) — bit-identical to the rayon side's; generated once per process, untimed.
+//
+// Fairness: the body runs on a pool worker via install() while the calling thread blocks (as
+// rayon's ThreadPool::install from outside the pool); the pool is built before the timed region
+// and the warm-up reps absorb thread start-up and first touch.
+//
+// This is a plain program with its own main (Google Benchmark's benchmark_main is not linked).
+
+#include <spindle/pool.hpp>
+#include <spindle/reduce.hpp>
+#include <spindle/sort.hpp>
+
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cinttypes>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <functional>
+#include <numeric>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Input generator: splitmix64, identical to bench/rayon/src/workloads/data.rs.
+
+constexpr std::uint64_t k_seed = 42;
+
+struct SplitMix64 {
+    std::uint64_t state;
+    std::uint64_t next_u64() {
+        state += 0x9E3779B97F4A7C15ull;
+        std::uint64_t z = state;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        return z ^ (z >> 31);
+    }
+    std::uint32_t next_u32() { return static_cast<std::uint32_t>(next_u64() >> 32); }
+};
+
+// ---------------------------------------------------------------------------------------------
+// The workloads. Each exposes: n(), reset() (untimed, before every rep), run_serial(),
+// run_spindle() (already on a pool worker), check(result) (untimed, after every rep).
+
+struct SumWorkload {
+    std::vector<std::uint64_t> v;
+    std::uint64_t expected = 0;
+
+    explicit SumWorkload(std::size_t n) : v(n) {
+        SplitMix64 g{k_seed};
+        for (auto& x : v)
+            x = g.next_u32();  // < 2^32: the sum of up to 2^32 values cannot wrap
+        // Reference: a plain indexed loop, independent of both timed versions.
+        std::uint64_t acc = 0;
+        for (std::size_t i = 0; i < v.size(); ++i)
+            acc += v[i] ^ (v[i] >> 3);
+        expected = acc;
+    }
+    std::size_t n() const { return v.size(); }
+    void reset() {}
+    [[gnu::noinline]] std::uint64_t run_serial() {
+        return std::transform_reduce(v.begin(), v.end(), std::uint64_t{0}, std::plus<>{},
+                                     [](std::uint64_t x) { return x ^ (x >> 3); });
+    }
+    std::uint64_t run_spindle() {
+        return spindle::transform_reduce(v, 0ull, std::plus<>{},
+                                         [](std::uint64_t x) { return x ^ (x >> 3); });
+    }
+    bool check(std::uint64_t r) const { return r == expected; }
+};
+
+struct SortWorkload {
+    std::vector<std::uint32_t> input, work, expected;
+
+    explicit SortWorkload(std::size_t n) : input(n) {
+        SplitMix64 g{k_seed};
+        for (auto& x : input)
+            x = g.next_u32();
+        expected = input;
+        std::sort(expected.begin(), expected.end());  // independent of both timed versions
+        work = input;
+    }
+    static std::uint64_t digest(const std::vector<std::uint32_t>& v) {
+        return v.empty() ? 0 : v[v.size() / 2];
+    }
+    std::size_t n() const { return input.size(); }
+    void reset() { std::copy(input.begin(), input.end(), work.begin()); }
+    [[gnu::noinline]] std::uint64_t run_serial() {
+        std::stable_sort(work.begin(), work.end());
+        return digest(work);
+    }
+    std::uint64_t run_spindle() {
+        spindle::stable_sort(work.begin(), work.end());
+        return digest(work);
+    }
+    // Sorted and the same multiset: equal to the once-sorted copy.
+    bool check(std::uint64_t r) const { return r == digest(expected) && work == expected; }
+};
+
+// ---------------------------------------------------------------------------------------------
+// Measurement helpers (as in fib_compare.cpp).
+
+double cpu_seconds() {
+    rusage ru{};
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0.0;
+    auto tv = [](const timeval& t) { return double(t.tv_sec) + double(t.tv_usec) * 1e-6; };
+    return tv(ru.ru_utime) + tv(ru.ru_stime);
+}
+
+long peak_rss_kb() {
+    rusage ru{};
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return ru.ru_maxrss;  // KiB on Linux
+}
+
+// Like Rust's std::thread::available_parallelism: honours the affinity mask (taskset).
+std::size_t available_parallelism() {
+#ifdef __linux__
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+        int c = CPU_COUNT(&set);
+        if (c > 0)
+            return static_cast<std::size_t>(c);
+    }
+#endif
+    unsigned h = std::thread::hardware_concurrency();
+    return h ? h : 1;
+}
+
+const char* compiler_string() {
+#if defined(__clang__)
+    return "clang " __clang_version__;
+#elif defined(__GNUC__)
+    return "gcc " __VERSION__;
+#else
+    return "unknown";
+#endif
+}
+
+double median_of_sorted(const std::vector<double>& s) {
+    const std::size_t k = s.size();
+    return (k % 2 == 1) ? s[k / 2] : 0.5 * (s[k / 2 - 1] + s[k / 2]);
+}
+
+std::string json_list(const std::vector<double>& v) {
+    std::string out = "[";
+    char buf[64];
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        std::snprintf(buf, sizeof buf, "%s%.9f", i ? "," : "", v[i]);
+        out += buf;
+    }
+    out += "]";
+    return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// CLI.
+
+constexpr const char* k_usage =
+    "usage: bench_algo_compare <workload> --n N --threads T --reps R [--warmup W] "
+    "[--system spindle|serial|all]\n"
+    "  workload   sum or sort\n"
+    "  --n        element count (default 4194304 = 4Mi; scripts/bench.sh --full uses 16Mi)\n"
+    "  --threads  spindle pool size (default: available parallelism); ignored by the serial "
+    "system\n"
+    "  --reps     timed repetitions (default 7)\n"
+    "  --warmup   untimed repetitions after pool creation (default 1)\n"
+    "  --system   spindle, serial or all (default all: serial first, then spindle)\n";
+
+struct Args {
+    std::string workload;
+    std::uint64_t n = std::uint64_t{1} << 22;
+    std::size_t threads = 0;
+    std::size_t reps = 7;
+    std::size_t warmup = 1;
+    bool run_serial = true;
+    bool run_spindle = true;
+};
+
+[[noreturn]] void usage_exit(const std::string& msg) {
+    if (!msg.empty())
+        std::fprintf(stderr, "bench_algo_compare: %s\n", msg.c_str());
+    std::fputs(k_usage, stderr);
+    std::exit(2);
+}
+
+std::uint64_t parse_u64(const std::string& flag, const char* s) {
+    if (s == nullptr)
+        usage_exit(flag + " needs a value");
+    char* end = nullptr;
+    errno = 0;
+    unsigned long long v = std::strtoull(s, &end, 10);
+    if (*s == '\0' || *s == '-' || end == nullptr || *end != '\0' || errno != 0)
+        usage_exit(flag + ": not a number: " + s);
+    return static_cast<std::uint64_t>(v);
+}
+
+Args parse_args(int argc, char** argv) {
+    Args a;
+    bool have_workload = false;
+    for (int i = 1; i < argc; ++i) {
+        std::string arg = argv[i];
+        std::string flag = arg;
+        std::string inline_value;
+        bool has_inline = false;
+        if (arg.rfind("--", 0) == 0) {
+            auto eq = arg.find('=');
+            if (eq != std::string::npos) {
+                flag = arg.substr(0, eq);
+                inline_value = arg.substr(eq + 1);
+                has_inline = true;
+            }
+        }
+        auto value = [&]() -> const char* {
+            if (has_inline)
+                return inline_value.c_str();
+            return (i + 1 < argc) ? argv[++i] : nullptr;
+        };
+        if (flag == "--n") {
+            a.n = parse_u64(flag, value());
+        } else if (flag == "--threads") {
+            a.threads = static_cast<std::size_t>(parse_u64(flag, value()));
+        } else if (flag == "--reps") {
+            a.reps = static_cast<std::size_t>(parse_u64(flag, value()));
+        } else if (flag == "--warmup") {
+            a.warmup = static_cast<std::size_t>(parse_u64(flag, value()));
+        } else if (flag == "--system") {
+            const char* v = value();
+            std::string_view s = v ? v : "";
+            if (s == "spindle") {
+                a.run_serial = false;
+                a.run_spindle = true;
+            } else if (s == "serial") {
+                a.run_serial = true;
+                a.run_spindle = false;
+            } else if (s == "all") {
+                a.run_serial = a.run_spindle = true;
+            } else {
+                usage_exit("unknown --system " + std::string(s));
+            }
+        } else if (flag == "-h" || flag == "--help") {
+            std::fputs(k_usage, stdout);
+            std::exit(0);
+        } else if (!flag.empty() && flag[0] == '-') {
+            usage_exit("unknown option " + flag);
+        } else {
+            if (have_workload)
+                usage_exit("unexpected argument " + arg);
+            a.workload = arg;
+            have_workload = true;
+        }
+    }
+    if (!have_workload)
+        usage_exit("missing workload");
+    if (a.workload != "sum" && a.workload != "sort")
+        usage_exit("unknown workload " + a.workload);
+    if (a.reps == 0)
+        usage_exit("--reps must be >= 1");
+    if (a.workload == "sum" && a.n > (std::uint64_t{1} << 32))
+        usage_exit("sum: n too large (max 2^32)");
+    if (a.threads == 0)
+        a.threads = available_parallelism();
+    return a;
+}
+
+// Runs warm-up + timed reps of one system and prints its JSON line; returns whether all checked.
+// reset() and check() are outside the timed region.
+template <class Workload, class Run>
+bool measure(const Args& args, Workload& w, const char* system, std::size_t threads, Run&& run) {
+    bool checked = true;
+    std::uint64_t result = 0;
+    for (std::size_t i = 0; i < args.warmup; ++i) {
+        w.reset();
+        if (!w.check(run()))
+            checked = false;
+    }
+
+    std::vector<double> times, cpus;
+    times.reserve(args.reps);
+    cpus.reserve(args.reps);
+    for (std::size_t i = 0; i < args.reps; ++i) {
+        w.reset();
+        const double c0 = cpu_seconds();
+        const auto t0 = std::chrono::steady_clock::now();
+        const std::uint64_t r = run();
+        const auto t1 = std::chrono::steady_clock::now();
+        const double c1 = cpu_seconds();
+        if (!w.check(r))
+            checked = false;
+        result = r;
+        times.push_back(std::chrono::duration<double>(t1 - t0).count());
+        cpus.push_back(c1 - c0);
+    }
+    std::vector<double> st = times, sc = cpus;
+    std::sort(st.begin(), st.end());
+    std::sort(sc.begin(), sc.end());
+
+    std::printf(
+        "{\"workload\":\"%s\",\"system\":\"%s\",\"lang\":\"cpp\",\"threads\":%zu,\"n\":%zu"
+        ",\"reps\":%zu,\"warmup\":%zu,\"times_s\":%s,\"median_s\":%.9f,\"min_s\":%.9f,\"max_s\":%."
+        "9f,"
+        "\"cpu_s\":%s,\"cpu_median_s\":%.9f,\"peak_rss_kb\":%ld,\"result\":%" PRIu64
+        ",\"compiler\":\"%s\",\"checked\":%s}\n",
+        args.workload.c_str(), system, threads, w.n(), args.reps, args.warmup,
+        json_list(times).c_str(), median_of_sorted(st), st.front(), st.back(),
+        json_list(cpus).c_str(), median_of_sorted(sc), peak_rss_kb(), result, compiler_string(),
+        checked ? "true" : "false");
+    std::fflush(stdout);
+    if (!checked) {
+        std::fprintf(stderr,
+                     "bench_algo_compare: %s %s threads=%zu: WRONG RESULT (last %" PRIu64 ")\n",
+                     args.workload.c_str(), system, threads, result);
+    }
+    return checked;
+}
+
+template <class Workload>
+bool run_workload(const Args& args) {
+    Workload w(static_cast<std::size_t>(args.n));  // input generation: untimed, shared
+    bool ok = true;
+    if (args.run_serial) {
+        if (!measure(args, w, "serial", 1, [&] { return w.run_serial(); }))
+            ok = false;
+    }
+    if (args.run_spindle) {
+        // Pool creation is outside the timed region; the warm-up reps absorb thread start-up.
+        spindle::PoolOptions opts;
+        opts.num_threads = args.threads;
+        spindle::ThreadPool pool(opts);
+        // install: the body runs on a pool worker while this (main) thread blocks, like rayon's
+        // ThreadPool::install called from outside the pool; the algorithm then runs in `pool`.
+        if (!measure(args, w, "spindle", args.threads, [&]() -> std::uint64_t {
+                return pool.install([&] { return w.run_spindle(); });
+            }))
+            ok = false;
+    }
+    return ok;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const Args args = parse_args(argc, argv);
+    bool ok = true;
+    try {
+        if (args.workload == "sum")
+            ok = run_workload<SumWorkload>(args);
+        else
+            ok = run_workload<SortWorkload>(args);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "bench_algo_compare: exception: %s\n", e.what());
+        return 1;
+    } catch (...) {
+        std::fprintf(stderr, "bench_algo_compare: unknown exception\n");
+        return 1;
+    }
+    return ok ? 0 : 1;
+}
