@@ -5,13 +5,13 @@
 // its own back when it resumes. design-notes/0006-thread-local-state.md explains how.
 #pragma once
 
+#include "spindle/detail/config.hpp"
+
 #include <atomic>
 #include <cstddef>
 #include <new>
 #include <type_traits>
 #include <utility>
-
-#include "spindle/detail/config.hpp"
 
 namespace spindle {
 namespace detail {
@@ -101,7 +101,7 @@ public:
 // previous context, also when f throws. Jobs created inside f see the binding; detached jobs
 // keep it alive for as long as they run.
 template <class T, class F>
-decltype(auto) with_context(const ContextKey<T>& key, T value, F&& f) {
+decltype(auto) with_context(const ContextKey<T>& key, std::type_identity_t<T> value, F&& f) {
     using Frame = detail::TypedFrame<T>;
     const detail::Context saved = detail::tl_context;
     auto* frame = new Frame{

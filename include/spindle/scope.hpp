@@ -38,7 +38,11 @@ private:
     template <class F>
     struct SpawnJob : detail::Job {
         template <class G>
-        SpawnJob(G&& g, Scope* s) : Job(&SpawnJob::run), fn(std::forward<G>(g)), scope(s) {}
+        SpawnJob(G&& g, Scope* s) : Job(&SpawnJob::run), fn(std::forward<G>(g)), scope(s) {
+            // The spawning code may bind context inside the scope (with_context) and return
+            // from that binding before this job runs: keep the captured bindings alive.
+            detail::retain(ctx.frames);
+        }
         F fn;
         Scope* scope;
 
@@ -55,7 +59,9 @@ private:
             }
             // The closure (and whatever it captured by value) is destroyed before the scope
             // counts this job as finished.
+            const detail::ContextFrame* frames = self->ctx.frames;
             delete self;
+            detail::release(frames);
             s->m_pending.count_down();
         }
     };
@@ -77,7 +83,9 @@ void Scope::spawn(F&& f) {
     try {
         detail::submit(m_registry, job);
     } catch (...) {  // the injector could not grow: undo, so the scope does not wait for it
+        const detail::ContextFrame* frames = job->ctx.frames;
         delete job;
+        detail::release(frames);
         m_pending.count_down();  // never the last: the body still holds its own count
         throw;
     }

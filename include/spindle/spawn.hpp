@@ -43,7 +43,9 @@ void spawn_in(Registry* r, F&& f) {
     try {
         submit(r, job);
     } catch (...) {  // the injector could not grow: undo, so the destructor does not wait for it
+        const ContextFrame* frames = job->ctx.frames;
         delete job;
+        release(frames);
         detached_end(r);
         throw;
     }

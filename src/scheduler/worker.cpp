@@ -292,6 +292,9 @@ void Worker::run_loop() noexcept {
 
 void Worker::run_job(Job* j) noexcept {
     execute_job(j);
+    // Between jobs a worker runs with no context: the job's bindings may be freed once it
+    // returns, and handlers called from the run loop must not see them.
+    set_context(Context{});
 }
 
 void Worker::switch_to(Fiber* to, AfterSwitch after, void* arg) noexcept {
