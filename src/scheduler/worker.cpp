@@ -21,6 +21,8 @@ namespace {
 // park and resume (a few hundred ns; one x86 `pause` takes ~20 ns on the dev VM, where 256 of
 // them made every park cost 5 us), so spinning never costs more than parking would.
 constexpr int k_spin_before_park = 16;
+// The same for a thread outside any pool before it blocks on its futex (see wait_latch).
+constexpr int k_spin_before_block = 256;
 // Rounds of searching for work with a pause in between, before the rounds with sched_yield;
 // the total before a worker announces that it goes to sleep is Tuning::idle_rounds.
 constexpr unsigned k_pause_rounds = 16;
@@ -84,12 +86,16 @@ void wake_waiter(Waiter* w) noexcept {
 }
 
 void wait_latch(Latch& latch) {
-    for (int i = 0; i < k_spin_before_park; ++i) {
+    auto* w = static_cast<Worker*>(tl_worker);
+    // A thread outside any pool has nothing else to run and its futex sleep and wake-up cost
+    // microseconds, so it spins longer: with the workers' 16, an external install() slept on
+    // the futex almost every time and took 4 us instead of 1.2 us (bench/core_bench.cpp).
+    const int spins = w != nullptr ? k_spin_before_park : k_spin_before_block;
+    for (int i = 0; i < spins; ++i) {
         if (latch.probe())
             return;
         cpu_relax();
     }
-    auto* w = static_cast<Worker*>(tl_worker);
     if (w == nullptr) {
         thread_wait(latch);  // a thread outside any pool blocks
         return;
