@@ -491,6 +491,21 @@ TEST(ContextTypedSlots, UnboundKeyReadsNull) {
     });
 }
 
+// The value's type comes from the key alone, so a value that merely converts to it binds too
+// (a string literal for a ContextKey<std::string>).
+TEST(ContextTypedSlots, ValueConvertsToTheKeysType) {
+    static const spindle::ContextKey<std::string> k_name;
+    spindle::ThreadPool pool(spindle::PoolOptions{.num_threads = 2});
+    const std::string seen = spindle::with_context(k_name, "r42", [&] {
+        return pool.install([] {
+            auto [a, b] = spindle::join([] { return *k_name.get(); }, [] { return *k_name.get(); });
+            return a + b;
+        });
+    });
+    EXPECT_EQ(seen, "r42r42");
+    EXPECT_EQ(k_name.get(), nullptr);
+}
+
 TEST(ContextTypedSlots, InnerBindingShadowsAndTheOuterComesBack) {
     auto check = [] {
         EXPECT_EQ(k_int.get(), nullptr);
