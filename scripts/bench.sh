@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark of spindle against rayon (quick by default).
 #
-#   scripts/bench.sh                 # fib(30), sum and sort of 4Mi elements; 7 reps, 1 warm-up,
-#                                    # threads 1 2 (and nproc if > 2)
-#   scripts/bench.sh --full          # fib(35), sum and sort of 16Mi elements; 11 reps
+#   scripts/bench.sh                 # fib(30), sum and sort of 4Mi elements, nqueens(11), skynet
+#                                    # of 1M leaves; 7 reps, 1 warm-up, threads 1 2 (and nproc if > 2)
+#   scripts/bench.sh --full          # fib(35), sum and sort of 16Mi elements, nqueens(13), skynet
+#                                    # of 10M leaves; 11 reps
 #   scripts/bench.sh --workloads fib --n 32
 #   scripts/bench.sh --json out.jsonl
 #
 # Steps: scripts/setup-deps.sh --bench (if present) -> CMake `release` preset, targets
-# bench_fib_compare (fib) and bench_algo_compare (sum, sort) -> rayon crate (bench/rayon, offline
+# bench_fib_compare (fib), bench_algo_compare (sum, sort) and bench_tree_compare (nqueens, skynet)
+# -> rayon crate (bench/rayon, offline
 # against Debian's packaged crates) -> per workload: serial / spindle / rayon runs, pinned with
 # taskset -> table. Exits non-zero if any build or run fails or any result is not checked.
 # Fairness rules: bench/README.md.
@@ -17,9 +19,10 @@ set -euo pipefail
 usage() {
   cat <<'EOF'
 usage: scripts/bench.sh [options]
-  --full              main sizes: fib n=35, sum/sort n=16777216, 11 reps
-                      (default quick: fib n=30, sum/sort n=4194304, 7 reps)
-  --workloads "LIST"  workloads to run, in order (default: "fib sum sort")
+  --full              main sizes: fib n=35, sum/sort n=16777216, nqueens n=13, skynet n=10000000,
+                      11 reps (default quick: fib n=30, sum/sort n=4194304, nqueens n=11,
+                      skynet n=1000000, 7 reps)
+  --workloads "LIST"  workloads to run, in order (default: "fib sum sort nqueens skynet")
   --json FILE         also write every JSON result line to FILE
   --n N               override the problem size of every selected workload
   --n WORKLOAD=N      override one workload's size (repeatable; e.g. --n fib=32 --n sort=1000000)
@@ -30,10 +33,13 @@ usage: scripts/bench.sh [options]
   --no-build          do not build; use existing binaries
   --no-spindle        skip the spindle side (rayon + Rust serial only)
   --no-rayon          skip the rayon side (spindle + C++ serial only)
-  --spindle-bin PATH  use this bench_fib_compare binary (implies no CMake build; sum/sort then
-                      use bench_algo_compare next to it unless --spindle-algo-bin is given)
+  --spindle-bin PATH  use this bench_fib_compare binary (implies no CMake build; sum/sort and
+                      nqueens/skynet then use bench_algo_compare / bench_tree_compare next to it
+                      unless --spindle-algo-bin / --spindle-tree-bin is given)
   --spindle-algo-bin PATH
                       use this bench_algo_compare binary (implies no CMake build)
+  --spindle-tree-bin PATH
+                      use this bench_tree_compare binary (implies no CMake build)
   --rayon-bin PATH    use this spindle-rayon-bench binary (implies no cargo build)
   --no-pin            do not pin with taskset
   --table FILE        only print the table for an existing JSON-lines FILE, then exit
@@ -78,7 +84,7 @@ print_table() {
     }
     END {
       if (nrows == 0) { print "bench.sh: no results to tabulate" > "/dev/stderr"; exit 1 }
-      fmt = "%-15s %7s %-12s %11s %21s %9s %8s %9s %9s %8s\n"
+      fmt = "%-17s %7s %-12s %11s %21s %9s %8s %9s %9s %8s\n"
       printf fmt, "workload", "threads", "system", "median ms", "min-max ms", "x serial", "x rayon", "cpu s", "cpu/wall", "checked"
       # order: per workload, serial rows first, then by thread count: spindle, rayon, others
       for (i = 1; i <= nw; i++) {
@@ -127,8 +133,8 @@ print_table() {
 # Options.
 full=0; json_out=""; n=""; reps=""; warmup=1; threads_list=""
 do_setup=1; do_build=1; do_spindle=1; do_rayon=1; do_pin=1
-spindle_bin=""; spindle_algo_bin=""; rayon_bin=""; table_only=""
-workloads="fib sum sort"
+spindle_bin=""; spindle_algo_bin=""; spindle_tree_bin=""; rayon_bin=""; table_only=""
+workloads="fib sum sort nqueens skynet"
 declare -A n_of=()  # --n WORKLOAD=N
 set_n() {
   case "$1" in
@@ -154,6 +160,7 @@ while [ $# -gt 0 ]; do
     --no-pin) do_pin=0 ;;
     --spindle-bin) [ $# -ge 2 ] || die "--spindle-bin needs a path"; spindle_bin=$(abspath "$2"); shift ;;
     --spindle-algo-bin) [ $# -ge 2 ] || die "--spindle-algo-bin needs a path"; spindle_algo_bin=$(abspath "$2"); shift ;;
+    --spindle-tree-bin) [ $# -ge 2 ] || die "--spindle-tree-bin needs a path"; spindle_tree_bin=$(abspath "$2"); shift ;;
     --rayon-bin) [ $# -ge 2 ] || die "--rayon-bin needs a path"; rayon_bin=$(abspath "$2"); shift ;;
     --table) [ $# -ge 2 ] || die "--table needs a file"; table_only=$(abspath "$2"); shift ;;
     -h|--help) usage; exit 0 ;;
@@ -178,15 +185,21 @@ default_n() {  # $1 workload
     fib:1) echo 35 ;;
     sum:0 | sort:0) echo 4194304 ;;
     sum:1 | sort:1) echo 16777216 ;;
+    nqueens:0) echo 11 ;;
+    nqueens:1) echo 13 ;;
+    skynet:0) echo 1000000 ;;
+    skynet:1) echo 10000000 ;;
   esac
 }
 need_algo=0
+need_tree=0
 wl_n=()
 for w in $workloads; do
   case "$w" in
     fib) ;;
     sum | sort) need_algo=1 ;;
-    *) die "unknown workload '$w' (known: fib sum sort)" ;;
+    nqueens | skynet) need_tree=1 ;;
+    *) die "unknown workload '$w' (known: fib sum sort nqueens skynet)" ;;
   esac
 done
 [ -n "${workloads// /}" ] || die "--workloads: empty list"
@@ -227,7 +240,8 @@ find_cargo() {
   return 1
 }
 
-# The spindle programs: bench_fib_compare (fib) and bench_algo_compare (sum, sort).
+# The spindle programs: bench_fib_compare (fib), bench_algo_compare (sum, sort) and
+# bench_tree_compare (nqueens, skynet).
 need_fib=0
 case " $workloads " in *" fib "*) need_fib=1 ;; esac
 find_built() {  # $1 target name -> path under build/release, or nothing
@@ -251,9 +265,17 @@ if [ "$do_spindle" = 1 ]; then
     spindle_bin="$(dirname "$spindle_algo_bin")/bench_fib_compare"
     [ -x "$spindle_bin" ] || die "--spindle-algo-bin given, but no bench_fib_compare next to it for fib: pass --spindle-bin PATH"
   fi
+  # A given --spindle-bin or --spindle-algo-bin without --spindle-tree-bin: bench_tree_compare
+  # from the same folder.
+  if [ -z "$spindle_tree_bin" ] && [ "$need_tree" = 1 ] && { [ -n "$spindle_bin" ] || [ -n "$spindle_algo_bin" ]; }; then
+    given=${spindle_bin:-$spindle_algo_bin}
+    spindle_tree_bin="$(dirname "$given")/bench_tree_compare"
+    [ -x "$spindle_tree_bin" ] || die "--spindle-bin/--spindle-algo-bin given, but no bench_tree_compare next to it for nqueens/skynet: pass --spindle-tree-bin PATH"
+  fi
   targets=()
   if [ "$need_fib" = 1 ] && [ -z "$spindle_bin" ]; then targets+=(bench_fib_compare); fi
   if [ "$need_algo" = 1 ] && [ -z "$spindle_algo_bin" ]; then targets+=(bench_algo_compare); fi
+  if [ "$need_tree" = 1 ] && [ -z "$spindle_tree_bin" ]; then targets+=(bench_tree_compare); fi
   if [ "$do_build" = 1 ] && [ "${#targets[@]}" -gt 0 ]; then
     command -v cmake >/dev/null || die "cmake not found (scripts/setup-deps.sh installs it)"
     log "building ${targets[*]} (CMake preset: release)"
@@ -278,6 +300,10 @@ if [ "$do_spindle" = 1 ]; then
   if [ "$need_algo" = 1 ] && [ -z "$spindle_algo_bin" ]; then
     spindle_algo_bin=$(find_built bench_algo_compare)
     [ -n "$spindle_algo_bin" ] || die "bench_algo_compare not found under build/release"
+  fi
+  if [ "$need_tree" = 1 ] && [ -z "$spindle_tree_bin" ]; then
+    spindle_tree_bin=$(find_built bench_tree_compare)
+    [ -n "$spindle_tree_bin" ] || die "bench_tree_compare not found under build/release"
   fi
 fi
 
@@ -367,7 +393,10 @@ wi=0
 for workload in $workloads; do
   n=${wl_n[$wi]}; wi=$((wi + 1))
   sbin=$spindle_bin
-  case "$workload" in sum | sort) sbin=$spindle_algo_bin ;; esac
+  case "$workload" in
+    sum | sort) sbin=$spindle_algo_bin ;;
+    nqueens | skynet) sbin=$spindle_tree_bin ;;
+  esac
   common=(--n "$n" --reps "$reps" --warmup "$warmup")
   # Serial baselines once per language, on the first CPU.
   if [ "$do_spindle" = 1 ]; then run_one "serial (C++)" 1 "$sbin" "$workload" "${common[@]}" --threads 1 --system serial; fi

@@ -21,7 +21,8 @@ use workloads::{Instance, Workload};
 
 const USAGE: &str = "usage: spindle-rayon-bench <workload> --n N --threads T --reps R [--warmup W] [--system rayon|serial|all]
   workload   one of: WORKLOADS
-  --n        problem size (fib: the argument; sum, sort: element count; default: the quick size)
+  --n        problem size (fib: the argument; sum, sort: element count; nqueens: board size;
+             skynet: leaves, a power of 10; default: the quick size)
   --threads  rayon pool size (default: available parallelism); ignored by the serial system
   --reps     timed repetitions (default 7)
   --warmup   untimed repetitions after pool creation (default 1)

@@ -9,6 +9,8 @@
 
 mod data;
 mod fib;
+mod nqueens;
+mod skynet;
 mod sort;
 mod sum;
 
@@ -34,7 +36,13 @@ pub trait Instance: Send {
     fn check(&self, result: u64) -> bool;
 }
 
-static ALL: &[&dyn Workload] = &[&fib::Fib, &sum::Sum, &sort::Sort];
+static ALL: &[&dyn Workload] = &[
+    &fib::Fib,
+    &sum::Sum,
+    &sort::Sort,
+    &nqueens::NQueens,
+    &skynet::Skynet,
+];
 
 pub fn find(name: &str) -> Option<&'static dyn Workload> {
     ALL.iter().copied().find(|w| w.name() == name)

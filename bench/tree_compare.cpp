@@ -1,0 +1,403 @@
+// spindle side of the tree-shaped benchmarks against rayon (bench/rayon,
+// `spindle-rayon-bench nqueens|skynet`).
+//
+// Usage:
+//   bench_tree_compare nqueens|skynet --n N --threads T --reps R [--warmup W]
+//                      [--system spindle|serial|all]
+//
+// Same CLI and same JSON output as the rayon binary: one line per (workload, system, threads).
+// Exit status: 0 if every result checked, 1 if a result was wrong (or spindle threw), 2 on usage
+// errors.
+//
+// Workloads (identical decomposition on the rayon side, bench/rayon/src/workloads/*.rs):
+//  - nqueens N: count the placements of N queens. Bitmask search (columns, both diagonals as u32
+//    masks). Every node with at least one free column opens one spindle::scope and spawns one
+//    closure per free column (lowest bit first), each writing its count into a slot of a local
+//    array; the slots are summed after the scope. No sequential cutoff: the only leaves are
+//    row == N (1) and dead ends (0). Checked against the published counts (N <= 16).
+//  - skynet N (a power of 10): a 10-ary tree with N leaves; leaf i returns i. Every inner node
+//    opens one spindle::scope, spawns 10 closures writing into a local array, waits, and sums.
+//    Checked against N(N-1)/2.
+// The body runs on a pool worker via install() while the calling thread blocks (as rayon's
+// ThreadPool::install from outside the pool); the pool is built before the timed region and one
+// warm-up rep absorbs thread start-up. The serial system is a plain recursive version.
+//
+// This is a plain program with its own main (Google Benchmark's benchmark_main is not linked).
+
+#include <spindle/spindle.hpp>
+
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cinttypes>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// The workloads.
+
+// nqueens: `cols` = occupied columns, `d1`/`d2` = squares attacked on this row along the two
+// diagonals (shifted one step per row). Masks are u32, N <= 16.
+std::uint64_t nqueens(
+    std::uint32_t n, std::uint32_t row, std::uint32_t cols, std::uint32_t d1, std::uint32_t d2) {
+    if (row == n)
+        return 1;
+    const std::uint32_t full = (std::uint32_t{1} << n) - 1;
+    std::uint32_t avail = ~(cols | d1 | d2) & full;
+    if (avail == 0)
+        return 0;
+    std::uint64_t counts[32] = {};
+    spindle::scope([&](spindle::Scope& s) {
+        for (std::uint32_t i = 0; avail != 0; ++i) {
+            const std::uint32_t bit = avail & (0u - avail);
+            avail &= avail - 1;
+            s.spawn([&counts, i, n, row, cols, d1, d2, bit] {
+                counts[i] = nqueens(n, row + 1, cols | bit, (d1 | bit) << 1, (d2 | bit) >> 1);
+            });
+        }
+    });
+    std::uint64_t total = 0;
+    for (std::uint64_t c : counts)
+        total += c;
+    return total;
+}
+
+// Serial baseline T_S: the same search, plain recursion.
+[[gnu::noinline]] std::uint64_t nqueens_serial(
+    std::uint32_t n, std::uint32_t row, std::uint32_t cols, std::uint32_t d1, std::uint32_t d2) {
+    if (row == n)
+        return 1;
+    const std::uint32_t full = (std::uint32_t{1} << n) - 1;
+    std::uint32_t avail = ~(cols | d1 | d2) & full;
+    std::uint64_t total = 0;
+    while (avail != 0) {
+        const std::uint32_t bit = avail & (0u - avail);
+        avail &= avail - 1;
+        total += nqueens_serial(n, row + 1, cols | bit, (d1 | bit) << 1, (d2 | bit) >> 1);
+    }
+    return total;
+}
+
+// Published solution counts (OEIS A000170), index N.
+constexpr std::uint64_t k_nqueens_counts[17] = {
+    1, 1, 0, 0, 2, 10, 4, 40, 92, 352, 724, 2680, 14200, 73712, 365596, 2279184, 14772512};
+
+// skynet: the subtree of `size` leaves whose first leaf index is `num`.
+std::uint64_t skynet(std::uint64_t num, std::uint64_t size) {
+    if (size == 1)
+        return num;
+    const std::uint64_t sub = size / 10;
+    std::uint64_t sums[10];
+    spindle::scope([&](spindle::Scope& s) {
+        for (std::uint64_t i = 0; i < 10; ++i)
+            s.spawn([&sums, i, num, sub] { sums[i] = skynet(num + i * sub, sub); });
+    });
+    std::uint64_t total = 0;
+    for (std::uint64_t v : sums)
+        total += v;
+    return total;
+}
+
+// Serial baseline T_S.
+[[gnu::noinline]] std::uint64_t skynet_serial(std::uint64_t num, std::uint64_t size) {
+    if (size == 1)
+        return num;
+    const std::uint64_t sub = size / 10;
+    std::uint64_t total = 0;
+    for (std::uint64_t i = 0; i < 10; ++i)
+        total += skynet_serial(num + i * sub, sub);
+    return total;
+}
+
+bool is_power_of_10(std::uint64_t n) {
+    if (n == 0)
+        return false;
+    while (n % 10 == 0)
+        n /= 10;
+    return n == 1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measurement helpers.
+
+double cpu_seconds() {
+    rusage ru{};
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0.0;
+    auto tv = [](const timeval& t) { return double(t.tv_sec) + double(t.tv_usec) * 1e-6; };
+    return tv(ru.ru_utime) + tv(ru.ru_stime);
+}
+
+long peak_rss_kb() {
+    rusage ru{};
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return ru.ru_maxrss;  // KiB on Linux
+}
+
+// Like Rust's std::thread::available_parallelism: honours the affinity mask (taskset).
+std::size_t available_parallelism() {
+#ifdef __linux__
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+        int c = CPU_COUNT(&set);
+        if (c > 0)
+            return static_cast<std::size_t>(c);
+    }
+#endif
+    unsigned h = std::thread::hardware_concurrency();
+    return h ? h : 1;
+}
+
+const char* compiler_string() {
+#if defined(__clang__)
+    return "clang " __clang_version__;
+#elif defined(__GNUC__)
+    return "gcc " __VERSION__;
+#else
+    return "unknown";
+#endif
+}
+
+double median_of_sorted(const std::vector<double>& s) {
+    const std::size_t k = s.size();
+    return (k % 2 == 1) ? s[k / 2] : 0.5 * (s[k / 2 - 1] + s[k / 2]);
+}
+
+std::string json_list(const std::vector<double>& v) {
+    std::string out = "[";
+    char buf[64];
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        std::snprintf(buf, sizeof buf, "%s%.9f", i ? "," : "", v[i]);
+        out += buf;
+    }
+    out += "]";
+    return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// CLI.
+
+constexpr const char* k_usage =
+    "usage: bench_tree_compare <workload> --n N --threads T --reps R [--warmup W] "
+    "[--system spindle|serial|all]\n"
+    "  workload   nqueens | skynet\n"
+    "  --n        problem size (nqueens: board size, default 11, max 16; skynet: leaves, a power\n"
+    "             of 10, default 1000000)\n"
+    "  --threads  spindle pool size (default: available parallelism); ignored by the serial "
+    "system\n"
+    "  --reps     timed repetitions (default 7)\n"
+    "  --warmup   untimed repetitions after pool creation (default 1)\n"
+    "  --system   spindle, serial or all (default all: serial first, then spindle)\n";
+
+struct Args {
+    std::string workload;
+    std::uint64_t n = 0;  // 0: the workload's quick default
+    std::size_t threads = 0;
+    std::size_t reps = 7;
+    std::size_t warmup = 1;
+    bool run_serial = true;
+    bool run_spindle = true;
+};
+
+[[noreturn]] void usage_exit(const std::string& msg) {
+    if (!msg.empty())
+        std::fprintf(stderr, "bench_tree_compare: %s\n", msg.c_str());
+    std::fputs(k_usage, stderr);
+    std::exit(2);
+}
+
+std::uint64_t parse_u64(const std::string& flag, const char* s) {
+    if (s == nullptr)
+        usage_exit(flag + " needs a value");
+    char* end = nullptr;
+    errno = 0;
+    unsigned long long v = std::strtoull(s, &end, 10);
+    if (*s == '\0' || *s == '-' || end == nullptr || *end != '\0' || errno != 0)
+        usage_exit(flag + ": not a number: " + s);
+    return static_cast<std::uint64_t>(v);
+}
+
+Args parse_args(int argc, char** argv) {
+    Args a;
+    bool have_workload = false;
+    for (int i = 1; i < argc; ++i) {
+        std::string arg = argv[i];
+        std::string flag = arg;
+        std::string inline_value;
+        bool has_inline = false;
+        if (arg.rfind("--", 0) == 0) {
+            auto eq = arg.find('=');
+            if (eq != std::string::npos) {
+                flag = arg.substr(0, eq);
+                inline_value = arg.substr(eq + 1);
+                has_inline = true;
+            }
+        }
+        auto value = [&]() -> const char* {
+            if (has_inline)
+                return inline_value.c_str();
+            return (i + 1 < argc) ? argv[++i] : nullptr;
+        };
+        if (flag == "--n") {
+            a.n = parse_u64(flag, value());
+        } else if (flag == "--threads") {
+            a.threads = static_cast<std::size_t>(parse_u64(flag, value()));
+        } else if (flag == "--reps") {
+            a.reps = static_cast<std::size_t>(parse_u64(flag, value()));
+        } else if (flag == "--warmup") {
+            a.warmup = static_cast<std::size_t>(parse_u64(flag, value()));
+        } else if (flag == "--system") {
+            const char* v = value();
+            std::string_view s = v ? v : "";
+            if (s == "spindle") {
+                a.run_serial = false;
+                a.run_spindle = true;
+            } else if (s == "serial") {
+                a.run_serial = true;
+                a.run_spindle = false;
+            } else if (s == "all") {
+                a.run_serial = a.run_spindle = true;
+            } else {
+                usage_exit("unknown --system " + std::string(s));
+            }
+        } else if (flag == "-h" || flag == "--help") {
+            std::fputs(k_usage, stdout);
+            std::exit(0);
+        } else if (!flag.empty() && flag[0] == '-') {
+            usage_exit("unknown option " + flag);
+        } else {
+            if (have_workload)
+                usage_exit("unexpected argument " + arg);
+            a.workload = arg;
+            have_workload = true;
+        }
+    }
+    if (!have_workload)
+        usage_exit("missing workload");
+    if (a.workload != "nqueens" && a.workload != "skynet")
+        usage_exit("unknown workload " + a.workload);
+    if (a.reps == 0)
+        usage_exit("--reps must be >= 1");
+    if (a.workload == "nqueens") {
+        if (a.n == 0)
+            a.n = 11;
+        if (a.n > 16)
+            usage_exit("nqueens: n must be 1..16");
+    } else {
+        if (a.n == 0)
+            a.n = 1000000;
+        if (!is_power_of_10(a.n) || a.n > 1000000000)
+            usage_exit("skynet: n must be a power of 10, at most 10^9");
+    }
+    if (a.threads == 0)
+        a.threads = available_parallelism();
+    return a;
+}
+
+// Runs warm-up + timed reps of one system and prints its JSON line; returns whether all checked.
+template <class Run>
+bool measure(
+    const Args& args, const char* system, std::size_t threads, std::uint64_t expected, Run&& run) {
+    bool checked = true;
+    std::uint64_t result = 0;
+    for (std::size_t i = 0; i < args.warmup; ++i) {
+        if (run() != expected)
+            checked = false;
+    }
+
+    std::vector<double> times, cpus;
+    times.reserve(args.reps);
+    cpus.reserve(args.reps);
+    for (std::size_t i = 0; i < args.reps; ++i) {
+        const double c0 = cpu_seconds();
+        const auto t0 = std::chrono::steady_clock::now();
+        const std::uint64_t r = run();
+        const auto t1 = std::chrono::steady_clock::now();
+        const double c1 = cpu_seconds();
+        if (r != expected)
+            checked = false;
+        result = r;
+        times.push_back(std::chrono::duration<double>(t1 - t0).count());
+        cpus.push_back(c1 - c0);
+    }
+    std::vector<double> st = times, sc = cpus;
+    std::sort(st.begin(), st.end());
+    std::sort(sc.begin(), sc.end());
+
+    std::printf(
+        "{\"workload\":\"%s\",\"system\":\"%s\",\"lang\":\"cpp\",\"threads\":%zu,\"n\":%" PRIu64
+        ",\"reps\":%zu,\"warmup\":%zu,\"times_s\":%s,\"median_s\":%.9f,\"min_s\":%.9f,\"max_s\":%."
+        "9f,"
+        "\"cpu_s\":%s,\"cpu_median_s\":%.9f,\"peak_rss_kb\":%ld,\"result\":%" PRIu64
+        ",\"compiler\":\"%s\",\"checked\":%s}\n",
+        args.workload.c_str(), system, threads, args.n, args.reps, args.warmup,
+        json_list(times).c_str(), median_of_sorted(st), st.front(), st.back(),
+        json_list(cpus).c_str(), median_of_sorted(sc), peak_rss_kb(), result, compiler_string(),
+        checked ? "true" : "false");
+    std::fflush(stdout);
+    if (!checked) {
+        std::fprintf(stderr,
+                     "bench_tree_compare: %s %s threads=%zu: WRONG RESULT (last %" PRIu64
+                     ", expected %" PRIu64 ")\n",
+                     args.workload.c_str(), system, threads, result, expected);
+    }
+    return checked;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const Args args = parse_args(argc, argv);
+    const std::uint64_t n = args.n;
+    const bool is_nq = args.workload == "nqueens";
+    const auto nq = static_cast<std::uint32_t>(n);
+    // skynet: sum of 0..n-1 = n(n-1)/2 (n <= 10^9: exact in 64 bits).
+    const std::uint64_t expected = is_nq ? k_nqueens_counts[n] : n * (n - 1) / 2;
+    auto serial = [&]() -> std::uint64_t {
+        return is_nq ? nqueens_serial(nq, 0, 0, 0, 0) : skynet_serial(0, n);
+    };
+    auto parallel = [&]() -> std::uint64_t {
+        return is_nq ? nqueens(nq, 0, 0, 0, 0) : skynet(0, n);
+    };
+    bool ok = true;
+    try {
+        if (args.run_serial) {
+            if (!measure(args, "serial", 1, expected, serial))
+                ok = false;
+        }
+        if (args.run_spindle) {
+            // Pool creation is outside the timed region; the warm-up reps absorb thread start-up.
+            spindle::PoolOptions opts;
+            opts.num_threads = args.threads;
+            spindle::ThreadPool pool(opts);
+            // install: the body runs on a pool worker while this (main) thread blocks, like rayon's
+            // ThreadPool::install called from outside the pool.
+            if (!measure(args, "spindle", args.threads, expected,
+                         [&]() -> std::uint64_t { return pool.install(parallel); }))
+                ok = false;
+        }
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "bench_tree_compare: exception: %s\n", e.what());
+        return 1;
+    } catch (...) {
+        std::fprintf(stderr, "bench_tree_compare: unknown exception\n");
+        return 1;
+    }
+    return ok ? 0 : 1;
+}
