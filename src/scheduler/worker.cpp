@@ -310,6 +310,7 @@ void Worker::switch_to(Fiber* to, AfterSwitch after, void* arg) noexcept {
     const Context mine = current_context();
     std::memcpy(self->scheduler_data, &mine, sizeof mine);
     m_running = to;
+    ++switches;
     switch_fiber(self, to, after, arg);
     Context back;
     std::memcpy(&back, self->scheduler_data, sizeof back);

@@ -282,3 +282,39 @@ TEST(ScopeGlobal, ExceptionFromOutsideAnyPool) {
 }
 
 }  // namespace
+
+namespace {
+
+// A scope runs its own unstolen spawns on the waiting stack (no park), but never another job:
+// a detached job spawned by the body after the scoped spawns sits on top of the deque; the
+// helping loop must leave it, so it runs on another fiber of the worker, not nested on the
+// stack of the scope that waits (a nested run would sit a few frames below the body's frame).
+TEST(ScopeHelping, RunsItsOwnSpawnsButNeverAnotherJobNested) {
+    if (spindle_test::under_asan())
+        GTEST_SKIP() << "ASan's fake stacks move locals off the real stack";
+    spindle::ThreadPool pool(spindle::PoolOptions{.num_threads = 1});
+    std::atomic<std::ptrdiff_t> distance{0};
+    int scoped_runs = 0;
+    pool.install([&] {
+        spindle::scope([&](spindle::Scope& s) {
+            volatile char body_marker = 0;
+            const char* body_sp = const_cast<const char*>(&body_marker);
+            s.spawn([&] { ++scoped_runs; });
+            s.spawn([&] { ++scoped_runs; });
+            spindle::spawn([&distance, body_sp] {
+                volatile char job_marker = 0;
+                distance.store(body_sp - const_cast<const char*>(&job_marker));
+            });
+        });
+    });
+    EXPECT_EQ(scoped_runs, 2);
+    for (int i = 0; i < 2000 && distance.load() == 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    const std::ptrdiff_t d = distance.load();
+    ASSERT_NE(d, 0) << "the detached job never ran";
+    // Nested on the body's stack would be a few hundred bytes to a few KiB below it.
+    EXPECT_FALSE(d > 0 && d < 64 * 1024)
+        << "the detached job ran " << d << " bytes below the scope body, on its stack";
+}
+
+}  // namespace

@@ -153,6 +153,10 @@ public:
             m_bottom.load(std::memory_order_relaxed) - m_top.load(std::memory_order_relaxed);
         return n < 0 ? 0 : n;
     }
+    // Owner only: the index one past the newest job (positions only grow with pushes).
+    std::int64_t owner_bottom() const noexcept {
+        return m_bottom.load(std::memory_order_relaxed);
+    }
     // Owner only: publishes every private job (used before spilling to the injector).
     void publish_all() noexcept {
         const std::int64_t b = m_bottom.load(std::memory_order_relaxed);

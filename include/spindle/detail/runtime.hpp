@@ -33,6 +33,10 @@ struct WorkerCore {
     const std::size_t index;
     // The registry's count of sleeping workers (see Registry::m_sleepers).
     std::atomic<std::uint32_t>* const sleepers;
+    // Fiber switches away from any fiber of this worker so far (Worker::switch_to). Owner-only:
+    // written and read by this worker's thread. scope() compares it before and after its body
+    // to know that every job above a deque position is one of its own spawns.
+    std::uint64_t switches = 0;
 };
 
 // The worker running on this OS thread, or nullptr. Written once by the worker thread itself
