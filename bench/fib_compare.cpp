@@ -17,6 +17,8 @@
 //
 // This is a plain program with its own main (Google Benchmark's benchmark_main is not linked).
 
+#include "compare_common.hpp"
+
 #include <spindle/spindle.hpp>
 
 #include <sched.h>
@@ -73,61 +75,12 @@ std::uint64_t fib_reference(std::uint64_t n) {
 // ---------------------------------------------------------------------------------------------
 // Measurement helpers.
 
-double cpu_seconds() {
-    rusage ru{};
-    if (getrusage(RUSAGE_SELF, &ru) != 0)
-        return 0.0;
-    auto tv = [](const timeval& t) { return double(t.tv_sec) + double(t.tv_usec) * 1e-6; };
-    return tv(ru.ru_utime) + tv(ru.ru_stime);
-}
-
-long peak_rss_kb() {
-    rusage ru{};
-    if (getrusage(RUSAGE_SELF, &ru) != 0)
-        return 0;
-    return ru.ru_maxrss;  // KiB on Linux
-}
-
-// Like Rust's std::thread::available_parallelism: honours the affinity mask (taskset).
-std::size_t available_parallelism() {
-#ifdef __linux__
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-        int c = CPU_COUNT(&set);
-        if (c > 0)
-            return static_cast<std::size_t>(c);
-    }
-#endif
-    unsigned h = std::thread::hardware_concurrency();
-    return h ? h : 1;
-}
-
-const char* compiler_string() {
-#if defined(__clang__)
-    return "clang " __clang_version__;
-#elif defined(__GNUC__)
-    return "gcc " __VERSION__;
-#else
-    return "unknown";
-#endif
-}
-
-double median_of_sorted(const std::vector<double>& s) {
-    const std::size_t k = s.size();
-    return (k % 2 == 1) ? s[k / 2] : 0.5 * (s[k / 2 - 1] + s[k / 2]);
-}
-
-std::string json_list(const std::vector<double>& v) {
-    std::string out = "[";
-    char buf[64];
-    for (std::size_t i = 0; i < v.size(); ++i) {
-        std::snprintf(buf, sizeof buf, "%s%.9f", i ? "," : "", v[i]);
-        out += buf;
-    }
-    out += "]";
-    return out;
-}
+using bench::available_parallelism;
+using bench::compiler_string;
+using bench::cpu_seconds;
+using bench::json_list;
+using bench::median_of_sorted;
+using bench::peak_rss_kb;
 
 // ---------------------------------------------------------------------------------------------
 // CLI.

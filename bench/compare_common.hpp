@@ -1,0 +1,74 @@
+// Helpers shared by the side-by-side benchmark programs (fib_compare, algo_compare,
+// tree_compare): process CPU time, peak RSS, thread count, compiler name and the JSON pieces
+// of their result lines. Header-only; each program includes it once.
+#pragma once
+
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+
+#include <cstddef>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace bench {
+
+inline double cpu_seconds() {
+    rusage ru{};
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0.0;
+    auto tv = [](const timeval& t) { return double(t.tv_sec) + double(t.tv_usec) * 1e-6; };
+    return tv(ru.ru_utime) + tv(ru.ru_stime);
+}
+
+inline long peak_rss_kb() {
+    rusage ru{};
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return ru.ru_maxrss;  // KiB on Linux
+}
+
+// Like Rust's std::thread::available_parallelism: honours the affinity mask (taskset).
+inline std::size_t available_parallelism() {
+#ifdef __linux__
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+        int c = CPU_COUNT(&set);
+        if (c > 0)
+            return static_cast<std::size_t>(c);
+    }
+#endif
+    unsigned h = std::thread::hardware_concurrency();
+    return h ? h : 1;
+}
+
+inline const char* compiler_string() {
+#if defined(__clang__)
+    return "clang " __clang_version__;
+#elif defined(__GNUC__)
+    return "gcc " __VERSION__;
+#else
+    return "unknown";
+#endif
+}
+
+inline double median_of_sorted(const std::vector<double>& s) {
+    const std::size_t k = s.size();
+    return (k % 2 == 1) ? s[k / 2] : 0.5 * (s[k / 2 - 1] + s[k / 2]);
+}
+
+inline std::string json_list(const std::vector<double>& v) {
+    std::string out = "[";
+    char buf[64];
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        std::snprintf(buf, sizeof buf, "%s%.9f", i ? "," : "", v[i]);
+        out += buf;
+    }
+    out += "]";
+    return out;
+}
+
+}  // namespace bench
