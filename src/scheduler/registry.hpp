@@ -4,6 +4,7 @@
 
 #include "scheduler/placement.hpp"
 #include "scheduler/worker.hpp"
+#include "spindle/detail/wait.hpp"
 #include "spindle/pool.hpp"
 
 #include <concurrentqueue/concurrentqueue.h>
@@ -69,6 +70,16 @@ public:
     void detached_exception(std::exception_ptr e) noexcept;
 
     std::atomic<std::uint32_t>& sleepers() noexcept { return m_sleepers; }
+
+    // ---- deadlock accounting (design-notes/0005; src/scheduler/deadlock.cpp) ----
+    // A fiber of the calling worker has parked in block_current (called on that worker's
+    // thread, after the node was published) / has resumed.
+    void blocked_begin(WaitNode& node) noexcept;
+    void blocked_end(WaitNode& node) noexcept;
+    // The calling worker blocks its thread (a BlockingSection labelled label, or a wait on node
+    // that found no fiber to park on) / stops doing so.
+    void section_begin(const char* label, WaitNode* node) noexcept;
+    void section_end(WaitNode* node) noexcept;
 
     // True when the calling thread is one of this pool's workers.
     bool is_own_thread() const noexcept {

@@ -1,6 +1,7 @@
 #include "scheduler/worker.hpp"
 
 #include "scheduler/registry.hpp"
+#include "scheduler/thread_waiter.hpp"
 #include "util/fatal.hpp"
 
 #include <pthread.h>
@@ -35,30 +36,14 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
-// A thread that waits outside any pool blocks on its own flag. thread_local so that it outlives
-// every wait: the waker may still touch it after the waiting thread has returned.
-struct ThreadWaiter : Waiter {
-    ThreadWaiter() noexcept : Waiter{Kind::thread} {}
-    // k_waiting while waiting; the waker stores k_woken (release), notifies, then stores
-    // k_released (release): after that it never touches this waiter again. The waiting thread
-    // reads it (acquire) and returns only at k_released, so the thread cannot exit (freeing
-    // this thread_local) while the waker is still inside notify_one().
-    std::atomic<std::uint32_t> flag{0};
-    static constexpr std::uint32_t k_waiting = 0;
-    static constexpr std::uint32_t k_woken = 1;
-    static constexpr std::uint32_t k_released = 2;
-};
 thread_local ThreadWaiter tl_thread_waiter;
 
 void thread_wait(Latch& latch) noexcept {
     ThreadWaiter& tw = tl_thread_waiter;
-    tw.flag.store(ThreadWaiter::k_waiting, std::memory_order_relaxed);
+    tw.arm();
     if (!latch.try_register(&tw))
         return;  // already set
-    while (tw.flag.load(std::memory_order_acquire) == ThreadWaiter::k_waiting)
-        tw.flag.wait(ThreadWaiter::k_waiting, std::memory_order_acquire);
-    while (tw.flag.load(std::memory_order_acquire) != ThreadWaiter::k_released)
-        sched_yield();
+    tw.block();
 }
 
 bool try_park_on_latch(Fiber* self, void* arg) noexcept {
@@ -72,16 +57,16 @@ struct ParkArgs {
 
 }  // namespace
 
+ThreadWaiter& this_thread_waiter() noexcept {
+    return tl_thread_waiter;
+}
+
 void wake_waiter(Waiter* w) noexcept {
     if (w->kind == Waiter::Kind::fiber) {
         Fiber* f = static_cast<FiberWaiter*>(w)->fiber;
         static_cast<Worker*>(f->owner)->make_ready(f);
     } else {
-        auto* tw = static_cast<ThreadWaiter*>(w);
-        // release: pairs with thread_wait's acquire loads.
-        tw->flag.store(ThreadWaiter::k_woken, std::memory_order_release);
-        tw->flag.notify_one();
-        tw->flag.store(ThreadWaiter::k_released, std::memory_order_release);
+        static_cast<ThreadWaiter*>(w)->wake();
     }
 }
 

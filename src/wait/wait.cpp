@@ -1,0 +1,81 @@
+// block_current / wake_node: the scheduler entry point of every wait primitive
+// (spindle/detail/wait.hpp, design-notes/0003).
+#include "spindle/detail/wait.hpp"
+
+#include "scheduler/registry.hpp"
+#include "scheduler/thread_waiter.hpp"
+#include "scheduler/worker.hpp"
+
+#include <sched.h>
+
+namespace spindle::detail {
+
+void SpinLock::relax(unsigned i) noexcept {
+    if (i < 64) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#elif defined(__aarch64__)
+        asm volatile("yield");
+#endif
+    } else {
+        sched_yield();
+    }
+}
+
+namespace {
+
+struct BlockArgs {
+    WaitNode* node;
+    void (*enqueue)(WaitNode&, void*);
+    void* arg;
+};
+
+// Runs on the worker's next fiber once the blocking fiber's context is saved.
+bool publish_parked(Fiber* self, void* a) noexcept {
+    auto* b = static_cast<BlockArgs*>(a);
+    b->node->waiter = &self->waiter;
+    b->enqueue(*b->node, b->arg);  // links the node and releases the primitive's lock
+    static_cast<Worker*>(self->owner)->registry->blocked_begin(*b->node);
+    return true;  // always parks: only wake_node() makes it ready
+}
+
+}  // namespace
+
+void block_current(WaitNode& node, void (*enqueue)(WaitNode&, void*), void* arg) noexcept {
+    auto* w = static_cast<Worker*>(tl_worker);
+    if (w != nullptr) {
+        node.worker = w;
+        BlockArgs b{&node, enqueue, arg};
+        if (w->park(&publish_parked, &b)) {
+            w->registry->blocked_end(node);
+            return;
+        }
+        // No fiber to switch to (none idle, none ready, none could be created). Running other
+        // jobs nested here could make this wait depend on them (the false dependencies that
+        // made the compiler's fork stop stealing), so block the thread as a blocking section
+        // does: publish this worker's private jobs so that thieves can take them, and count the
+        // worker as blocked.
+        Registry& r = *w->registry;
+        w->deque.publish_all();
+        ThreadWaiter& tw = this_thread_waiter();
+        tw.arm();
+        node.waiter = &tw;
+        enqueue(node, arg);
+        r.section_begin(nullptr, &node);
+        tw.block();
+        r.section_end(&node);
+        return;
+    }
+    ThreadWaiter& tw = this_thread_waiter();
+    tw.arm();
+    node.waiter = &tw;
+    enqueue(node, arg);
+    tw.block();
+}
+
+void wake_node(WaitNode& node) noexcept {
+    Waiter* w = node.waiter;  // read before waking: node may be gone right after
+    wake_waiter(w);
+}
+
+}  // namespace spindle::detail
