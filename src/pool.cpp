@@ -40,6 +40,10 @@ std::size_t ThreadPool::num_threads() const noexcept {
     return m_registry->num_threads();
 }
 
+std::size_t ThreadPool::max_threads() const noexcept {
+    return m_registry->num_slots();
+}
+
 std::optional<std::size_t> ThreadPool::current_thread_index() const noexcept {
     detail::WorkerCore* w = detail::current_worker();
     if (w != nullptr && w->registry == m_registry)

@@ -21,3 +21,14 @@ public:
 };
 
 }  // namespace spindle
+
+namespace spindle {
+
+// Thrown by a wait that a deadlock handler failed (DeadlockReport::fail without an exception
+// of its own). what() is the deadlock report.
+class DeadlockError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+}  // namespace spindle

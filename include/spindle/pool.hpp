@@ -1,8 +1,10 @@
 // ThreadPool: a set of workers, each an OS thread with its own deque and fibers.
 #pragma once
 
+#include "spindle/deadlock.hpp"
 #include "spindle/detail/runtime.hpp"
 
+#include <chrono>
 #include <cstddef>
 #include <exception>
 #include <functional>
@@ -40,6 +42,31 @@ struct PoolOptions {
     // acquire and ending with release. An exception from either goes to exception_handler.
     std::function<void()> acquire_thread_handler;
     std::function<void()> release_thread_handler;
+
+    // Called when the pool is deadlocked: no worker is running anything, nothing is runnable,
+    // and at least one task waits (a parked fiber or a BlockingSection); design-notes/0005.
+    // It runs on the pool's monitor thread (never a worker), once per deadlock: not again
+    // until some worker has run in between. The report names every waiter and can break the
+    // deadlock by failing waits (DeadlockReport::fail). Without a handler the report is
+    // printed to stderr once per deadlock and the waits go on waiting. An exception from the
+    // handler goes to exception_handler.
+    std::function<void(const DeadlockReport&)> deadlock_handler;
+    // How long the pool must stay deadlocked, with nothing at all happening, before the
+    // handler is called: a grace period for threads outside the pool that are about to wake
+    // a waiter (see ThreadPool::keep_active for threads that need longer).
+    std::chrono::milliseconds deadlock_delay{100};
+    // Spare workers that BlockingSection may wake so that the pool keeps running
+    // num_threads workers while some of them are blocked. At most this many spare threads
+    // exist (each started on first need; the k-th takes new jobs only while more than k
+    // workers are inside blocking sections). Default (SIZE_MAX): num_threads, or none in a
+    // single-worker pool (whose deque then needs no fences: it has no thieves). 0: none.
+    std::size_t max_spare_threads = static_cast<std::size_t>(-1);
+    // Fibers a worker may hold suspended in the middle of a job (parked or ready). At the
+    // limit the worker starts no new jobs (other workers take them) until one of its fibers
+    // finishes; its ready fibers still run. 0: the default, 131072. Each parked fiber costs
+    // one stack (stack_size of address space, of which only touched pages take memory) and
+    // ~250 bytes; design-notes/0003 "Bounded memory".
+    std::size_t max_fibers = 0;
 };
 
 struct BroadcastContext {
@@ -62,6 +89,9 @@ public:
     ThreadPool& operator=(const ThreadPool&) = delete;
 
     std::size_t num_threads() const noexcept;
+    // num_threads() plus the spare workers that blocking sections may start
+    // (PoolOptions::max_spare_threads): every worker index, spares included, is below it.
+    std::size_t max_threads() const noexcept;
     // The pool whose worker is running the caller, or nullptr outside any pool.
     static ThreadPool* current() noexcept;
     // Index of the calling worker in this pool, or nullopt when the caller is not one.
@@ -95,6 +125,22 @@ public:
         -> std::vector<detail::result_t<std::invoke_result_t<F&, BroadcastContext>>>;
 
     detail::Registry* registry() const noexcept { return m_registry; }
+
+    // Counts as a running worker for deadlock detection while it lives: hold one on a thread
+    // outside the pool that will later wake the pool's waiters (set an Event, unlock a Mutex)
+    // after a pause longer than PoolOptions::deadlock_delay, so the pool is not reported as
+    // deadlocked meanwhile.
+    class KeepActive {
+    public:
+        explicit KeepActive(ThreadPool& pool) noexcept;
+        ~KeepActive();
+        KeepActive(const KeepActive&) = delete;
+        KeepActive& operator=(const KeepActive&) = delete;
+
+    private:
+        detail::Registry* m_registry;
+    };
+    KeepActive keep_active() noexcept { return KeepActive(*this); }
 
 private:
     detail::Registry* m_registry;

@@ -1,9 +1,11 @@
 // spindle: a fiber-based work-stealing thread pool. Umbrella header; declares nothing itself.
 #pragma once
 
+#include "spindle/blocking.hpp"
 #include "spindle/broadcast.hpp"
 #include "spindle/context.hpp"
 #include "spindle/current.hpp"
+#include "spindle/deadlock.hpp"
 #include "spindle/errors.hpp"
 #include "spindle/for_each.hpp"
 #include "spindle/join.hpp"

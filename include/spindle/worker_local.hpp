@@ -27,7 +27,7 @@ public:
 
     template <class F>
     WorkerLocal(ThreadPool& pool, F&& init) : m_registry(pool.registry()) {
-        const std::size_t n = pool.num_threads();
+        const std::size_t n = pool.max_threads();  // spare workers included
         m_values.reserve(n);
         for (std::size_t i = 0; i < n; ++i)
             m_values.push_back(std::make_unique<Padded>(init(i)));

@@ -19,6 +19,7 @@ namespace {
 constexpr std::size_t k_max_threads = 4096;
 constexpr std::size_t k_min_stack = 16 * 1024;
 constexpr std::size_t k_deque_capacity = 1024;
+constexpr std::size_t k_default_max_fibers = 131072;
 constexpr long k_max_keep_shared = 4;
 
 #if defined(SPINDLE_ASAN) || defined(SPINDLE_TSAN)
@@ -101,16 +102,48 @@ Registry::Registry(const PoolOptions& options)
     m_tuning.idle_rounds =
         static_cast<unsigned>(tuning_from_environment("SPINDLE_IDLE_ROUNDS", 64));
     m_placement = make_flat_placement(n);
-    m_workers.reserve(n);
-    for (std::size_t i = 0; i < n; ++i)
-        m_workers.push_back(std::make_unique<Worker>(this, i, k_deque_capacity, n,
-                                                     m_tuning.keep_shared, &m_sleepers));
+    m_num_threads = n;
+    m_max_fibers = options.max_fibers != 0 ? options.max_fibers : k_default_max_fibers;
+    // Default: one spare per worker, except in a single-worker pool, which keeps its deque
+    // free of thieves and so of fences (design-notes/0001).
+    const std::size_t spares = options.max_spare_threads == static_cast<std::size_t>(-1)
+                                   ? (n > 1 ? n : 0)
+                                   : options.max_spare_threads;
+    if (spares > k_max_threads)
+        throw InvalidPoolOptions(
+            "spindle: PoolOptions::max_spare_threads=" + std::to_string(spares) +
+            " is above the maximum of " + std::to_string(k_max_threads));
+    m_workers.reserve(n + spares);
+    for (std::size_t i = 0; i < n + spares; ++i)
+        m_workers.push_back(std::make_unique<Worker>(this, i, k_deque_capacity, n + spares,
+                                                     m_tuning.keep_shared, &m_sleepers,
+                                                     i < n ? 0 : i - n + 1));
+}
+
+std::vector<std::vector<std::size_t>> Registry::victim_levels(std::size_t i) const {
+    std::vector<std::vector<std::size_t>> levels;
+    if (i < m_num_threads) {
+        levels = m_placement->victim_levels(i);
+    } else {
+        std::vector<std::size_t> regular(m_num_threads);
+        for (std::size_t k = 0; k < m_num_threads; ++k)
+            regular[k] = k;
+        levels.push_back(std::move(regular));
+    }
+    std::vector<std::size_t> spares;
+    for (std::size_t k = m_num_threads; k < m_workers.size(); ++k)
+        if (k != i)
+            spares.push_back(k);
+    if (!spares.empty())
+        levels.push_back(std::move(spares));
+    return levels;
 }
 
 Registry::~Registry() = default;
 
 void Registry::start() {
-    for (std::size_t i = 0; i < m_workers.size(); ++i) {
+    m_active.store(static_cast<std::int64_t>(m_num_threads), std::memory_order_seq_cst);
+    for (std::size_t i = 0; i < m_num_threads; ++i) {
         try {
             m_workers[i]->start(m_stack_size);
         } catch (...) {
@@ -122,6 +155,15 @@ void Registry::start() {
             throw;
         }
     }
+    try {
+        m_monitor = std::thread([this] { monitor_main(); });
+    } catch (...) {
+        m_terminating.store(true, std::memory_order_seq_cst);
+        wake_all();
+        for (std::size_t k = 0; k < m_num_threads; ++k)
+            m_workers[k]->join_thread();
+        throw;
+    }
 }
 
 void Registry::shutdown() noexcept {
@@ -130,10 +172,21 @@ void Registry::shutdown() noexcept {
         m_detached_cv.wait(lock, [&] { return m_detached.load(std::memory_order_acquire) == 0; });
     }
     // seq_cst: pairs with the check in Worker::has_work_for_sleeper().
+    {
+        std::lock_guard<std::mutex> lock(m_spare_mutex);
+        m_spares_closed = true;  // no spare starts after this
+    }
     m_terminating.store(true, std::memory_order_seq_cst);
     wake_all();
     for (auto& w : m_workers)
         w->join_thread();
+    {
+        std::lock_guard<std::mutex> lock(m_monitor_mutex);
+        m_monitor_stop = true;
+    }
+    m_monitor_cv.notify_all();
+    if (m_monitor.joinable())
+        m_monitor.join();
     // A thread outside the pool may still be inside a wake-up call whose fiber or job has
     // already completed; it touches nothing of the pool after its decrement.
     while (m_foreign_calls.load(std::memory_order_acquire) != 0)
@@ -215,7 +268,10 @@ Job* Registry::take_injected() noexcept {
 void Registry::wake_one() noexcept {
     if (m_sleepers.load(std::memory_order_seq_cst) == 0)
         return;
-    const std::size_t n = m_workers.size();
+    // Regular workers, and the spare workers that blocking sections admit now (a spare that
+    // no section needs would go back to sleep without looking at the work).
+    const std::size_t n = m_num_threads + std::min(m_in_sections.load(std::memory_order_relaxed),
+                                                   m_workers.size() - m_num_threads);
     const std::size_t start =
         static_cast<std::size_t>(m_wake_cursor.fetch_add(1, std::memory_order_relaxed) % n);
     for (std::size_t i = 0; i < n; ++i) {

@@ -16,6 +16,7 @@
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 namespace spindle::detail {
@@ -41,8 +42,16 @@ public:
     // ForeignCall is in flight.
     void shutdown() noexcept;
 
-    std::size_t num_threads() const noexcept { return m_workers.size(); }
+    // The pool's regular workers (indices 0 .. num_threads()-1).
+    std::size_t num_threads() const noexcept { return m_num_threads; }
+    // Regular workers plus spare workers (indices num_threads() .. num_slots()-1; a spare
+    // thread starts only when a blocking section first needs it).
+    std::size_t num_slots() const noexcept { return m_workers.size(); }
     Worker& worker(std::size_t i) noexcept { return *m_workers[i]; }
+    std::size_t max_fibers() const noexcept { return m_max_fibers; }
+    // Victim groups of worker i: the placement's order over the regular workers, then the
+    // spare workers.
+    std::vector<std::vector<std::size_t>> victim_levels(std::size_t i) const;
     const PoolOptions& options() const noexcept { return m_options; }
     const Placement& placement() const noexcept { return *m_placement; }
     std::size_t stack_size() const noexcept { return m_stack_size; }
@@ -62,6 +71,10 @@ public:
     // and executed a seq_cst fence or RMW (see push_local / inject).
     void wake_one() noexcept;
     void wake_all() noexcept;
+    // Workers inside blocking sections now (spare worker k takes jobs while this is > k).
+    std::size_t in_sections() const noexcept {
+        return m_in_sections.load(std::memory_order_relaxed);
+    }
 
     bool terminating() const noexcept { return m_terminating.load(std::memory_order_seq_cst); }
 
@@ -80,6 +93,12 @@ public:
     // that found no fiber to park on) / stops doing so.
     void section_begin(const char* label, WaitNode* node) noexcept;
     void section_end(WaitNode* node) noexcept;
+    // A waker is about to wake a sleeping worker (before it changes its sleep word) / found
+    // it was not asleep after all. A worker committing to sleep / leaving a blocking section.
+    void active_up() noexcept;
+    void active_down() noexcept;
+    // DeadlockReport::fail: fails `node` of worker `w` with e if it is still blocked there.
+    bool fail_wait(std::size_t w, WaitNode* node, std::exception_ptr e) noexcept;
 
     // True when the calling thread is one of this pool's workers.
     bool is_own_thread() const noexcept {
@@ -113,7 +132,15 @@ public:
     };
 
 private:
+    void monitor_main() noexcept;
+    void kick_monitor() noexcept;
+    bool any_waiting() const noexcept;
+    void report_deadlock(std::uint64_t epoch);
+    void start_or_wake_spare(std::size_t rank) noexcept;
+
     PoolOptions m_options;
+    std::size_t m_num_threads;
+    std::size_t m_max_fibers;
     ThreadPool* m_pool = nullptr;
     std::size_t m_stack_size;
     Tuning m_tuning;
@@ -143,6 +170,33 @@ private:
     std::atomic<std::size_t> m_detached{0};
     std::mutex m_detached_mutex;
     std::condition_variable m_detached_cv;
+
+    // ---- deadlock detection (src/scheduler/deadlock.cpp, design-notes/0005) ----
+    // Threads of this pool that are running code (or may run it soon): workers not asleep and
+    // not inside a blocking section, plus ThreadPool::KeepActive guards. Raised by a waker
+    // *before* it wakes a worker (active_up, then the sleep-word exchange), by a worker leaving a
+    // blocking section, by a starting spare; lowered by a worker committing to sleep or entering
+    // a blocking section (active_down). seq_cst: the monitor's two reads around its grace
+    // period must see every change in between.
+    alignas(64) std::atomic<std::int64_t> m_active{0};
+    // Incremented with every active_up(): the monitor declares a deadlock only if it saw the
+    // same value before and after its grace period with m_active at 0 both times.
+    std::atomic<std::uint64_t> m_epoch{0};
+    std::mutex m_monitor_mutex;
+    std::condition_variable m_monitor_cv;
+    bool m_monitor_kick = false;                         // guarded by m_monitor_mutex
+    bool m_monitor_stop = false;                         // guarded by m_monitor_mutex
+    std::uint64_t m_reported_epoch = ~std::uint64_t{0};  // monitor thread only
+    std::thread m_monitor;
+
+    // ---- spare workers for blocking sections ----
+    // Workers inside blocking sections. Incremented/decremented by each worker around its
+    // section (relaxed: spares re-check it each time they look for a job; a stale value only
+    // delays a spare or lets it finish one more job).
+    std::atomic<std::size_t> m_in_sections{0};
+    std::mutex m_spare_mutex;
+    std::size_t m_spares_started = 0;  // guarded by m_spare_mutex
+    bool m_spares_closed = false;      // guarded by m_spare_mutex; set by shutdown()
 };
 
 }  // namespace spindle::detail

@@ -1,5 +1,6 @@
 #include "scheduler/worker.hpp"
 
+#include "fiber/stack.hpp"
 #include "scheduler/registry.hpp"
 #include "scheduler/thread_waiter.hpp"
 #include "util/fatal.hpp"
@@ -161,9 +162,11 @@ Worker::Worker(Registry* r,
                std::size_t deque_capacity,
                std::size_t num_workers,
                std::int64_t keep_shared,
-               std::atomic<std::uint32_t>* sleepers)
+               std::atomic<std::uint32_t>* sleepers,
+               std::size_t spare_rank)
     : WorkerCore(r, index, deque_capacity, num_workers, keep_shared, sleepers),
       m_registry(r),
+      m_spare_rank(spare_rank),
       m_rng(0x9e3779b97f4a7c15ULL * (index + 1)) {}
 
 Worker::~Worker() {
@@ -175,7 +178,8 @@ void Worker::start(std::size_t stack_size) {
     const PoolOptions& o = m_registry->options();
     m_name = o.thread_name ? o.thread_name(index) : "spindle-" + std::to_string(index);
     m_overflow_what = "spindle worker " + std::to_string(index) + " (" + m_name + ")";
-    m_victims = m_registry->placement().victim_levels(index);
+    m_victims = m_registry->victim_levels(index);
+    m_max_suspended = m_registry->max_fibers();
 
     pthread_attr_t attr;
     int rc = pthread_attr_init(&attr);
@@ -256,10 +260,13 @@ void Worker::run_loop() noexcept {
             idle = 0;
             continue;
         }
-        if (Job* j = find_job()) {
-            run_job(j);
-            idle = 0;
-            continue;
+        const bool jobs_allowed = may_take_jobs();
+        if (jobs_allowed) {
+            if (Job* j = find_job()) {
+                run_job(j);
+                idle = 0;
+                continue;
+            }
         }
         if (m_suspended == 0 && m_registry->terminating())
             break;
@@ -270,7 +277,9 @@ void Worker::run_loop() noexcept {
                 sched_yield();
             continue;
         }
-        sleep_cold();
+        if (!jobs_allowed && has_stealable_work())
+            m_registry->wake_one();  // work this worker may not take: pass it on
+        sleep_cold(jobs_allowed);
         idle = 0;
     }
     if (m_running != &m_thread_fiber) {
@@ -292,6 +301,12 @@ void Worker::switch_to(Fiber* to, AfterSwitch after, void* arg) noexcept {
     // Each fiber keeps its own propagated context across the switch (design-notes/0006).
     Fiber* self = m_running;
     static_assert(sizeof(Context) <= sizeof(self->scheduler_data));
+    if (self->stack.canary != nullptr && *self->stack.canary != k_stack_canary) [[unlikely]]
+        fatal(
+            "stack overflow in %s: a fiber overwrote the canary at the bottom of its %zu-byte "
+            "stack (it has no guard page: the process already holds %zu guarded stacks, "
+            "design-notes/0003); raise PoolOptions::stack_size",
+            m_overflow_what.c_str(), self->stack.size, guarded_stack_budget());
     const Context mine = current_context();
     std::memcpy(self->scheduler_data, &mine, sizeof mine);
     m_running = to;
@@ -363,11 +378,18 @@ void Worker::make_ready(Fiber* f) noexcept {
 
 bool Worker::wake() noexcept {
     // seq_cst: the waker's work was published before this; see sleep_cold() for the pairing.
+    // A 0 here means the worker is not asleep (or not yet: then its re-check sees the work).
+    if (m_sleep_word.load(std::memory_order_seq_cst) == 0)
+        return false;
+    // Count the worker as running before it can run, so that no wake-up in flight looks like
+    // a deadlock (design-notes/0005); undone if it was not asleep after all.
+    m_registry->active_up();
     if (m_sleep_word.exchange(0, std::memory_order_seq_cst) == 1) {
         m_registry->sleepers().fetch_sub(1, std::memory_order_seq_cst);
         m_sleep_word.notify_one();
         return true;
     }
+    m_registry->active_down();
     return false;
 }
 
@@ -387,7 +409,8 @@ Fiber* Worker::take_idle_fiber() noexcept {
     }
     Fiber* f = nullptr;
     try {
-        m_fibers.reserve(m_fibers.size() + 1);
+        if (m_fibers.size() == m_fibers.capacity())  // geometric: 100k fibers, not 100k copies
+            m_fibers.reserve(2 * m_fibers.size() + 16);
         f = Fiber::create(m_stack_size, &Worker::fiber_entry, this, this);
         m_fibers.push_back(f);
     } catch (const std::exception& e) {
@@ -518,21 +541,35 @@ Job* Worker::find_job() noexcept {
     return m_registry->take_injected();
 }
 
-bool Worker::has_work_for_sleeper() noexcept {
-    if (m_ready_head != nullptr)
-        return true;
-    if (m_remote_ready.load(std::memory_order_seq_cst) != nullptr)
-        return true;
+bool Worker::may_take_jobs() const noexcept {
+    if (m_suspended >= m_max_suspended) [[unlikely]]
+        return false;
+    return m_spare_rank == 0 || m_registry->in_sections() >= m_spare_rank;
+}
+
+bool Worker::has_stealable_work() noexcept {
     if (m_broadcast_count.load(std::memory_order_seq_cst) != 0)
         return true;
     if (m_registry->has_injected())
         return true;
-    if (m_registry->terminating())
-        return true;
-    for (std::size_t i = 0; i < m_registry->num_threads(); ++i)
+    for (std::size_t i = 0; i < m_registry->num_slots(); ++i)
         if (i != index && !m_registry->worker(i).deque.looks_empty())
             return true;
     return !deque.looks_empty();
+}
+
+bool Worker::has_work_for_sleeper(bool jobs_allowed) noexcept {
+    if (m_ready_head != nullptr)
+        return true;
+    if (m_remote_ready.load(std::memory_order_seq_cst) != nullptr)
+        return true;
+    if (m_registry->terminating())
+        return true;
+    // A worker that may not take jobs sleeps until one of its fibers is made ready (a
+    // make_ready wakes it directly) or it is admitted again (wake_one considers it then).
+    if (!jobs_allowed)
+        return may_take_jobs() && has_stealable_work();
+    return has_stealable_work();
 }
 
 // The sleeper's half of the protocol (design-notes/0001, "Why no wake-up is lost"):
@@ -547,7 +584,7 @@ bool Worker::has_work_for_sleeper() noexcept {
 // a waker (exchange in wake()), or the sleeper itself when step 3 finds work and it cancels.
 // So sleepers is decremented exactly once per increment and a woken worker is never counted
 // as asleep.
-void Worker::sleep_cold() noexcept {
+void Worker::sleep_cold(bool jobs_allowed) noexcept {
     std::atomic<std::uint32_t>& count = m_registry->sleepers();
     count.fetch_add(1, std::memory_order_seq_cst);
     m_sleep_word.store(1, std::memory_order_seq_cst);
@@ -556,11 +593,14 @@ void Worker::sleep_cold() noexcept {
     // deque probes below.
     std::atomic_thread_fence(std::memory_order_seq_cst);
 #endif
-    if (has_work_for_sleeper()) {
+    if (has_work_for_sleeper(jobs_allowed)) {
         if (m_sleep_word.exchange(0, std::memory_order_seq_cst) == 1)
             count.fetch_sub(1, std::memory_order_seq_cst);
         return;
     }
+    // Committed: from here on only a waker ends the sleep, and it counts this worker as
+    // running again (active_up) before it does.
+    m_registry->active_down();
     const PoolOptions& o = m_registry->options();
     m_registry->call_handler(o.release_thread_handler);
     while (m_sleep_word.load(std::memory_order_acquire) == 1)

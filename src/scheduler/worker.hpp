@@ -5,6 +5,7 @@
 
 #include "fiber/fiber.hpp"
 #include "spindle/detail/runtime.hpp"
+#include "spindle/detail/wait.hpp"
 
 #include <pthread.h>
 
@@ -21,12 +22,15 @@ class Registry;
 
 class Worker final : public WorkerCore {
 public:
+    // spare_rank: 0 for the pool's regular workers; k + 1 for the k-th spare worker, which
+    // takes new jobs only while more than k workers are inside blocking sections.
     Worker(Registry* r,
            std::size_t index,
            std::size_t deque_capacity,
            std::size_t num_workers,
            std::int64_t keep_shared,
-           std::atomic<std::uint32_t>* sleepers);
+           std::atomic<std::uint32_t>* sleepers,
+           std::size_t spare_rank);
     ~Worker();
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
@@ -59,6 +63,8 @@ public:
     Fiber* running() const noexcept { return m_running; }
     // True when this worker's own fiber lists hold something runnable (this thread only).
     bool has_ready_fiber() const noexcept;
+    bool is_spare() const noexcept { return m_spare_rank != 0; }
+    bool started() const noexcept { return m_thread_started; }
 
 private:
     friend class Registry;
@@ -76,8 +82,12 @@ private:
     void make_ready_local(Fiber* f) noexcept;
     Job* steal_from_others() noexcept;
     Job* take_broadcast() noexcept;
-    bool has_work_for_sleeper() noexcept;
-    void sleep_cold() noexcept;
+    // May this worker start new jobs now? (Not when it holds max_fibers suspended fibers, nor
+    // when it is a spare worker that no blocking section needs.)
+    bool may_take_jobs() const noexcept;
+    bool has_work_for_sleeper(bool jobs_allowed) noexcept;
+    bool has_stealable_work() noexcept;
+    void sleep_cold(bool jobs_allowed) noexcept;
     std::uint64_t next_random() noexcept;
 
     static void after_park(Fiber* from, void* arg) noexcept;
@@ -97,7 +107,9 @@ private:
     Fiber* m_idle = nullptr;        // fibers suspended in their run loop (intrusive stack)
     Fiber* m_ready_head = nullptr;  // FIFO of fibers ready to resume
     Fiber* m_ready_tail = nullptr;
-    std::size_t m_suspended = 0;  // fibers suspended in the middle of a job (parked or ready)
+    std::size_t m_suspended = 0;      // fibers suspended in the middle of a job (parked or ready)
+    std::size_t m_max_suspended = 0;  // PoolOptions::max_fibers
+    const std::size_t m_spare_rank;
     std::vector<std::vector<std::size_t>> m_victims;
     std::uint64_t m_rng;
 
@@ -116,6 +128,21 @@ private:
     std::mutex m_broadcast_mutex;
     std::vector<Job*> m_broadcast;
     std::atomic<std::uint32_t> m_broadcast_count{0};
+
+    // ---- deadlock accounting (src/scheduler/deadlock.cpp, design-notes/0005) ----
+    // Guards the list of this worker's blocked waits and its blocking-section state. Taken by
+    // this worker's thread (blocked_begin/end, section_begin/end) and by the deadlock monitor
+    // (reports, DeadlockReport::fail). Lock order: this lock, then a primitive's lock.
+    SpinLock m_blocked_lock;
+    WaitNode* m_blocked_head = nullptr;  // linked through reg_next/reg_prev
+    unsigned m_section_depth = 0;        // nested BlockingSections on this thread
+    const char* m_section_label = nullptr;
+    WaitNode* m_section_node = nullptr;  // a wait that blocks this thread (no fiber to park on)
+    // Blocked waits plus 1 while in a blocking section. Written by this worker's thread under
+    // m_blocked_lock (relaxed); read without the lock (relaxed) by the last worker going to
+    // sleep, to decide whether the monitor should look: a stale read only delays or adds a look
+    // (the monitor re-checks everything under the locks).
+    std::atomic<std::uint32_t> m_waiting{0};
 };
 
 }  // namespace spindle::detail

@@ -794,13 +794,16 @@ TEST(ContextWorkerLocal, EachWorkerHasItsOwnValue) {
     spindle::ThreadPool pool(spindle::PoolOptions{.num_threads = 4});
     spindle::WorkerLocal<std::vector<std::size_t>> wl(
         pool, [](std::size_t i) { return std::vector<std::size_t>{1000 + i}; });
-    EXPECT_EQ(wl.size(), 4u);
+    EXPECT_EQ(wl.size(), pool.max_threads());
     pool.broadcast([&](spindle::BroadcastContext c) { wl.get().push_back(c.index); });
     EXPECT_EQ(wl.at(2).size(), 2u);
     const auto values = std::move(wl).into_inner();
-    ASSERT_EQ(values.size(), 4u);
-    for (std::size_t i = 0; i < values.size(); ++i)
+    // Four workers, plus four spare workers (for blocking sections) that never ran.
+    ASSERT_EQ(values.size(), 8u);
+    for (std::size_t i = 0; i < 4; ++i)
         EXPECT_EQ(values[i], (std::vector<std::size_t>{1000 + i, i})) << "worker " << i;
+    for (std::size_t i = 4; i < 8; ++i)
+        EXPECT_EQ(values[i], (std::vector<std::size_t>{1000 + i})) << "spare worker " << i;
 }
 
 TEST(ContextWorkerLocal, CountsFromManyJobsAddUpAndStayPerWorker) {
@@ -810,7 +813,7 @@ TEST(ContextWorkerLocal, CountsFromManyJobsAddUpAndStayPerWorker) {
     pool.install([&] {
         // The one-argument constructor takes the current worker's pool.
         spindle::WorkerLocal<std::size_t> count([](std::size_t) { return std::size_t{0}; });
-        EXPECT_EQ(count.size(), 3u);
+        EXPECT_EQ(count.size(), 6u);  // 3 workers and 3 spares
         spindle::scope([&](spindle::Scope& s) {
             for (std::size_t i = 0; i < n; ++i)
                 s.spawn([&] { ++*count; });
@@ -825,7 +828,7 @@ TEST(ContextWorkerLocal, CountsFromManyJobsAddUpAndStayPerWorker) {
 
 TEST(ContextWorkerLocal, OutsideAnyPoolItIsSizedForTheGlobalPool) {
     spindle::WorkerLocal<int> wl([](std::size_t i) { return static_cast<int>(i); });
-    EXPECT_EQ(wl.size(), spindle::global_pool().num_threads());
+    EXPECT_EQ(wl.size(), spindle::global_pool().max_threads());
 }
 
 TEST(ContextWorkerLocal, GetThrowsOffItsPool) {
