@@ -130,7 +130,7 @@ void Fiber::destroy(Fiber* f) noexcept {
     if (f->tsan_fiber != nullptr)
         __tsan_destroy_fiber(f->tsan_fiber);
 #endif
-    free_stack(f->stack);
+    free_stack(f->stack, f->ctx);
     delete f;
 }
 

@@ -46,6 +46,9 @@ std::size_t guarded_stack_budget() noexcept;
 // Throws std::system_error (naming mmap or mprotect and errno) on failure. Returns a guarded
 // stack while the budget lasts, else an unguarded one with a canary.
 Stack allocate_stack(std::size_t usable);
-void free_stack(Stack& s) noexcept;
+// live_from: the lowest address the stack's suspended frames use (the saved stack pointer),
+// or nullptr if unknown. Under AddressSanitizer only [live_from, top) can still carry frame
+// redzones (returned frames cleared theirs), so only that part needs unpoisoning.
+void free_stack(Stack& s, const void* live_from = nullptr) noexcept;
 
 }  // namespace spindle::detail

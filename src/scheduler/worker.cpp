@@ -436,13 +436,17 @@ void Worker::after_park(Fiber* from, void* arg) noexcept {
 }
 
 bool Worker::park(bool (*try_park)(Fiber*, void*), void* arg) noexcept {
-    Fiber* next = take_idle_fiber();
-    if (next == nullptr) {
-        // A ready fiber serves as well: it resumes its job, then carries on with the run loop.
-        next = take_ready();
+    // A ready fiber first: the run loop would resume it next anyway (ready fibers come before
+    // jobs), and switching straight to it saves the hop through an idle fiber (two switches
+    // instead of four per park/resume round trip). It resumes its job, then carries on with
+    // the run loop.
+    Fiber* next = take_ready();
+    if (next != nullptr) {
+        --m_suspended;
+    } else {
+        next = take_idle_fiber();
         if (next == nullptr)
             return false;
-        --m_suspended;
     }
     ++m_suspended;
     ParkArgs pa{try_park, arg};
