@@ -277,8 +277,13 @@ void Worker::run_loop() noexcept {
                 sched_yield();
             continue;
         }
-        if (!jobs_allowed && has_stealable_work())
-            m_registry->wake_one();  // work this worker may not take: pass it on
+        if (!jobs_allowed) {
+            // Jobs this worker may not start now: leave none private (a thief could not get
+            // at them and this worker will not pop them), and pass the work on.
+            deque.publish_all();
+            if (has_stealable_work())
+                notify_published(this);
+        }
         sleep_cold(jobs_allowed);
         idle = 0;
     }
