@@ -125,10 +125,19 @@ Graph build_graph(std::uint32_t n) {
     return g;
 }
 
+// --blocking-section: the spindle system wraps the blocking operation in a
+// spindle::BlockingSection (reported as "spindle+blocking"); the pool then wakes a spare
+// worker while a worker sleeps. Off by default, so that both sides run identical code.
+bool g_blocking_section = false;
+
 // The fixed work of a query, after its dependencies' values are known.
 std::uint64_t query_value(const Graph& g, std::uint32_t i, std::uint64_t dep_sum) {
-    if (g.blocking[i])
-        std::this_thread::sleep_for(k_block_time);
+    if (g.blocking[i]) {
+        if (g_blocking_section)
+            spindle::blocking([] { std::this_thread::sleep_for(k_block_time); }, "io");
+        else
+            std::this_thread::sleep_for(k_block_time);
+    }
     std::uint64_t x = (std::uint64_t(i) + 1) * 0x9E3779B97F4A7C15ull + dep_sum;
     for (std::uint32_t r = 0; r < k_work_rounds; ++r) {
         x ^= x >> 29;
@@ -227,7 +236,9 @@ constexpr const char* k_usage =
     "system\n"
     "  --reps     timed repetitions (default 7)\n"
     "  --warmup   untimed repetitions after pool creation (default 1)\n"
-    "  --system   spindle, serial or all (default all: serial first, then spindle)\n";
+    "  --system   spindle, serial or all (default all: serial first, then spindle)\n"
+    "  --blocking-section  spindle wraps each blocking operation in a spindle::BlockingSection\n"
+    "             (system \"spindle+blocking\"; the rayon side has no equivalent)\n";
 
 struct Args {
     std::string workload;
@@ -237,6 +248,7 @@ struct Args {
     std::size_t warmup = 1;
     bool run_serial = true;
     bool run_spindle = true;
+    bool blocking_section = false;
 };
 
 [[noreturn]] void usage_exit(const std::string& msg) {
@@ -300,6 +312,8 @@ Args parse_args(int argc, char** argv) {
             } else {
                 usage_exit("unknown --system " + std::string(s));
             }
+        } else if (flag == "--blocking-section") {
+            a.blocking_section = true;
         } else if (flag == "-h" || flag == "--help") {
             std::fputs(k_usage, stdout);
             std::exit(0);
@@ -396,8 +410,10 @@ int main(int argc, char** argv) {
             opts.num_threads = args.threads;
             spindle::ThreadPool pool(opts);
             std::optional<Map> map;
+            g_blocking_section = args.blocking_section;
             if (!measure(
-                    args, "spindle", args.threads, expected, [&] { map.emplace(); },
+                    args, args.blocking_section ? "spindle+blocking" : "spindle", args.threads,
+                    expected, [&] { map.emplace(); },
                     [&] { return pool.install([&] {
                               return Parallel{g, *map}.run();
                           }); }))
