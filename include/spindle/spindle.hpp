@@ -13,6 +13,7 @@
 #include "spindle/parallel.hpp"
 #include "spindle/parallel_for.hpp"
 #include "spindle/pool.hpp"
+#include "spindle/query_map.hpp"
 #include "spindle/reduce.hpp"
 #include "spindle/scope.hpp"
 #include "spindle/sort.hpp"

@@ -10,6 +10,7 @@
 mod data;
 mod fib;
 mod nqueens;
+mod query_graph;
 mod skynet;
 mod sort;
 mod sum;
@@ -42,6 +43,7 @@ static ALL: &[&dyn Workload] = &[
     &sort::Sort,
     &nqueens::NQueens,
     &skynet::Skynet,
+    &query_graph::QueryGraph,
 ];
 
 pub fn find(name: &str) -> Option<&'static dyn Workload> {
