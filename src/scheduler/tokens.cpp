@@ -1,0 +1,174 @@
+// The token gate (see tokens.hpp and design-notes/0007-jobserver.md).
+#include "scheduler/tokens.hpp"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <limits>
+#include <system_error>
+
+#include "spindle/pool.hpp"
+#include "util/fatal.hpp"
+
+namespace spindle {
+
+TokenGate::TokenGate(std::shared_ptr<TokenSource> source, std::size_t max_explicit)
+    : m_source(std::move(source)), m_max_explicit(max_explicit) {
+    if (auto hint = m_source->limit_hint(); hint && *hint < m_max_explicit)
+        m_max_explicit = *hint;
+    m_wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (m_wake_fd < 0)
+        throw std::system_error(errno, std::generic_category(), "spindle: token gate eventfd");
+    m_agent = std::thread([this] { agent_main(); });
+}
+
+TokenGate::~TokenGate() {
+    {
+        std::lock_guard lk(m_mutex);
+        m_stop = true;
+    }
+    poke();
+    m_agent.join();
+    std::vector<Token> back;
+    {
+        std::lock_guard lk(m_mutex);
+        if (m_running != 0 || m_waiting != 0)
+            detail::fatal("token gate destroyed while %zu workers still hold a token",
+                          m_running);
+        back.swap(m_explicit);
+        m_stats.released += back.size();
+    }
+    for (Token t : back)
+        m_source->release(t);
+    ::close(m_wake_fd);
+}
+
+void TokenGate::poke() noexcept {
+    const std::uint64_t one = 1;
+    while (::write(m_wake_fd, &one, sizeof one) < 0 && errno == EINTR) {
+    }
+}
+
+void TokenGate::acquire() noexcept {
+    std::unique_lock lk(m_mutex);
+    if (has_free_locked()) {
+        ++m_running;
+        return;
+    }
+    ++m_waiting;
+    ++m_stats.waits;
+    lk.unlock();
+    poke();  // demand went up: the agent asks the source
+    lk.lock();
+    m_cv.wait(lk, [&] { return has_free_locked(); });
+    --m_waiting;
+    ++m_running;
+}
+
+void TokenGate::release() noexcept {
+    std::vector<Token> surplus;
+    {
+        std::lock_guard lk(m_mutex);
+        if (m_running == 0)
+            detail::fatal("token gate: release() without a token");
+        --m_running;
+        if (m_waiting > 0) {
+            // Hand over without touching the source: the waiter finds a free token.
+            ++m_stats.handoffs;
+            m_cv.notify_one();
+            return;
+        }
+        // Keep one token per running worker plus the implicit one; the rest goes back.
+        while (m_explicit.size() > m_running) {
+            surplus.push_back(m_explicit.back());
+            m_explicit.pop_back();
+        }
+        m_stats.released += surplus.size();
+    }
+    for (Token t : surplus)
+        m_source->release(t);
+}
+
+TokenStats TokenGate::stats() const {
+    std::lock_guard lk(m_mutex);
+    return m_stats;
+}
+
+void TokenGate::agent_main() noexcept {
+    pthread_setname_np(pthread_self(), "spindle-tokens");
+    for (;;) {
+        bool want = false;
+        {
+            std::lock_guard lk(m_mutex);
+            if (m_stop)
+                return;
+            want = m_waiting > 0 && !has_free_locked() && m_explicit.size() < m_max_explicit &&
+                   m_source->alive();
+        }
+        std::optional<Token> t;
+        if (want) {
+            try {
+                t = m_source->acquire(m_wake_fd);
+            } catch (const std::exception& e) {
+                detail::fatal("token gate: %s", e.what());
+            }
+        } else {
+            pollfd p{m_wake_fd, POLLIN, 0};
+            while (::poll(&p, 1, -1) < 0 && errno == EINTR) {
+            }
+        }
+        std::uint64_t drained = 0;
+        while (::read(m_wake_fd, &drained, sizeof drained) < 0 && errno == EINTR) {
+        }
+        if (!t)
+            continue;
+        bool keep = false;
+        {
+            std::lock_guard lk(m_mutex);
+            keep = !m_stop && m_waiting > 0 && !has_free_locked() &&
+                   m_explicit.size() < m_max_explicit;
+            if (keep) {
+                m_explicit.push_back(*t);
+                ++m_stats.acquired;
+                m_cv.notify_one();
+            } else {
+                // Demand went away while we read (drop-safe request): give it straight back.
+                ++m_stats.acquired;
+                ++m_stats.dropped_late;
+                ++m_stats.released;
+            }
+        }
+        if (!keep)
+            m_source->release(*t);
+    }
+}
+
+std::shared_ptr<TokenGate> use_token_source(PoolOptions& options,
+                                            std::shared_ptr<TokenSource> source) {
+    if (!source)
+        return nullptr;
+    auto gate = std::make_shared<TokenGate>(std::move(source),
+                                            std::numeric_limits<std::size_t>::max());
+    auto prev_acquire = std::move(options.acquire_thread_handler);
+    auto prev_release = std::move(options.release_thread_handler);
+    options.acquire_thread_handler = [gate, prev_acquire] {
+        gate->acquire();
+        if (prev_acquire)
+            prev_acquire();
+    };
+    options.release_thread_handler = [gate, prev_release] {
+        struct Release {
+            TokenGate& g;
+            ~Release() { g.release(); }
+        } r{*gate};
+        if (prev_release)
+            prev_release();
+    };
+    return gate;
+}
+
+TokenStats token_stats(const TokenGate& gate) { return gate.stats(); }
+
+}  // namespace spindle
