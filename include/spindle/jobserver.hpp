@@ -88,13 +88,13 @@ std::shared_ptr<TokenSource> make_counting_tokens(std::size_t tokens);
 struct JobserverAuth {
     enum class Style { None, Disabled, Pipe, Fifo };
     Style style = Style::None;
-    int read_fd = -1;   // Pipe
-    int write_fd = -1;  // Pipe
-    std::string path;   // Fifo
-    std::string variable;  // where it came from: CARGO_MAKEFLAGS, MAKEFLAGS or MFLAGS
-    std::string value;     // that variable's whole value
-    std::string word;      // the jobserver word used, e.g. "--jobserver-auth=3,4"
-    bool dry_run = false;  // make -n
+    int read_fd = -1;                 // Pipe
+    int write_fd = -1;                // Pipe
+    std::string path;                 // Fifo
+    std::string variable;             // where it came from: CARGO_MAKEFLAGS, MAKEFLAGS or MFLAGS
+    std::string value;                // that variable's whole value
+    std::string word;                 // the jobserver word used, e.g. "--jobserver-auth=3,4"
+    bool dry_run = false;             // make -n
     std::optional<std::size_t> jobs;  // N from the last -jN, if any (a bound, not a count)
 };
 
@@ -140,7 +140,8 @@ public:
     enum class Style { Pipe, Fifo };
     // Creates a jobserver preloaded with `tokens` bytes of `byte`. Pipe: pipe2(O_CLOEXEC); Fifo:
     // mkfifo 0600 in $TMPDIR (else /tmp), unlinked by the destructor. Throws JobserverError.
-    explicit JobserverServer(std::size_t tokens, Style style = Style::Pipe,
+    explicit JobserverServer(std::size_t tokens,
+                             Style style = Style::Pipe,
                              std::uint8_t byte = '|');
     ~JobserverServer();
     JobserverServer(const JobserverServer&) = delete;
@@ -183,11 +184,11 @@ private:
 
 // Counters of a pool's token gate, for tests and benchmarks.
 struct TokenStats {
-    std::uint64_t acquired = 0;        // explicit tokens read from the source
-    std::uint64_t released = 0;        // explicit tokens written back to the source
-    std::uint64_t handoffs = 0;        // a stopping worker's token passed to a waiting one
-    std::uint64_t waits = 0;           // a worker had to wait for a token
-    std::uint64_t dropped_late = 0;    // a token arrived after demand was gone (given back)
+    std::uint64_t acquired = 0;      // explicit tokens read from the source
+    std::uint64_t released = 0;      // explicit tokens written back to the source
+    std::uint64_t handoffs = 0;      // a stopping worker's token passed to a waiting one
+    std::uint64_t waits = 0;         // a worker had to wait for a token
+    std::uint64_t dropped_late = 0;  // a token arrived after demand was gone (given back)
 };
 
 // Makes a pool built from `options` run only workers that hold a token from `source` (or the

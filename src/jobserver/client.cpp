@@ -10,6 +10,8 @@
 // SIGPIPE: a write to a pipe without readers raises SIGPIPE (MSG_NOSIGNAL exists only for
 // sockets). release() blocks SIGPIPE in the calling thread around its write and, on EPIPE,
 // consumes the signal it caused, so the process is never killed and its disposition is untouched.
+#include "spindle/jobserver.hpp"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -22,12 +24,12 @@
 #include <cstdio>
 #include <cstring>
 
-#include "spindle/jobserver.hpp"
-
 namespace spindle {
 namespace {
 
-std::string quote(std::string_view s) { return "'" + std::string(s) + "'"; }
+std::string quote(std::string_view s) {
+    return "'" + std::string(s) + "'";
+}
 
 std::string file_type(mode_t m) {
     if (S_ISREG(m))
@@ -237,8 +239,8 @@ std::shared_ptr<TokenSource> connect_fifo(const JobserverAuth& a) {
         const std::string type = file_type(st.st_mode);
         ::close(rd);
         throw JobserverError(JobserverErrorKind::NotAFifo,
-                             "spindle: jobserver path " + quote(a.path) + " from " +
-                                 auth_where(a) + " is " + type + ", not a fifo");
+                             "spindle: jobserver path " + quote(a.path) + " from " + auth_where(a) +
+                                 " is " + type + ", not a fifo");
     }
     const int wr = ::open(a.path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
     if (wr < 0) {

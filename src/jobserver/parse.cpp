@@ -1,16 +1,18 @@
 // MAKEFLAGS discovery: make's word splitting and the bad-input table of
 // /work/shared/reference/jobserver.md §6.3. See design-notes/0007-jobserver.md.
+#include "spindle/jobserver.hpp"
+
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
 #include <limits>
 
-#include "spindle/jobserver.hpp"
-
 namespace spindle {
 namespace {
 
-bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\n'; }
+bool is_blank(char c) {
+    return c == ' ' || c == '\t' || c == '\n';
+}
 
 std::string quote(std::string_view s) {
     std::string out = "'";
@@ -19,7 +21,9 @@ std::string quote(std::string_view s) {
     return out;
 }
 
-std::string where(const JobserverAuth& a) { return a.variable + "=" + quote(a.value); }
+std::string where(const JobserverAuth& a) {
+    return a.variable + "=" + quote(a.value);
+}
 
 [[noreturn]] void cannot_parse(const JobserverAuth& a, std::string_view why) {
     throw JobserverError(JobserverErrorKind::CannotParse,

@@ -1,5 +1,7 @@
 // A GNU make jobserver created by this process for its children, as cargo does
 // (design-notes/0007-jobserver.md, "Server").
+#include "spindle/jobserver.hpp"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/stat.h>
@@ -9,8 +11,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-
-#include "spindle/jobserver.hpp"
 
 namespace spindle {
 namespace {

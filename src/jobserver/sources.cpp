@@ -1,13 +1,13 @@
 // The simple token sources (unlimited, in-process counting semaphore) and the generic waiting
 // acquire shared by every source. See design-notes/0007-jobserver.md.
+#include "spindle/jobserver.hpp"
+
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <system_error>
-
-#include "spindle/jobserver.hpp"
 
 namespace spindle {
 
@@ -81,7 +81,9 @@ private:
 
 }  // namespace
 
-std::shared_ptr<TokenSource> make_unlimited_tokens() { return std::make_shared<UnlimitedTokens>(); }
+std::shared_ptr<TokenSource> make_unlimited_tokens() {
+    return std::make_shared<UnlimitedTokens>();
+}
 
 std::shared_ptr<TokenSource> make_counting_tokens(std::size_t tokens) {
     return std::make_shared<CountingTokens>(tokens);

@@ -1,6 +1,9 @@
 // The token gate (see tokens.hpp and design-notes/0007-jobserver.md).
 #include "scheduler/tokens.hpp"
 
+#include "spindle/pool.hpp"
+#include "util/fatal.hpp"
+
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -8,9 +11,6 @@
 #include <cerrno>
 #include <limits>
 #include <system_error>
-
-#include "spindle/pool.hpp"
-#include "util/fatal.hpp"
 
 namespace spindle {
 
@@ -35,8 +35,7 @@ TokenGate::~TokenGate() {
     {
         std::lock_guard lk(m_mutex);
         if (m_running != 0 || m_waiting != 0)
-            detail::fatal("token gate destroyed while %zu workers still hold a token",
-                          m_running);
+            detail::fatal("token gate destroyed while %zu workers still hold a token", m_running);
         back.swap(m_explicit);
         m_stats.released += back.size();
     }
@@ -149,8 +148,8 @@ std::shared_ptr<TokenGate> use_token_source(PoolOptions& options,
                                             std::shared_ptr<TokenSource> source) {
     if (!source)
         return nullptr;
-    auto gate = std::make_shared<TokenGate>(std::move(source),
-                                            std::numeric_limits<std::size_t>::max());
+    auto gate =
+        std::make_shared<TokenGate>(std::move(source), std::numeric_limits<std::size_t>::max());
     auto prev_acquire = std::move(options.acquire_thread_handler);
     auto prev_release = std::move(options.release_thread_handler);
     options.acquire_thread_handler = [gate, prev_acquire] {
@@ -169,6 +168,8 @@ std::shared_ptr<TokenGate> use_token_source(PoolOptions& options,
     return gate;
 }
 
-TokenStats token_stats(const TokenGate& gate) { return gate.stats(); }
+TokenStats token_stats(const TokenGate& gate) {
+    return gate.stats();
+}
 
 }  // namespace spindle

@@ -13,14 +13,14 @@
 // code knows about tokens.
 #pragma once
 
+#include "spindle/jobserver.hpp"
+
 #include <condition_variable>
 #include <cstddef>
 #include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
-
-#include "spindle/jobserver.hpp"
 
 namespace spindle {
 
@@ -56,8 +56,8 @@ private:
     mutable std::mutex m_mutex;
     std::condition_variable m_cv;  // waiting workers; notified when a token becomes free
     // All under m_mutex. Invariant: m_running <= m_explicit.size() + 1 (the +1: implicit).
-    std::size_t m_running = 0;     // workers holding a token
-    std::size_t m_waiting = 0;     // workers blocked in acquire()
+    std::size_t m_running = 0;      // workers holding a token
+    std::size_t m_waiting = 0;      // workers blocked in acquire()
     std::vector<Token> m_explicit;  // explicit tokens the process holds (running or spare)
     bool m_stop = false;
     TokenStats m_stats;
