@@ -10,6 +10,9 @@
 #include <system_error>
 
 namespace spindle {
+namespace {
+constexpr int k_recheck_ms = 200;
+}  // namespace
 
 std::optional<Token> TokenSource::acquire(int wake_fd) {
     for (;;) {
@@ -21,7 +24,10 @@ std::optional<Token> TokenSource::acquire(int wake_fd) {
         // A negative fd is ignored by poll(); with neither fd there is nothing to wait for.
         if (p[0].fd < 0 && p[1].fd < 0)
             return std::nullopt;
-        const int n = ::poll(p, 2, -1);
+        // A bounded wait: a description opened while writers existed gets no POLLHUP when
+        // the last one closes (Linux fifo_open/pipe_poll compare writer-open counters), so a
+        // server that dies is noticed by the read that follows a timeout.
+        const int n = ::poll(p, 2, k_recheck_ms);
         if (n < 0) {
             if (errno == EINTR)
                 continue;

@@ -52,18 +52,22 @@ void TokenGate::poke() noexcept {
 
 void TokenGate::acquire() noexcept {
     std::unique_lock lk(m_mutex);
-    if (has_free_locked()) {
-        ++m_running;
-        return;
+    if (!has_free_locked()) {
+        ++m_waiting;
+        ++m_stats.waits;
+        lk.unlock();
+        poke();  // demand went up: the agent asks the source
+        lk.lock();
+        m_cv.wait(lk, [&] { return has_free_locked(); });
+        --m_waiting;
     }
-    ++m_waiting;
-    ++m_stats.waits;
-    lk.unlock();
-    poke();  // demand went up: the agent asks the source
-    lk.lock();
-    m_cv.wait(lk, [&] { return has_free_locked(); });
-    --m_waiting;
     ++m_running;
+    // Taking a free token may leave other waiters without one (a token the agent meant for a
+    // waiter, taken here first): the agent must look at the demand again.
+    const bool more = demand_locked() > 0;
+    lk.unlock();
+    if (more)
+        poke();
 }
 
 void TokenGate::release() noexcept {
@@ -103,8 +107,9 @@ void TokenGate::agent_main() noexcept {
             std::lock_guard lk(m_mutex);
             if (m_stop)
                 return;
-            want = m_waiting > 0 && !has_free_locked() && m_explicit.size() < m_max_explicit &&
-                   m_source->alive();
+            // Waiters beyond the free tokens (a free token may be on its way to a notified
+            // waiter that has not run yet: it does not count as demand).
+            want = demand_locked() > 0 && m_explicit.size() < m_max_explicit && m_source->alive();
         }
         std::optional<Token> t;
         if (want) {
@@ -126,8 +131,7 @@ void TokenGate::agent_main() noexcept {
         bool keep = false;
         {
             std::lock_guard lk(m_mutex);
-            keep = !m_stop && m_waiting > 0 && !has_free_locked() &&
-                   m_explicit.size() < m_max_explicit;
+            keep = !m_stop && demand_locked() > 0 && m_explicit.size() < m_max_explicit;
             if (keep) {
                 m_explicit.push_back(*t);
                 ++m_stats.acquired;

@@ -48,6 +48,11 @@ private:
     void agent_main() noexcept;
     void poke() noexcept;
     bool has_free_locked() const noexcept { return m_running < m_explicit.size() + 1; }
+    // Waiting workers that no free token will serve.
+    std::size_t demand_locked() const noexcept {
+        const std::size_t free = m_explicit.size() + 1 - m_running;
+        return m_waiting > free ? m_waiting - free : 0;
+    }
 
     std::shared_ptr<TokenSource> m_source;
     std::size_t m_max_explicit;
