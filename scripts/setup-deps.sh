@@ -25,13 +25,15 @@ packages=(
     build-essential cmake ninja-build pkg-config git make
     libboost-context-dev libconcurrentqueue-dev libhwloc-dev
     libgtest-dev libgmock-dev googletest libbenchmark-dev
+    librust-jobserver-dev
 )
+# tests/jobserver cross-checks with Rust's jobserver crate (skipped without cargo).
+if ! command -v cargo >/dev/null 2>&1 && [ ! -x "${HOME:-/root}/.cargo/bin/cargo" ]; then
+    packages+=(cargo)
+fi
 if [ "$want_bench" = 1 ]; then
+    # cargo: added above when missing (a rustup toolchain in ~/.cargo/bin is as good).
     packages+=(libtbb-dev librust-rayon-dev)
-    # A rustup toolchain in ~/.cargo/bin is as good as Debian's cargo.
-    if ! command -v cargo >/dev/null 2>&1 && [ ! -x "${HOME:-/root}/.cargo/bin/cargo" ]; then
-        packages+=(cargo)
-    fi
 fi
 
 if ! command -v dpkg-query >/dev/null 2>&1; then

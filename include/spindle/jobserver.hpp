@@ -95,6 +95,7 @@ struct JobserverAuth {
     std::string value;                // that variable's whole value
     std::string word;                 // the jobserver word used, e.g. "--jobserver-auth=3,4"
     bool dry_run = false;             // make -n
+    bool j_flag = false;              // a -j / -jN / --jobs word was seen
     std::optional<std::size_t> jobs;  // N from the last -jN, if any (a bound, not a count)
 };
 
@@ -112,6 +113,11 @@ JobserverAuth discover_jobserver();
 struct JobserverClientOptions {
     // Accept sockets as well as pipes for R,W (some servers use socketpairs).
     bool allow_sockets = false;
+    // jobserver_from_env() only: under a serial make (MAKELEVEL set, MAKEFLAGS present with no
+    // -j word or -j1: `make` or `make -j1`), return a source with no explicit tokens, so the
+    // process runs one job at a time as make was asked to. Off by default: a plain `make` then
+    // leaves the pool unlimited, as rustc and cargo do.
+    bool respect_serial_make = false;
 };
 
 // Connects to the jobserver described by `auth` (Style::Pipe or Style::Fifo). Never changes the

@@ -22,6 +22,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 namespace spindle {
@@ -279,12 +280,17 @@ std::shared_ptr<TokenSource> jobserver_from_env(JobserverPolicy policy,
         const JobserverAuth a = discover_jobserver();
         if (a.dry_run)
             return nullptr;
+        if (options.respect_serial_make && a.style == JobserverAuth::Style::None &&
+            a.variable == "MAKEFLAGS" && (!a.j_flag || a.jobs == std::size_t{1}) &&
+            std::getenv("MAKELEVEL") != nullptr)
+            return make_counting_tokens(0);
         return connect_jobserver(a, options);
     } catch (const JobserverError& e) {
         if (policy == JobserverPolicy::Throw)
             throw;
         if (policy == JobserverPolicy::Warn)
-            std::fprintf(stderr, "%s; continuing without a jobserver\n", e.what());
+            std::fprintf(stderr, "spindle: warning: %s; continuing without a jobserver\n",
+                         e.what() + std::strlen("spindle: "));
         return nullptr;
     }
 }

@@ -99,9 +99,13 @@ JobserverAuth parse_makeflags(std::string_view variable, std::string_view value)
         else if (v.starts_with(k_fds))
             fds_word = &w;
         else if (v.starts_with("-j") && v.size() > 2) {
+            a.j_flag = true;
             if (auto n = parse_int(v.substr(2)); n && *n > 0)
                 a.jobs = static_cast<std::size_t>(*n);
+        } else if (v == "-j" || v == "--jobs") {
+            a.j_flag = true;
         } else if (v.starts_with("--jobs=")) {
+            a.j_flag = true;
             if (auto n = parse_int(v.substr(7)); n && *n > 0)
                 a.jobs = static_cast<std::size_t>(*n);
         }
