@@ -8,6 +8,7 @@
 #include "spindle/deadlock.hpp"
 #include "spindle/errors.hpp"
 #include "spindle/for_each.hpp"
+#include "spindle/jobserver.hpp"
 #include "spindle/join.hpp"
 #include "spindle/map.hpp"
 #include "spindle/parallel.hpp"
