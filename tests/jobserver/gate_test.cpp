@@ -76,6 +76,17 @@ TEST(JobserverGate, PipeServerTokensComeBack) {
     EXPECT_EQ(st.acquired, st.released);
 }
 
+TEST(JobserverGate, ManyMoreWorkersThanTokens) {
+    // W >> N: 64 workers, 2 tokens; no lost wake-up may leave the pool stuck.
+    spindle::JobserverServer server(2);
+    spindle::TokenStats st;
+    const int max = run_pool(server.client(), spindle_test::under_sanitizer() ? 16 : 64,
+                             static_cast<int>(spindle_test::scaled(300)), &st);
+    EXPECT_LE(max, 3);
+    EXPECT_EQ(server.drain().size(), 2u);
+    EXPECT_EQ(st.acquired, st.released);
+}
+
 TEST(JobserverGate, UnlimitedIsBoundedByWorkers) {
     const int max = run_pool(spindle::make_unlimited_tokens(), 3, 60);
     EXPECT_LE(max, 3);
