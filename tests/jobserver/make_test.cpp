@@ -134,6 +134,17 @@ TEST_F(MakeTest, ConcurrencyNeverExceedsN) {
     }
 }
 
+TEST_F(MakeTest, TokenSourceFromPlainThreads) {
+    // No pool: W std::threads, thread 0 on the implicit token, the others on explicit tokens.
+    makefile(4, "+@", probe(5, k_tasks, 10, " --mode threads"));
+    const Result r = run("make -j3");
+    ASSERT_EQ(r.rc, 0) << r.err;
+    EXPECT_FALSE(leaked(r)) << r.err;
+    int tasks = 0;
+    EXPECT_LE(max_concurrency("log", &tasks), 3);
+    EXPECT_EQ(tasks, 4 * k_tasks);
+}
+
 TEST_F(MakeTest, OneWorkerPerProcess) {
     makefile(5, "+@", probe(1, k_tasks, 5));
     const Result r = run("make -j3");
