@@ -75,6 +75,7 @@ void Registry::section_begin(const char* label, WaitNode* node) noexcept {
         return;
     // Let thieves (and the spare) take what this worker has not started.
     w->deque.publish_all();
+    call_handler(options().release_thread_handler);  // its job token, for the spare (0007)
     const std::size_t sections = m_in_sections.fetch_add(1, std::memory_order_relaxed) + 1;
     active_down();
     if (sections <= m_workers.size() - m_num_threads)
@@ -83,6 +84,10 @@ void Registry::section_begin(const char* label, WaitNode* node) noexcept {
 
 void Registry::section_end(WaitNode* node) noexcept {
     auto* w = static_cast<Worker*>(tl_worker);
+    // Outermost section: take a job token again (design-notes/0007). Only this thread writes
+    // m_section_depth, so it reads it without the lock.
+    if (w->m_section_depth == 1)
+        call_handler(options().acquire_thread_handler);
     w->m_blocked_lock.lock();
     const bool outermost = --w->m_section_depth == 0;
     if (outermost) {

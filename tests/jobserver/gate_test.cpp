@@ -1,6 +1,7 @@
 // The token gate in a pool: at most (explicit tokens + 1) workers run jobs at once, tokens all
 // go back, and the pool finishes on the implicit token alone.
 #include "common/test_util.hpp"
+#include "spindle/blocking.hpp"
 #include "spindle/jobserver.hpp"
 #include "spindle/pool.hpp"
 #include "spindle/scope.hpp"
@@ -110,6 +111,33 @@ TEST(JobserverGate, ChainsExistingHandlers) {
     EXPECT_GE(acq.load(), 2);
     EXPECT_EQ(acq.load(), rel.load());
     EXPECT_TRUE(src->try_acquire());
+}
+
+}  // namespace
+
+namespace {
+
+// A worker that blocks its thread in a BlockingSection gives its token to the spare worker
+// that the section wakes, so a job the blocked one waits for still runs when no other token
+// exists (the implicit token is the only one here).
+TEST(JobserverGate, BlockingSectionPassesItsToken) {
+    spindle::JobserverServer server(0);
+    spindle::PoolOptions opts;
+    opts.num_threads = 1;
+    opts.max_spare_threads = 1;
+    spindle::use_token_source(opts, server.client());
+    std::atomic<bool> flag{false};
+    {
+        spindle::ThreadPool pool(opts);
+        pool.scope([&](spindle::Scope& s) {
+            s.spawn([&] { flag.store(true); });
+            spindle::blocking([&] {
+                ASSERT_TRUE(spindle_test::wait_until([&] { return flag.load(); }))
+                    << "the job waited for never ran: the blocked worker kept the token";
+            });
+        });
+    }
+    EXPECT_TRUE(server.drain().empty());
 }
 
 }  // namespace
