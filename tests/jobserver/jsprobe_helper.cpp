@@ -21,6 +21,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -141,31 +142,43 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (mode == "threads") {
+        // A thread waits for a token together with `done`, an eventfd that becomes readable
+        // when the tasks run out: a thread must never sit in acquire() after the work is gone
+        // (its process would never exit and never give make back its slot, ref §8.4).
         auto src = spindle::jobserver_from_env();
+        const int done = ::eventfd(0, EFD_CLOEXEC);
         std::atomic<int> next{0};
         std::vector<std::thread> ts;
         for (int t = 0; t < workers; ++t)
             ts.emplace_back([&, t] {
                 for (;;) {
-                    std::optional<spindle::Token> tok;
-                    if (t != 0 && src) {
-                        tok = src->acquire();
-                        if (!tok)
-                            return;  // source gone: thread 0's implicit token finishes
-                    } else if (t != 0) {
+                    if (next.load() >= tasks)
                         return;
+                    std::optional<spindle::Token> tok;
+                    if (t != 0) {
+                        if (!src)
+                            return;
+                        tok = src->acquire(done);
+                        if (!tok)
+                            return;  // done, or the source is gone: thread 0 finishes
                     }
                     const bool more = next.fetch_add(1) < tasks;
                     if (more)
                         task(ms);
                     if (tok)
                         src->release(*tok);
+                    if (!more || next.load() >= tasks) {
+                        const std::uint64_t one = 1;
+                        if (::write(done, &one, sizeof one) != sizeof one)
+                            std::_Exit(3);
+                    }
                     if (!more)
                         return;
                 }
             });
         for (auto& th : ts)
             th.join();
+        ::close(done);
         std::printf("jsprobe: tasks=%d\n", tasks);
         return 0;
     }
