@@ -37,8 +37,10 @@ struct PoolOptions {
     std::function<void(std::exception_ptr)> exception_handler;
     // The fork's acquire/release thread handlers (rustc hands out jobserver tokens with them):
     // release_thread_handler is called on a worker's thread when it stops running jobs (before
-    // it sleeps, and when it exits); acquire_thread_handler when it starts again (when it
-    // starts, and after it wakes). Calls on one worker strictly alternate, starting with
+    // it sleeps, when it enters a BlockingSection, and when it exits); acquire_thread_handler
+    // when it starts again (when it starts, after it wakes, when it leaves a BlockingSection).
+    // spindle::use_token_source (spindle/jobserver.hpp) installs a pair that holds a jobserver
+    // token while the worker runs. Calls on one worker strictly alternate, starting with
     // acquire and ending with release. An exception from either goes to exception_handler.
     std::function<void()> acquire_thread_handler;
     std::function<void()> release_thread_handler;
