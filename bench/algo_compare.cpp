@@ -3,15 +3,15 @@
 //
 // Usage:
 //   bench_algo_compare <sum|sort> --n N --threads T --reps R [--warmup W]
-//                      [--system spindle|serial|all]
+//                      [--system serial|spindle|tbb|omp|all] [--list-systems]
 //
 // Same CLI and same JSON output as the rayon binary and bench_fib_compare: one line per
 // (workload, system, threads):
 // {"workload":"sum","system":"spindle","lang":"cpp","threads":2,"n":4194304,"reps":7,"warmup":1,
 //  "times_s":[...],"median_s":..,"min_s":..,"max_s":..,"cpu_s":[...],"cpu_median_s":..,
 //  "peak_rss_kb":..,"result":..,"compiler":"gcc 12.2.0","checked":true}
-// Exit status: 0 if every result checked, 1 if a result was wrong (or spindle threw), 2 on usage
-// errors.
+// Exit status: 0 if every result checked, 1 if a result was wrong (or a system threw), 2 on usage
+// errors, 3 if the requested system is not compiled in (bench/compare_systems.hpp).
 //
 // Workloads (bench/rayon/src/workloads/{sum,sort}.rs are the rayon side; bench/README.md):
 //   sum   spindle::transform_reduce(v, 0, std::plus<>{}, x ^ (x >> 3)) over a vector<uint64_t>
@@ -21,6 +21,9 @@
 //         serial: std::stable_sort. Every rep sorts a fresh copy of the unsorted input (copied
 //         outside the timed region). Check: equal to a copy sorted once by std::sort. Result:
 //         the element at n/2.
+// oneTBB (tbb system): sum = tbb::parallel_reduce over a blocked_range; sort =
+// tbb::parallel_sort (unstable). OpenMP (omp system): sum = `parallel for reduction(+)`; sort =
+// __gnu_parallel::stable_sort (libstdc++ parallel mode). Each library's natural equivalent.
 // Inputs: splitmix64 seeded 42, the high 32 bits of each output (as uint64_t for sum, uint32_t
 // for sort) — bit-identical to the rayon side's; generated once per process, untimed.
 //
@@ -31,10 +34,20 @@
 // This is a plain program with its own main (Google Benchmark's benchmark_main is not linked).
 
 #include "compare_common.hpp"
+#include "compare_systems.hpp"
 
 #include <spindle/pool.hpp>
 #include <spindle/reduce.hpp>
 #include <spindle/sort.hpp>
+
+#if SPINDLE_BENCH_HAVE_TBB
+#include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/parallel_reduce.h>
+#include <oneapi/tbb/parallel_sort.h>
+#endif
+#ifdef _OPENMP
+#include <parallel/algorithm>  // libstdc++ parallel mode: __gnu_parallel::stable_sort on OpenMP
+#endif
 
 #include <sched.h>
 #include <sys/resource.h>
@@ -104,7 +117,35 @@ struct SumWorkload {
         return spindle::transform_reduce(v, 0ull, std::plus<>{},
                                          [](std::uint64_t x) { return x ^ (x >> 3); });
     }
-    bool check(std::uint64_t r) const { return r == expected; }
+#if SPINDLE_BENCH_HAVE_TBB
+    // tbb::parallel_reduce over a blocked_range (default auto_partitioner), each piece a loop.
+    std::uint64_t run_tbb() {
+        return tbb::parallel_reduce(
+            tbb::blocked_range<std::size_t>(0, v.size()), std::uint64_t{0},
+            [&](const tbb::blocked_range<std::size_t>& r, std::uint64_t acc) {
+                for (std::size_t i = r.begin(); i != r.end(); ++i)
+                    acc += v[i] ^ (v[i] >> 3);
+                return acc;
+            },
+            std::plus<>{});
+    }
+#endif
+#ifdef _OPENMP
+    // `parallel for reduction(+)`, static schedule: OpenMP's natural map-reduce (a worksharing
+    // loop, not tasks).
+    std::uint64_t run_omp(std::size_t threads) {
+        std::uint64_t acc = 0;
+        const std::size_t n = v.size();
+        const std::uint64_t* p = v.data();
+#pragma omp parallel for reduction(+ : acc) schedule(static) num_threads(static_cast <int>(threads))
+        for (std::size_t i = 0; i < n; ++i)
+            acc += p[i] ^ (p[i] >> 3);
+        return acc;
+    }
+#endif
+    bool check(std::uint64_t r) const {
+        return r == expected;
+    }
 };
 
 struct SortWorkload {
@@ -131,8 +172,26 @@ struct SortWorkload {
         spindle::stable_sort(work.begin(), work.end());
         return digest(work);
     }
+#if SPINDLE_BENCH_HAVE_TBB
+    // oneTBB has no stable sort: tbb::parallel_sort (parallel quicksort, unstable; for u32 keys
+    // stability cannot be observed).
+    std::uint64_t run_tbb() {
+        tbb::parallel_sort(work.begin(), work.end());
+        return digest(work);
+    }
+#endif
+#ifdef _OPENMP
+    // libstdc++'s parallel mode stable sort (multiway merge sort on OpenMP threads).
+    std::uint64_t run_omp(std::size_t threads) {
+        omp_set_num_threads(static_cast<int>(threads));
+        __gnu_parallel::stable_sort(work.begin(), work.end());
+        return digest(work);
+    }
+#endif
     // Sorted and the same multiset: equal to the once-sorted copy.
-    bool check(std::uint64_t r) const { return r == digest(expected) && work == expected; }
+    bool check(std::uint64_t r) const {
+        return r == digest(expected) && work == expected;
+    }
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -150,14 +209,18 @@ using bench::peak_rss_kb;
 
 constexpr const char* k_usage =
     "usage: bench_algo_compare <workload> --n N --threads T --reps R [--warmup W] "
-    "[--system spindle|serial|all]\n"
+    "[--system serial|spindle|tbb|omp|all]\n"
+    "       [--list-systems]\n"
     "  workload   sum or sort\n"
     "  --n        element count (default 4194304 = 4Mi; scripts/bench.sh --full uses 16Mi)\n"
     "  --threads  spindle pool size (default: available parallelism); ignored by the serial "
     "system\n"
     "  --reps     timed repetitions (default 7)\n"
     "  --warmup   untimed repetitions after pool creation (default 1)\n"
-    "  --system   spindle, serial or all (default all: serial first, then spindle)\n";
+    "  --max-time S  stop timing once 3 or more reps took S seconds in total (default: no limit)\n"
+    "  --system   serial, spindle, tbb, omp or all (default all: serial, spindle, then tbb and\n"
+    "             omp when this build has them)\n"
+    "  --list-systems  print the systems this build has and exit\n";
 
 struct Args {
     std::string workload;
@@ -165,8 +228,11 @@ struct Args {
     std::size_t threads = 0;
     std::size_t reps = 7;
     std::size_t warmup = 1;
+    double max_time = 0;  // --max-time: stop after 3+ reps once the timed total passes it
     bool run_serial = true;
     bool run_spindle = true;
+    bool run_tbb = true;  // default "all": every system this build has
+    bool run_omp = true;
 };
 
 [[noreturn]] void usage_exit(const std::string& msg) {
@@ -214,22 +280,36 @@ Args parse_args(int argc, char** argv) {
             a.threads = static_cast<std::size_t>(parse_u64(flag, value()));
         } else if (flag == "--reps") {
             a.reps = static_cast<std::size_t>(parse_u64(flag, value()));
+        } else if (flag == "--max-time") {
+            const char* v = value();
+            char* end = nullptr;
+            a.max_time = v ? std::strtod(v, &end) : -1;
+            if (v == nullptr || *v == '\0' || *end != '\0' || !(a.max_time >= 0))
+                usage_exit("--max-time needs a number of seconds >= 0");
         } else if (flag == "--warmup") {
             a.warmup = static_cast<std::size_t>(parse_u64(flag, value()));
         } else if (flag == "--system") {
             const char* v = value();
             std::string_view s = v ? v : "";
-            if (s == "spindle") {
-                a.run_serial = false;
-                a.run_spindle = true;
-            } else if (s == "serial") {
-                a.run_serial = true;
-                a.run_spindle = false;
-            } else if (s == "all") {
+            a.run_serial = a.run_spindle = a.run_tbb = a.run_omp = false;
+            bench::System sys{};
+            if (s == "all") {
                 a.run_serial = a.run_spindle = true;
-            } else {
+                a.run_tbb = bench::system_available(bench::System::tbb);
+                a.run_omp = bench::system_available(bench::System::omp);
+            } else if (!bench::parse_system(s, sys)) {
                 usage_exit("unknown --system " + std::string(s));
+            } else if (!bench::system_available(sys)) {
+                bench::unavailable_exit("bench_algo_compare", sys);
+            } else {
+                a.run_serial = sys == bench::System::serial;
+                a.run_spindle = sys == bench::System::spindle;
+                a.run_tbb = sys == bench::System::tbb;
+                a.run_omp = sys == bench::System::omp;
             }
+        } else if (flag == "--list-systems") {
+            bench::print_available_systems();
+            std::exit(0);
         } else if (flag == "-h" || flag == "--help") {
             std::fputs(k_usage, stdout);
             std::exit(0);
@@ -282,6 +362,9 @@ bool measure(const Args& args, Workload& w, const char* system, std::size_t thre
         result = r;
         times.push_back(std::chrono::duration<double>(t1 - t0).count());
         cpus.push_back(c1 - c0);
+        if (args.max_time > 0 && times.size() >= bench::k_min_reps &&
+            bench::sum(times) >= args.max_time)
+            break;
     }
     std::vector<double> st = times, sc = cpus;
     std::sort(st.begin(), st.end());
@@ -293,7 +376,7 @@ bool measure(const Args& args, Workload& w, const char* system, std::size_t thre
         "9f,"
         "\"cpu_s\":%s,\"cpu_median_s\":%.9f,\"peak_rss_kb\":%ld,\"result\":%" PRIu64
         ",\"compiler\":\"%s\",\"checked\":%s}\n",
-        args.workload.c_str(), system, threads, w.n(), args.reps, args.warmup,
+        args.workload.c_str(), system, threads, w.n(), times.size(), args.warmup,
         json_list(times).c_str(), median_of_sorted(st), st.front(), st.back(),
         json_list(cpus).c_str(), median_of_sorted(sc), peak_rss_kb(), result, compiler_string(),
         checked ? "true" : "false");
@@ -326,6 +409,22 @@ bool run_workload(const Args& args) {
             }))
             ok = false;
     }
+#if SPINDLE_BENCH_HAVE_TBB
+    if (args.run_tbb) {
+        bench::TbbContext ctx(args.threads);
+        if (!measure(args, w, "tbb", args.threads,
+                     [&]() -> std::uint64_t { return ctx.run([&] { return w.run_tbb(); }); }))
+            ok = false;
+    }
+#endif
+#ifdef _OPENMP
+    // The calling thread is the team's master and works (bench/compare_systems.hpp).
+    if (args.run_omp) {
+        if (!measure(args, w, "omp", args.threads,
+                     [&]() -> std::uint64_t { return w.run_omp(args.threads); }))
+            ok = false;
+    }
+#endif
     return ok;
 }
 

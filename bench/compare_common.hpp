@@ -55,6 +55,17 @@ inline const char* compiler_string() {
 #endif
 }
 
+// --max-time: a system whose reps are slow stops after this many timed reps once their total
+// passes the limit (the same rule for every system; "reps" in the JSON line is the real count).
+constexpr std::size_t k_min_reps = 3;
+
+inline double sum(const std::vector<double>& v) {
+    double s = 0;
+    for (double x : v)
+        s += x;
+    return s;
+}
+
 inline double median_of_sorted(const std::vector<double>& s) {
     const std::size_t k = s.size();
     return (k % 2 == 1) ? s[k / 2] : 0.5 * (s[k / 2 - 1] + s[k / 2]);

@@ -1,14 +1,15 @@
 // spindle side of the fib benchmark against rayon (bench/rayon, `spindle-rayon-bench fib`).
 //
 // Usage:
-//   bench_fib_compare fib --n N --threads T --reps R [--warmup W] [--system spindle|serial|all]
+//   bench_fib_compare fib --n N --threads T --reps R [--warmup W] [--system
+//   serial|spindle|tbb|omp|all] [--list-systems]
 //
 // Same CLI and same JSON output as the rayon binary: one line per (workload, system, threads):
 // {"workload":"fib","system":"spindle","lang":"cpp","threads":2,"n":30,"reps":7,"warmup":1,
 //  "times_s":[...],"median_s":..,"min_s":..,"max_s":..,"cpu_s":[...],"cpu_median_s":..,
 //  "peak_rss_kb":..,"result":832040,"compiler":"gcc 12.2.0","checked":true}
-// Exit status: 0 if every result checked, 1 if a result was wrong (or spindle threw), 2 on usage
-// errors.
+// Exit status: 0 if every result checked, 1 if a result was wrong (or a system threw), 2 on usage
+// errors, 3 if the requested system is not compiled in (bench/compare_systems.hpp).
 //
 // Fairness (see bench/README.md): same algorithm as rayon's side — one join per call, first branch
 // fib(n-1), second fib(n-2), no sequential cutoff; the body runs on a pool worker via install()
@@ -18,6 +19,7 @@
 // This is a plain program with its own main (Google Benchmark's benchmark_main is not linked).
 
 #include "compare_common.hpp"
+#include "compare_systems.hpp"
 
 #include <spindle/spindle.hpp>
 
@@ -50,6 +52,17 @@ std::uint64_t fib(std::uint64_t n) {
     if (n < 2)
         return n;
     auto [a, b] = spindle::join([&] { return fib(n - 1); }, [&] { return fib(n - 2); });
+    return a + b;
+}
+
+// The same decomposition for oneTBB and OpenMP (bench/compare_systems.hpp): b = fib(n-2) is
+// offered to thieves (task_group::run / omp task), a = fib(n-1) runs inline, then wait.
+template <class Fork>
+std::uint64_t fib_fork(std::uint64_t n) {
+    if (n < 2)
+        return n;
+    std::uint64_t a = 0, b = 0;
+    Fork::join2([&] { a = fib_fork<Fork>(n - 1); }, [&] { b = fib_fork<Fork>(n - 2); });
     return a + b;
 }
 
@@ -87,14 +100,18 @@ using bench::peak_rss_kb;
 
 constexpr const char* k_usage =
     "usage: bench_fib_compare <workload> --n N --threads T --reps R [--warmup W] "
-    "[--system spindle|serial|all] [--context]\n"
+    "[--system serial|spindle|tbb|omp|all]\n"
+    "       [--list-systems] [--context]\n"
     "  workload   fib\n"
     "  --n        problem size (fib: the argument; default 30)\n"
     "  --threads  spindle pool size (default: available parallelism); ignored by the serial "
     "system\n"
     "  --reps     timed repetitions (default 7)\n"
     "  --warmup   untimed repetitions after pool creation (default 1)\n"
-    "  --system   spindle, serial or all (default all: serial first, then spindle)\n"
+    "  --max-time S  stop timing once 3 or more reps took S seconds in total (default: no limit)\n"
+    "  --system   serial, spindle, tbb, omp or all (default all: serial, spindle, then tbb and\n"
+    "             omp when this build has them)\n"
+    "  --list-systems  print the systems this build has and exit\n"
     "  --context  run spindle with a tlv pointer and a typed context slot set (system\n"
     "             \"spindle+context\"), to measure what context propagation costs in use\n";
 
@@ -104,8 +121,11 @@ struct Args {
     std::size_t threads = 0;
     std::size_t reps = 7;
     std::size_t warmup = 1;
+    double max_time = 0;  // --max-time: stop after 3+ reps once the timed total passes it
     bool run_serial = true;
     bool run_spindle = true;
+    bool run_tbb = true;  // default "all": every system this build has
+    bool run_omp = true;
     bool with_context = false;  // --context: run with a tlv and a typed slot set
 };
 
@@ -154,22 +174,36 @@ Args parse_args(int argc, char** argv) {
             a.threads = static_cast<std::size_t>(parse_u64(flag, value()));
         } else if (flag == "--reps") {
             a.reps = static_cast<std::size_t>(parse_u64(flag, value()));
+        } else if (flag == "--max-time") {
+            const char* v = value();
+            char* end = nullptr;
+            a.max_time = v ? std::strtod(v, &end) : -1;
+            if (v == nullptr || *v == '\0' || *end != '\0' || !(a.max_time >= 0))
+                usage_exit("--max-time needs a number of seconds >= 0");
         } else if (flag == "--warmup") {
             a.warmup = static_cast<std::size_t>(parse_u64(flag, value()));
         } else if (flag == "--system") {
             const char* v = value();
             std::string_view s = v ? v : "";
-            if (s == "spindle") {
-                a.run_serial = false;
-                a.run_spindle = true;
-            } else if (s == "serial") {
-                a.run_serial = true;
-                a.run_spindle = false;
-            } else if (s == "all") {
+            a.run_serial = a.run_spindle = a.run_tbb = a.run_omp = false;
+            bench::System sys{};
+            if (s == "all") {
                 a.run_serial = a.run_spindle = true;
-            } else {
+                a.run_tbb = bench::system_available(bench::System::tbb);
+                a.run_omp = bench::system_available(bench::System::omp);
+            } else if (!bench::parse_system(s, sys)) {
                 usage_exit("unknown --system " + std::string(s));
+            } else if (!bench::system_available(sys)) {
+                bench::unavailable_exit("bench_fib_compare", sys);
+            } else {
+                a.run_serial = sys == bench::System::serial;
+                a.run_spindle = sys == bench::System::spindle;
+                a.run_tbb = sys == bench::System::tbb;
+                a.run_omp = sys == bench::System::omp;
             }
+        } else if (flag == "--list-systems") {
+            bench::print_available_systems();
+            std::exit(0);
         } else if (flag == "--context") {
             a.with_context = true;
         } else if (flag == "-h" || flag == "--help") {
@@ -222,6 +256,9 @@ bool measure(
         result = r;
         times.push_back(std::chrono::duration<double>(t1 - t0).count());
         cpus.push_back(c1 - c0);
+        if (args.max_time > 0 && times.size() >= bench::k_min_reps &&
+            bench::sum(times) >= args.max_time)
+            break;
     }
     std::vector<double> st = times, sc = cpus;
     std::sort(st.begin(), st.end());
@@ -233,7 +270,7 @@ bool measure(
         "9f,"
         "\"cpu_s\":%s,\"cpu_median_s\":%.9f,\"peak_rss_kb\":%ld,\"result\":%" PRIu64
         ",\"compiler\":\"%s\",\"checked\":%s}\n",
-        args.workload.c_str(), system, threads, args.n, args.reps, args.warmup,
+        args.workload.c_str(), system, threads, args.n, times.size(), args.warmup,
         json_list(times).c_str(), median_of_sorted(st), st.front(), st.back(),
         json_list(cpus).c_str(), median_of_sorted(sc), peak_rss_kb(), result, compiler_string(),
         checked ? "true" : "false");
@@ -280,6 +317,23 @@ int main(int argc, char** argv) {
             if (!measure(args, args.with_context ? "spindle+context" : "spindle", args.threads,
                          expected, [&]() -> std::uint64_t { return pool.install(body); }))
                 ok = false;
+        }
+        if (args.run_tbb) {
+#if SPINDLE_BENCH_HAVE_TBB
+            bench::TbbContext ctx(args.threads);
+            if (!measure(args, "tbb", args.threads, expected,
+                         [&] { return ctx.run([&] { return fib_fork<bench::TbbFork>(n); }); }))
+                ok = false;
+#endif
+        }
+        if (args.run_omp) {
+#ifdef _OPENMP
+            if (!measure(args, "omp", args.threads, expected, [&] {
+                    return bench::omp_run_tasks(args.threads,
+                                                [&] { return fib_fork<bench::OmpFork>(n); });
+                }))
+                ok = false;
+#endif
         }
     } catch (const std::exception& e) {
         std::fprintf(stderr, "bench_fib_compare: exception: %s\n", e.what());

@@ -3,11 +3,11 @@
 //
 // Usage:
 //   bench_tree_compare nqueens|skynet --n N --threads T --reps R [--warmup W]
-//                      [--system spindle|serial|all]
+//                      [--system serial|spindle|tbb|omp|all] [--list-systems]
 //
 // Same CLI and same JSON output as the rayon binary: one line per (workload, system, threads).
-// Exit status: 0 if every result checked, 1 if a result was wrong (or spindle threw), 2 on usage
-// errors.
+// Exit status: 0 if every result checked, 1 if a result was wrong (or a system threw), 2 on usage
+// errors, 3 if the requested system is not compiled in (bench/compare_systems.hpp).
 //
 // Workloads (identical decomposition on the rayon side, bench/rayon/src/workloads/*.rs):
 //  - nqueens N: count the placements of N queens. Bitmask search (columns, both diagonals as u32
@@ -25,6 +25,7 @@
 // This is a plain program with its own main (Google Benchmark's benchmark_main is not linked).
 
 #include "compare_common.hpp"
+#include "compare_systems.hpp"
 
 #include <spindle/spindle.hpp>
 
@@ -94,6 +95,48 @@ std::uint64_t nqueens(
     return total;
 }
 
+// The same searches for oneTBB and OpenMP (bench/compare_systems.hpp): one task per child
+// (task_group::run / omp task, then wait), results in per-child slots, as with spindle::scope.
+template <class Fork>
+std::uint64_t nqueens_fork(
+    std::uint32_t n, std::uint32_t row, std::uint32_t cols, std::uint32_t d1, std::uint32_t d2) {
+    if (row == n)
+        return 1;
+    const std::uint32_t full = (std::uint32_t{1} << n) - 1;
+    std::uint32_t avail = ~(cols | d1 | d2) & full;
+    if (avail == 0)
+        return 0;
+    std::uint32_t bits[32];
+    std::size_t k = 0;
+    while (avail != 0) {
+        bits[k++] = avail & (0u - avail);
+        avail &= avail - 1;
+    }
+    std::uint64_t counts[32] = {};
+    Fork::for_each_child(k, [&](std::size_t i) {
+        const std::uint32_t bit = bits[i];
+        counts[i] = nqueens_fork<Fork>(n, row + 1, cols | bit, (d1 | bit) << 1, (d2 | bit) >> 1);
+    });
+    std::uint64_t total = 0;
+    for (std::uint64_t c : counts)
+        total += c;
+    return total;
+}
+
+template <class Fork>
+std::uint64_t skynet_fork(std::uint64_t num, std::uint64_t size) {
+    if (size == 1)
+        return num;
+    const std::uint64_t sub = size / 10;
+    std::uint64_t sums[10];
+    Fork::for_each_child(10,
+                         [&](std::size_t i) { sums[i] = skynet_fork<Fork>(num + i * sub, sub); });
+    std::uint64_t total = 0;
+    for (std::uint64_t v : sums)
+        total += v;
+    return total;
+}
+
 // Published solution counts (OEIS A000170), index N.
 constexpr std::uint64_t k_nqueens_counts[17] = {
     1, 1, 0, 0, 2, 10, 4, 40, 92, 352, 724, 2680, 14200, 73712, 365596, 2279184, 14772512};
@@ -148,7 +191,8 @@ using bench::peak_rss_kb;
 
 constexpr const char* k_usage =
     "usage: bench_tree_compare <workload> --n N --threads T --reps R [--warmup W] "
-    "[--system spindle|serial|all]\n"
+    "[--system serial|spindle|tbb|omp|all]\n"
+    "       [--list-systems]\n"
     "  workload   nqueens | skynet\n"
     "  --n        problem size (nqueens: board size, default 11, max 16; skynet: leaves, a power\n"
     "             of 10, default 1000000)\n"
@@ -156,7 +200,10 @@ constexpr const char* k_usage =
     "system\n"
     "  --reps     timed repetitions (default 7)\n"
     "  --warmup   untimed repetitions after pool creation (default 1)\n"
-    "  --system   spindle, serial or all (default all: serial first, then spindle)\n";
+    "  --max-time S  stop timing once 3 or more reps took S seconds in total (default: no limit)\n"
+    "  --system   serial, spindle, tbb, omp or all (default all: serial, spindle, then tbb and\n"
+    "             omp when this build has them)\n"
+    "  --list-systems  print the systems this build has and exit\n";
 
 struct Args {
     std::string workload;
@@ -164,8 +211,11 @@ struct Args {
     std::size_t threads = 0;
     std::size_t reps = 7;
     std::size_t warmup = 1;
+    double max_time = 0;  // --max-time: stop after 3+ reps once the timed total passes it
     bool run_serial = true;
     bool run_spindle = true;
+    bool run_tbb = true;  // default "all": every system this build has
+    bool run_omp = true;
 };
 
 [[noreturn]] void usage_exit(const std::string& msg) {
@@ -213,22 +263,36 @@ Args parse_args(int argc, char** argv) {
             a.threads = static_cast<std::size_t>(parse_u64(flag, value()));
         } else if (flag == "--reps") {
             a.reps = static_cast<std::size_t>(parse_u64(flag, value()));
+        } else if (flag == "--max-time") {
+            const char* v = value();
+            char* end = nullptr;
+            a.max_time = v ? std::strtod(v, &end) : -1;
+            if (v == nullptr || *v == '\0' || *end != '\0' || !(a.max_time >= 0))
+                usage_exit("--max-time needs a number of seconds >= 0");
         } else if (flag == "--warmup") {
             a.warmup = static_cast<std::size_t>(parse_u64(flag, value()));
         } else if (flag == "--system") {
             const char* v = value();
             std::string_view s = v ? v : "";
-            if (s == "spindle") {
-                a.run_serial = false;
-                a.run_spindle = true;
-            } else if (s == "serial") {
-                a.run_serial = true;
-                a.run_spindle = false;
-            } else if (s == "all") {
+            a.run_serial = a.run_spindle = a.run_tbb = a.run_omp = false;
+            bench::System sys{};
+            if (s == "all") {
                 a.run_serial = a.run_spindle = true;
-            } else {
+                a.run_tbb = bench::system_available(bench::System::tbb);
+                a.run_omp = bench::system_available(bench::System::omp);
+            } else if (!bench::parse_system(s, sys)) {
                 usage_exit("unknown --system " + std::string(s));
+            } else if (!bench::system_available(sys)) {
+                bench::unavailable_exit("bench_tree_compare", sys);
+            } else {
+                a.run_serial = sys == bench::System::serial;
+                a.run_spindle = sys == bench::System::spindle;
+                a.run_tbb = sys == bench::System::tbb;
+                a.run_omp = sys == bench::System::omp;
             }
+        } else if (flag == "--list-systems") {
+            bench::print_available_systems();
+            std::exit(0);
         } else if (flag == "-h" || flag == "--help") {
             std::fputs(k_usage, stdout);
             std::exit(0);
@@ -288,6 +352,9 @@ bool measure(
         result = r;
         times.push_back(std::chrono::duration<double>(t1 - t0).count());
         cpus.push_back(c1 - c0);
+        if (args.max_time > 0 && times.size() >= bench::k_min_reps &&
+            bench::sum(times) >= args.max_time)
+            break;
     }
     std::vector<double> st = times, sc = cpus;
     std::sort(st.begin(), st.end());
@@ -299,7 +366,7 @@ bool measure(
         "9f,"
         "\"cpu_s\":%s,\"cpu_median_s\":%.9f,\"peak_rss_kb\":%ld,\"result\":%" PRIu64
         ",\"compiler\":\"%s\",\"checked\":%s}\n",
-        args.workload.c_str(), system, threads, args.n, args.reps, args.warmup,
+        args.workload.c_str(), system, threads, args.n, times.size(), args.warmup,
         json_list(times).c_str(), median_of_sorted(st), st.front(), st.back(),
         json_list(cpus).c_str(), median_of_sorted(sc), peak_rss_kb(), result, compiler_string(),
         checked ? "true" : "false");
@@ -344,6 +411,29 @@ int main(int argc, char** argv) {
             if (!measure(args, "spindle", args.threads, expected,
                          [&]() -> std::uint64_t { return pool.install(parallel); }))
                 ok = false;
+        }
+        if (args.run_tbb) {
+#if SPINDLE_BENCH_HAVE_TBB
+            bench::TbbContext ctx(args.threads);
+            if (!measure(args, "tbb", args.threads, expected, [&] {
+                    return ctx.run([&]() -> std::uint64_t {
+                        return is_nq ? nqueens_fork<bench::TbbFork>(nq, 0, 0, 0, 0)
+                                     : skynet_fork<bench::TbbFork>(0, n);
+                    });
+                }))
+                ok = false;
+#endif
+        }
+        if (args.run_omp) {
+#ifdef _OPENMP
+            if (!measure(args, "omp", args.threads, expected, [&] {
+                    return bench::omp_run_tasks(args.threads, [&]() -> std::uint64_t {
+                        return is_nq ? nqueens_fork<bench::OmpFork>(nq, 0, 0, 0, 0)
+                                     : skynet_fork<bench::OmpFork>(0, n);
+                    });
+                }))
+                ok = false;
+#endif
         }
     } catch (const std::exception& e) {
         std::fprintf(stderr, "bench_tree_compare: exception: %s\n", e.what());
