@@ -21,12 +21,18 @@ use workloads::{Instance, Workload};
 
 const USAGE: &str = "usage: spindle-rayon-bench <workload> --n N --threads T --reps R [--warmup W] [--system rayon|serial|all]
   workload   one of: WORKLOADS
-  --n        problem size (fib: the argument; sum, sort: element count; nqueens: board size;
-             skynet: leaves, a power of 10; default: the quick size)
+  --n        problem size (fib: the argument; sum, sort, mergesort, quicksort: element count;
+             nqueens: board size; skynet: leaves, a power of 10; uts: depth limit; matmul:
+             matrix side, a power of 2 >= 32; integrate: upper bound; idle: ticks of 10 ms;
+             wakeup: samples per rep; default: the quick size)
   --threads  rayon pool size (default: available parallelism); ignored by the serial system
   --reps     timed repetitions (default 7)
   --warmup   untimed repetitions after pool creation (default 1)
+  --max-time S  stop timing once 3 or more reps took S seconds in total (default: no limit)
   --system   rayon, serial or all (default all: serial first, then rayon)";
+
+/// With --max-time, the fewest timed reps (the same rule as bench/compare_common.hpp).
+const MIN_REPS: usize = 3;
 
 struct Args {
     workload: String,
@@ -34,6 +40,8 @@ struct Args {
     threads: usize,
     reps: usize,
     warmup: usize,
+    /// --max-time: stop after MIN_REPS or more reps once the timed total passes it (0: no limit).
+    max_time: f64,
     systems: Vec<&'static str>,
 }
 
@@ -65,6 +73,7 @@ fn parse_args() -> Args {
     let mut threads = 0usize;
     let mut reps = 7usize;
     let mut warmup = 1usize;
+    let mut max_time = 0.0f64;
     let mut systems: Vec<&'static str> = vec!["serial", "rayon"];
     while let Some(a) = it.next() {
         // Accept both "--flag value" and "--flag=value".
@@ -78,6 +87,12 @@ fn parse_args() -> Args {
             "--threads" => threads = parse_num("--threads", value()),
             "--reps" => reps = parse_num("--reps", value()),
             "--warmup" => warmup = parse_num("--warmup", value()),
+            "--max-time" => {
+                max_time = parse_num("--max-time", value());
+                if !(max_time >= 0.0) {
+                    usage_exit("--max-time needs a number of seconds >= 0");
+                }
+            }
             "--system" => {
                 systems = match value().as_deref() {
                     Some("rayon") => vec!["rayon"],
@@ -120,6 +135,7 @@ fn parse_args() -> Args {
         threads,
         reps,
         warmup,
+        max_time,
         systems,
     }
 }
@@ -167,12 +183,19 @@ fn measure(
         let c0 = rusage::cpu_seconds();
         let t0 = Instant::now();
         let r = run(inst);
-        let dt = t0.elapsed().as_secs_f64();
+        let wall = t0.elapsed().as_secs_f64();
         let c1 = rusage::cpu_seconds();
+        let dt = inst.self_time().unwrap_or(wall);
         checked &= inst.check(r);
         result = r;
         times.push(dt);
         cpus.push(c1 - c0);
+        if args.max_time > 0.0
+            && times.len() >= MIN_REPS
+            && times.iter().sum::<f64>() >= args.max_time
+        {
+            break;
+        }
     }
     let st = sorted(&times);
     let sc = sorted(&cpus);
@@ -184,7 +207,7 @@ fn measure(
         system,
         threads,
         inst.n(),
-        args.reps,
+        times.len(),
         args.warmup,
         json_list(&times),
         median(&st),
@@ -240,7 +263,7 @@ fn main() {
             // install: the body runs on a pool worker while this (main) thread blocks,
             // same as spindle::ThreadPool::install on the C++ side.
             ok &= measure(&args, w, system, &mut *inst, &mut |i: &mut dyn Instance| {
-                pool.install(|| i.run_rayon())
+                i.run_rayon_pool(&pool)
             });
         }
     }

@@ -40,3 +40,10 @@ mod tests {
         assert_eq!(g.next_u64(), 0x6E78_9E6A_A1B9_65F4);
     }
 }
+
+/// splitmix64's output function (the mixer), used on its own by uts and the sort checks.
+pub fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}

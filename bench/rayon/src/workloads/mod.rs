@@ -9,11 +9,19 @@
 
 mod data;
 mod fib;
+mod fork;
+mod integrate;
+mod matmul;
+mod mergesort;
 mod nqueens;
+mod pool_job;
 mod query_graph;
+mod quicksort;
 mod skynet;
 mod sort;
+mod sorting;
 mod sum;
+mod uts;
 
 /// A benchmark kind: knows its name, its quick default size and how to build an instance.
 pub trait Workload: Sync {
@@ -35,6 +43,16 @@ pub trait Instance: Send {
     /// rayon version; already running on a pool worker (inside `ThreadPool::install`).
     fn run_rayon(&mut self) -> u64;
     fn check(&self, result: u64) -> bool;
+    /// Runs one rayon repetition given the pool; default: `run_rayon` inside `pool.install`.
+    /// idle and wakeup override it to submit from outside the pool.
+    fn run_rayon_pool(&mut self, pool: &rayon::ThreadPool) -> u64 {
+        pool.install(|| self.run_rayon())
+    }
+    /// The time of the last run when the workload measures itself (wakeup: mean latency);
+    /// None: the wall time of the run.
+    fn self_time(&self) -> Option<f64> {
+        None
+    }
 }
 
 static ALL: &[&dyn Workload] = &[
@@ -44,6 +62,13 @@ static ALL: &[&dyn Workload] = &[
     &nqueens::NQueens,
     &skynet::Skynet,
     &query_graph::QueryGraph,
+    &uts::Uts,
+    &matmul::Matmul,
+    &mergesort::Mergesort,
+    &quicksort::Quicksort,
+    &integrate::Integrate,
+    &pool_job::Idle,
+    &pool_job::Wakeup,
 ];
 
 pub fn find(name: &str) -> Option<&'static dyn Workload> {
