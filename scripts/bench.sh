@@ -1,48 +1,62 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark of spindle against rayon (quick by default).
+# Side-by-side benchmark of spindle against rayon, oneTBB and OpenMP tasks (quick by default).
 #
-#   scripts/bench.sh                 # fib(30), sum and sort of 4Mi elements, nqueens(11), skynet
-#                                    # of 1M leaves; 7 reps, 1 warm-up, threads 1 2 (and nproc if > 2)
-#   scripts/bench.sh --full          # fib(35), sum and sort of 16Mi elements, nqueens(13), skynet
-#                                    # of 10M leaves; 11 reps
-#   scripts/bench.sh --workloads fib --n 32
-#   scripts/bench.sh --json out.jsonl
+#   scripts/bench.sh                 # every workload at its quick size, 7 reps + 1 warm-up,
+#                                    # threads 1 2 (and nproc if > 2): a few minutes on 2 cores
+#   scripts/bench.sh --full          # main sizes (fib(35), 16Mi-element sorts, ...), 11 reps
+#   scripts/bench.sh --workloads "fib uts" --n fib=32
+#   scripts/bench.sh --json out.jsonl          # + out.svg: chart of the ratios to rayon
 #
 # Steps: scripts/setup-deps.sh --bench (if present) -> CMake `release` preset, targets
-# bench_fib_compare (fib), bench_algo_compare (sum, sort) and bench_tree_compare (nqueens, skynet)
-# -> rayon crate (bench/rayon, offline
-# against Debian's packaged crates) -> per workload: serial / spindle / rayon runs, pinned with
-# taskset -> table. Exits non-zero if any build or run fails or any result is not checked.
-# Fairness rules: bench/README.md.
+# bench_fib_compare (fib), bench_algo_compare (sum, sort), bench_tree_compare (nqueens, skynet),
+# bench_suite_compare (uts, matmul, mergesort, quicksort, integrate, idle, wakeup) and
+# bench_query_graph (query_graph, when bench/query_graph.cpp exists) -> rayon crate (bench/rayon,
+# offline against Debian's packaged crates) -> per workload: C++ serial, Rust serial, then at
+# each thread count spindle, rayon, tbb, omp, each pinned with taskset -> a table per workload
+# (+ JSON lines and an SVG chart on request). Systems a build lacks (no oneTBB, no OpenMP) are
+# skipped with a line saying so. Exits non-zero if a build or run fails or a result is not
+# checked. Fairness rules: bench/README.md.
 set -euo pipefail
 
 usage() {
   cat <<'EOF'
 usage: scripts/bench.sh [options]
-  --full              main sizes: fib n=35, sum/sort n=16777216, nqueens n=13, skynet n=10000000,
-                      11 reps (default quick: fib n=30, sum/sort n=4194304, nqueens n=11,
-                      skynet n=1000000, 7 reps)
-  --workloads "LIST"  workloads to run, in order (default: "fib sum sort nqueens skynet")
-  --json FILE         also write every JSON result line to FILE
+  --full              main sizes and 11 reps (default: quick sizes, 7 reps); sizes per workload:
+                        workload     quick      --full
+                        fib          30         35
+                        sum, sort    4194304    16777216
+                        nqueens      11         13
+                        skynet       1000000    10000000
+                        uts          10         11        (depth limit, T1 shape)
+                        matmul       512        1024      (matrix side)
+                        mergesort    2097152    16777216
+                        quicksort    2097152    16777216
+                        integrate    200        1000      (upper bound, eps 1e-9)
+                        idle         10         50        (ticks of 10 ms)
+                        wakeup       10         50        (samples per rep)
+                        query_graph  4000       16000     (when bench_query_graph exists)
+  --workloads "LIST"  workloads to run, in order (default: all of the above)
+  --systems "LIST"    parallel systems to run (default: "spindle rayon tbb omp"); the serial
+                      baselines (C++ and Rust) always run for the languages involved
+  --json FILE         also write every JSON result line to FILE (and an SVG chart next to it)
+  --svg FILE          write the SVG chart of the ratios to rayon to FILE
   --n N               override the problem size of every selected workload
   --n WORKLOAD=N      override one workload's size (repeatable; e.g. --n fib=32 --n sort=1000000)
-  --reps R            override the number of timed repetitions
+  --reps R            timed repetitions (default 7; --full 11)
+  --max-time S        a system stops after 3+ reps once its timed reps took S seconds
+                      (default 1.5; --full 15; 0: always R reps). Keeps OpenMP's slow runs short.
   --warmup W          untimed repetitions after pool creation (default 1)
   --threads "1 2"     thread counts to run (default: 1 2, plus nproc if > 2)
   --no-setup          do not run scripts/setup-deps.sh --bench
   --no-build          do not build; use existing binaries
-  --no-spindle        skip the spindle side (rayon + Rust serial only)
-  --no-rayon          skip the rayon side (spindle + C++ serial only)
-  --spindle-bin PATH  use this bench_fib_compare binary (implies no CMake build; sum/sort and
-                      nqueens/skynet then use bench_algo_compare / bench_tree_compare next to it
-                      unless --spindle-algo-bin / --spindle-tree-bin is given)
-  --spindle-algo-bin PATH
-                      use this bench_algo_compare binary (implies no CMake build)
-  --spindle-tree-bin PATH
-                      use this bench_tree_compare binary (implies no CMake build)
+  --no-spindle | --no-rayon | --no-tbb | --no-omp
+                      drop one system (same as leaving it out of --systems)
+  --cpp-dir DIR       take the C++ programs (bench_*_compare, bench_query_graph) from DIR
+                      (implies no CMake build)
+  --spindle-bin PATH  bench_fib_compare to use; the other C++ programs are taken from its folder
   --rayon-bin PATH    use this spindle-rayon-bench binary (implies no cargo build)
   --no-pin            do not pin with taskset
-  --table FILE        only print the table for an existing JSON-lines FILE, then exit
+  --table FILE        only print the tables for an existing JSON-lines FILE (and --svg), then exit
   -h, --help          this help
 Environment: CARGO=/path/to/cargo picks the cargo to use; BENCH_TIMEOUT (default 900) limits
 each program run, in seconds.
@@ -53,9 +67,14 @@ die() { echo "bench.sh: $*" >&2; exit 1; }
 log() { echo "[bench] $*" >&2; }
 abspath() { case "$1" in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$PWD/$1" ;; esac; }
 
+all_workloads="fib sum sort nqueens skynet uts matmul mergesort quicksort integrate idle wakeup"
+# The query-graph workload (bench/query_graph.cpp, bench/rayon/src/workloads/query_graph.rs) is
+# added to the default list when its C++ program exists; see `qg_hook` below.
+optional_workloads="query_graph"
+
 # ------------------------------------------------------------------------------------------------
-# Table: reads JSON lines (ours: flat, one object per line) and prints one row per result.
-# Pure awk (mawk-compatible); python3 is not assumed.
+# Tables: read JSON lines (flat, one object per line) and print one table per workload. Pure awk
+# (mawk-compatible); python3 is not assumed.
 print_table() {
   awk '
     function num(key,   re) {
@@ -68,73 +87,160 @@ print_table() {
       if (match($0, re)) return substr($0, RSTART + length(key) + 4, RLENGTH - length(key) - 5)
       return ""
     }
-    function ms(x) { return sprintf("%.3f", x * 1000) }
+    function ms(x) { return (x < 0.01) ? sprintf("%.4f", x * 1000) : sprintf("%.2f", x * 1000) }
+    function rank(s) {
+      if (s == "serial-c++") return 0; if (s == "serial-rust") return 1
+      if (s == "spindle") return 2; if (s == "rayon") return 3; if (s == "tbb") return 4
+      if (s == "omp") return 5; return 6
+    }
     /^[ \t]*\{/ {
       w = str("workload"); sys = str("system"); lang = str("lang"); t = num("threads") + 0
       if (sys == "serial") sys = (lang == "rust") ? "serial-rust" : (lang == "cpp" ? "serial-c++" : "serial")
       k = ++nrows
       W[k] = w; S[k] = sys; L[k] = lang; T[k] = t
       MED[k] = num("median_s"); MIN[k] = num("min_s"); MAX[k] = num("max_s")
-      CPU[k] = num("cpu_median_s"); N[k] = num("n")
+      CPU[k] = num("cpu_median_s"); N[k] = num("n"); RSS[k] = num("peak_rss_kb"); REPS[k] = num("reps")
+      if (match($0, /"result":[0-9]+/)) RES[k] = substr($0, RSTART + 9, RLENGTH - 9); else RES[k] = "?"
       CHK[k] = ($0 ~ /"checked":true/) ? "yes" : "NO"
-      if (sys ~ /^serial/) serial_med[w, lang] = MED[k]
-      if (sys == "rayon") rayon_med[w, t] = MED[k]
+      # idle: the ratios compare CPU time (the wall time is the fixed interval)
+      FIG[k] = (w == "idle") ? CPU[k] : MED[k]
+      if (sys ~ /^serial/) serial_med[w, lang] = FIG[k]
+      if (sys == "rayon") rayon_med[w, t] = FIG[k]
       comp = str("compiler"); if (comp != "" && !(lang in COMPILER)) COMPILER[lang] = comp
       if (!(w in seen_w)) { seen_w[w] = 1; wl[++nw] = w }
     }
     END {
       if (nrows == 0) { print "bench.sh: no results to tabulate" > "/dev/stderr"; exit 1 }
-      fmt = "%-17s %7s %-12s %11s %21s %9s %8s %9s %9s %8s\n"
-      printf fmt, "workload", "threads", "system", "median ms", "min-max ms", "x serial", "x rayon", "cpu s", "cpu/wall", "checked"
-      # order: per workload, serial rows first, then by thread count: spindle, rayon, others
+      fmt = "%-7s %-12s %10s %21s %9s %8s %9s %8s %8s %5s %7s\n"
       for (i = 1; i <= nw; i++) {
-        for (pass = 0; pass < 2; pass++) {
-          # collect thread counts in ascending order (simple selection; few rows)
-          nt = 0
-          for (k = 1; k <= nrows; k++) {
-            if (W[k] != wl[i]) continue
-            if ((S[k] ~ /^serial/) != (pass == 0)) continue
-            dup = 0
-            for (j = 1; j <= nt; j++) if (TL[j] == T[k]) dup = 1
-            if (!dup) TL[++nt] = T[k]
-          }
-          for (a = 1; a <= nt; a++) for (b = a + 1; b <= nt; b++) if (TL[b] < TL[a]) { x = TL[a]; TL[a] = TL[b]; TL[b] = x }
-          for (j = 1; j <= nt; j++) {
-            for (r = 0; r < 3; r++) {
-              for (k = 1; k <= nrows; k++) {
-                if (W[k] != wl[i] || T[k] != TL[j]) continue
-                if ((S[k] ~ /^serial/) != (pass == 0)) continue
-                rank = (S[k] == "serial-c++" || S[k] == "spindle") ? 0 : ((S[k] == "serial-rust" || S[k] == "rayon") ? 1 : 2)
-                if (rank != r) continue
-                xs = "-"; xr = "-"; cw = "-"
-                if ((W[k], L[k]) in serial_med && serial_med[W[k], L[k]] > 0) xs = sprintf("%.2f", MED[k] / serial_med[W[k], L[k]])
-                if (S[k] !~ /^serial/ && (W[k], T[k]) in rayon_med && rayon_med[W[k], T[k]] > 0) xr = sprintf("%.2f", MED[k] / rayon_med[W[k], T[k]])
-                if (MED[k] > 0 && CPU[k] != "") {
-                  cw = sprintf("%.2f", CPU[k] / MED[k])
-                  if (CPU[k] / MED[k] < 0.8 * T[k]) { cw = cw "*"; starved = 1 }
-                }
-                printf fmt, W[k] "(" N[k] ")", T[k], S[k], ms(MED[k]), ms(MIN[k]) "-" ms(MAX[k]), xs, xr, (CPU[k] == "" ? "-" : sprintf("%.4f", CPU[k])), cw, CHK[k]
+        w = wl[i]; nn = ""
+        for (k = 1; k <= nrows; k++) if (W[k] == w) { nn = N[k]; break }
+        printf "\n== %s (n=%s) ==\n", w, nn
+        printf fmt, "threads", "system", "median ms", "min-max ms", "x serial", "x rayon", "cpu s", "cpu/wall", "peak MB", "reps", "checked"
+        # rows: serial first, then by thread count, systems in a fixed order
+        nt = 0
+        for (k = 1; k <= nrows; k++) {
+          if (W[k] != w) continue
+          key = (S[k] ~ /^serial/) ? 0 : T[k]
+          dup = 0
+          for (j = 1; j <= nt; j++) if (TL[j] == key) dup = 1
+          if (!dup) TL[++nt] = key
+        }
+        for (a = 1; a <= nt; a++) for (b = a + 1; b <= nt; b++) if (TL[b] < TL[a]) { x = TL[a]; TL[a] = TL[b]; TL[b] = x }
+        nres = 0; split("", RV)
+        for (j = 1; j <= nt; j++) {
+          for (r = 0; r <= 6; r++) {
+            for (k = 1; k <= nrows; k++) {
+              if (W[k] != w || rank(S[k]) != r) continue
+              if (((S[k] ~ /^serial/) ? 0 : T[k]) != TL[j]) continue
+              xs = "-"; xr = "-"; cw = "-"
+              if ((W[k], L[k]) in serial_med && serial_med[W[k], L[k]] > 0 && S[k] !~ /^serial/ && w != "wakeup") xs = sprintf("%.2f", FIG[k] / serial_med[W[k], L[k]])
+              if (S[k] !~ /^serial/ && (W[k], T[k]) in rayon_med && rayon_med[W[k], T[k]] > 0) xr = sprintf("%.2f", FIG[k] / rayon_med[W[k], T[k]])
+              if (MED[k] > 0 && CPU[k] != "") {
+                cw = sprintf("%.2f", CPU[k] / MED[k])
+                if (w != "idle" && w != "wakeup" && CPU[k] / MED[k] < 0.8 * T[k]) { cw = cw "*"; starved = 1 }
               }
+              if (w == "idle" || w == "wakeup") cw = "-"
+              printf fmt, T[k], S[k], ms(MED[k]), ms(MIN[k]) "-" ms(MAX[k]), xs, xr, (CPU[k] == "" ? "-" : sprintf("%.4f", CPU[k])), cw, sprintf("%.1f", RSS[k] / 1024), REPS[k], CHK[k]
+              if (!(RES[k] in RV)) { RV[RES[k]] = 1; nres++ }
             }
           }
         }
+        if (w == "idle") print "idle: cpu s = CPU burnt by the whole process over the ~n x 10 ms rep (one empty job every 10 ms); x serial and x rayon compare cpu s."
+        else if (w == "wakeup") print "wakeup: median = mean submit->start latency of one job sent to an idle pool (10 ms idle before each)."
+        else if (nres > 1) { printf "WARNING: %s: the systems report different results\n", w; differ = 1 }
+        else print "results: every system reports the same result."
       }
       print ""
-      print "x serial = median / median of the serial version in the same language (T_p/T_S: C++ for spindle, Rust for rayon)."
+      print "x serial = median / median of the serial version in the same language (T_p/T_S: C++ for spindle, tbb, omp; Rust for rayon)."
       print "x rayon  = median / rayon median at the same thread count (< 1: faster than rayon)."
       print "cpu s    = median process CPU time (user+sys, all threads) per rep; cpu/wall ~ threads busy (spinning shows here)."
-      if (starved) print "*        cpu/wall well below the thread count: the run was starved by other load, or did not run in parallel."
+      print "peak MB  = peak RSS of the process (getrusage ru_maxrss) after that system ran; reps = timed reps (--max-time may cut them to 3)."
+      if (starved) print "*        cpu/wall well below the thread count: starved by other load, or not parallel (e.g. a serial partition)."
       for (l in COMPILER) printf "compiler (%s): %s\n", l, COMPILER[l]
+      if (differ) exit 3
     }
   ' "$1"
 }
 
 # ------------------------------------------------------------------------------------------------
+# SVG chart: one row of bars per workload and thread count, one bar per system other than rayon,
+# length = log10(median / rayon median), drawn left (faster than rayon) or right (slower) of the
+# rayon line. Pure awk.
+write_svg() {  # $1 JSON lines, $2 output SVG
+  awk '
+    function num(key,   re) {
+      re = "\"" key "\":-?[0-9][0-9.eE+-]*"
+      if (match($0, re)) return substr($0, RSTART + length(key) + 3, RLENGTH - length(key) - 3) + 0
+      return ""
+    }
+    function str(key,   re) {
+      re = "\"" key "\":\"[^\"]*\""
+      if (match($0, re)) return substr($0, RSTART + length(key) + 4, RLENGTH - length(key) - 5)
+      return ""
+    }
+    function log10(x) { return log(x) / log(10) }
+    function xpos(r,   l) { l = log10(r); if (l < lo) l = lo; if (l > hi) l = hi; return x0 + (l - lo) / (hi - lo) * pw }
+    /^[ \t]*\{/ {
+      w = str("workload"); s = str("system"); t = num("threads") + 0; m = num("median_s")
+      if (w == "idle") m = num("cpu_median_s")   # idle: compare the CPU burnt, not the wall time
+      if (s == "serial") next
+      MED[w, s, t] = m
+      if (!(w in SW)) { SW[w] = 1; WL[++nw] = w }
+      if (!(t in ST)) { ST[t] = 1; TH[++nt] = t }
+      if (!(s in SS) && s != "rayon") { SS[s] = 1; SY[++ns] = s }
+    }
+    END {
+      for (a = 1; a <= nt; a++) for (b = a + 1; b <= nt; b++) if (TH[b] < TH[a]) { x = TH[a]; TH[a] = TH[b]; TH[b] = x }
+      color["spindle"] = "#1f77b4"; color["tbb"] = "#2ca02c"; color["omp"] = "#d62728"
+      lo = -1; hi = 3          # 0.1x .. 1000x of rayon
+      x0 = 190; pw = 560; bh = 9; y = 60
+      rows = 0
+      for (i = 1; i <= nw; i++) for (j = 1; j <= nt; j++) rows++
+      height = 90 + rows * (ns * bh + 8) + 40
+      printf "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" font-size=\"11\">\n", x0 + pw + 40, height
+      printf "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
+      printf "<text x=\"10\" y=\"20\" font-size=\"14\" font-weight=\"bold\">Median time relative to rayon (log scale; left of the line = faster than rayon; idle: CPU time)</text>\n"
+      for (e = lo; e <= hi; e++) {
+        xx = x0 + (e - lo) / (hi - lo) * pw
+        printf "<line x1=\"%.1f\" y1=\"40\" x2=\"%.1f\" y2=\"%d\" stroke=\"%s\"/>\n", xx, xx, height - 40, (e == 0 ? "black" : "#ddd")
+        printf "<text x=\"%.1f\" y=\"36\" text-anchor=\"middle\">%gx</text>\n", xx, 10 ^ e
+      }
+      for (i = 1; i <= nw; i++) {
+        for (j = 1; j <= nt; j++) {
+          w = WL[i]; t = TH[j]
+          printf "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%s, %d thr</text>\n", x0 - 6, y + ns * bh / 2 + 4, w, t
+          for (k = 1; k <= ns; k++) {
+            s = SY[k]; yy = y + (k - 1) * bh
+            if (((w, s, t) in MED) && ((w, "rayon", t) in MED) && MED[w, "rayon", t] > 0 && MED[w, s, t] > 0) {
+              r = MED[w, s, t] / MED[w, "rayon", t]
+              xa = xpos(1); xb = xpos(r)
+              if (xb < xa) { xl = xb; wd = xa - xb } else { xl = xa; wd = xb - xa }
+              printf "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"><title>%s %s %d threads: %.3gx rayon</title></rect>\n", xl, yy, (wd < 1 ? 1 : wd), bh - 1, (s in color ? color[s] : "#888"), w, s, t, r
+              printf "<text x=\"%.1f\" y=\"%d\" font-size=\"8\">%.2g</text>\n", (xb < xa ? xa : xb) + 3, yy + bh - 2, r
+            }
+          }
+          y += ns * bh + 8
+        }
+      }
+      lx = 10
+      for (k = 1; k <= ns; k++) {
+        s = SY[k]
+        printf "<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"%s\"/><text x=\"%d\" y=\"%d\">%s</text>\n", lx, height - 22, (s in color ? color[s] : "#888"), lx + 14, height - 13, s
+        lx += 90
+      }
+      printf "<text x=\"%d\" y=\"%d\">black line: rayon (1x)</text>\n", lx, height - 13
+      print "</svg>"
+    }
+  ' "$1" >"$2"
+}
+
+# ------------------------------------------------------------------------------------------------
 # Options.
-full=0; json_out=""; n=""; reps=""; warmup=1; threads_list=""
-do_setup=1; do_build=1; do_spindle=1; do_rayon=1; do_pin=1
-spindle_bin=""; spindle_algo_bin=""; spindle_tree_bin=""; rayon_bin=""; table_only=""
-workloads="fib sum sort nqueens skynet"
+full=0; json_out=""; svg_out=""; n=""; reps=""; warmup=1; threads_list=""; max_time=""
+do_setup=1; do_build=1; do_pin=1
+systems="spindle rayon tbb omp"
+cpp_dir=""; rayon_bin=""; table_only=""; workloads=""
 declare -A n_of=()  # --n WORKLOAD=N
 set_n() {
   case "$1" in
@@ -142,25 +248,30 @@ set_n() {
     *) n=$1 ;;
   esac
 }
+drop_system() { systems=" $systems "; systems=${systems// $1 / }; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --full) full=1 ;;
     --json) [ $# -ge 2 ] || die "--json needs a file"; json_out=$(abspath "$2"); shift ;;
     --json=*) json_out=$(abspath "${1#*=}") ;;
+    --svg) [ $# -ge 2 ] || die "--svg needs a file"; svg_out=$(abspath "$2"); shift ;;
     --n) [ $# -ge 2 ] || die "--n needs a value"; set_n "$2"; shift ;;
     --n=*) set_n "${1#*=}" ;;
     --workloads) [ $# -ge 2 ] || die "--workloads needs a list"; workloads=$2; shift ;;
+    --systems) [ $# -ge 2 ] || die "--systems needs a list"; systems=$2; shift ;;
     --reps) [ $# -ge 2 ] || die "--reps needs a value"; reps=$2; shift ;;
+    --max-time) [ $# -ge 2 ] || die "--max-time needs a value"; max_time=$2; shift ;;
     --warmup) [ $# -ge 2 ] || die "--warmup needs a value"; warmup=$2; shift ;;
     --threads) [ $# -ge 2 ] || die "--threads needs a value"; threads_list=$2; shift ;;
     --no-setup) do_setup=0 ;;
     --no-build) do_build=0 ;;
-    --no-spindle) do_spindle=0 ;;
-    --no-rayon) do_rayon=0 ;;
+    --no-spindle) drop_system spindle ;;
+    --no-rayon) drop_system rayon ;;
+    --no-tbb) drop_system tbb ;;
+    --no-omp) drop_system omp ;;
     --no-pin) do_pin=0 ;;
-    --spindle-bin) [ $# -ge 2 ] || die "--spindle-bin needs a path"; spindle_bin=$(abspath "$2"); shift ;;
-    --spindle-algo-bin) [ $# -ge 2 ] || die "--spindle-algo-bin needs a path"; spindle_algo_bin=$(abspath "$2"); shift ;;
-    --spindle-tree-bin) [ $# -ge 2 ] || die "--spindle-tree-bin needs a path"; spindle_tree_bin=$(abspath "$2"); shift ;;
+    --cpp-dir) [ $# -ge 2 ] || die "--cpp-dir needs a folder"; cpp_dir=$(abspath "$2"); shift ;;
+    --spindle-bin) [ $# -ge 2 ] || die "--spindle-bin needs a path"; cpp_dir=$(dirname "$(abspath "$2")"); shift ;;
     --rayon-bin) [ $# -ge 2 ] || die "--rayon-bin needs a path"; rayon_bin=$(abspath "$2"); shift ;;
     --table) [ $# -ge 2 ] || die "--table needs a file"; table_only=$(abspath "$2"); shift ;;
     -h|--help) usage; exit 0 ;;
@@ -171,57 +282,92 @@ done
 
 if [ -n "$table_only" ]; then
   [ -r "$table_only" ] || die "cannot read $table_only"
-  print_table "$table_only"
+  rc=0
+  print_table "$table_only" || rc=1
+  if [ -n "$svg_out" ]; then write_svg "$table_only" "$svg_out"; log "SVG chart written to $svg_out"; fi
   # same rule as a real run: any unchecked result fails
   if grep -q '"checked":false' "$table_only"; then exit 1; fi
-  exit 0
+  exit $rc
 fi
 
+for s in $systems; do
+  case "$s" in spindle | rayon | tbb | omp) ;; *) die "unknown system '$s' (known: spindle rayon tbb omp)" ;; esac
+done
+has_system() { case " $systems " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+want_cpp=0
+for s in spindle tbb omp; do if has_system $s; then want_cpp=1; fi; done
+want_rust=0
+if has_system rayon; then want_rust=1; fi
+[ "$want_cpp" = 1 ] || [ "$want_rust" = 1 ] || die "nothing to run (no system selected)"
+
 # Sizes: quick (default) and --full; --n N overrides all selected workloads, --n W=N one.
-if [ "$full" = 1 ]; then reps=${reps:-11}; else reps=${reps:-7}; fi
+if [ "$full" = 1 ]; then reps=${reps:-11}; max_time=${max_time:-15}; else reps=${reps:-7}; max_time=${max_time:-1.5}; fi
 default_n() {  # $1 workload
   case "$1:$full" in
-    fib:0) echo 30 ;;
-    fib:1) echo 35 ;;
-    sum:0 | sort:0) echo 4194304 ;;
-    sum:1 | sort:1) echo 16777216 ;;
-    nqueens:0) echo 11 ;;
-    nqueens:1) echo 13 ;;
-    skynet:0) echo 1000000 ;;
-    skynet:1) echo 10000000 ;;
+    fib:0) echo 30 ;;               fib:1) echo 35 ;;
+    sum:0 | sort:0) echo 4194304 ;; sum:1 | sort:1) echo 16777216 ;;
+    nqueens:0) echo 11 ;;           nqueens:1) echo 13 ;;
+    skynet:0) echo 1000000 ;;       skynet:1) echo 10000000 ;;
+    uts:0) echo 10 ;;               uts:1) echo 11 ;;
+    matmul:0) echo 512 ;;           matmul:1) echo 1024 ;;
+    mergesort:0 | quicksort:0) echo 2097152 ;;
+    mergesort:1 | quicksort:1) echo 16777216 ;;
+    integrate:0) echo 200 ;;        integrate:1) echo 1000 ;;
+    idle:0 | wakeup:0) echo 10 ;;   idle:1 | wakeup:1) echo 50 ;;
+    query_graph:0) echo 4000 ;;     query_graph:1) echo 16000 ;;
   esac
 }
-need_algo=0
-need_tree=0
-wl_n=()
-for w in $workloads; do
-  case "$w" in
-    fib) ;;
-    sum | sort) need_algo=1 ;;
-    nqueens | skynet) need_tree=1 ;;
-    *) die "unknown workload '$w' (known: fib sum sort nqueens skynet)" ;;
+cpp_prog_of() {  # $1 workload -> C++ program name
+  case "$1" in
+    fib) echo bench_fib_compare ;;
+    sum | sort) echo bench_algo_compare ;;
+    nqueens | skynet) echo bench_tree_compare ;;
+    uts | matmul | mergesort | quicksort | integrate | idle | wakeup) echo bench_suite_compare ;;
+    query_graph) echo bench_query_graph ;;
   esac
+}
+for v in "$reps" "$warmup"; do
+  case "$v" in ''|*[!0-9]*) die "not a non-negative integer: '$v'" ;; esac
 done
+[ "$reps" -ge 1 ] || die "--reps must be >= 1"
+awk -v m="$max_time" 'BEGIN { exit !(m ~ /^[0-9]+(\.[0-9]+)?$/) }' || die "--max-time: not a number of seconds: '$max_time'"
+ncpu=$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
+if [ -z "$threads_list" ]; then
+  threads_list="1 2"
+  if [ "$ncpu" -gt 2 ]; then threads_list="$threads_list $ncpu"; fi
+fi
+for t in $threads_list; do
+  case "$t" in ''|*[!0-9]*|0) die "bad thread count '$t'" ;; esac
+done
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+
+# The query-graph hook: its workload runs when its C++ program can be built or exists (and the
+# rayon side when the rayon binary lists it).
+qg_hook=0
+if [ -f bench/query_graph.cpp ] || [ -n "$(find build/release -maxdepth 2 -name bench_query_graph -type f 2>/dev/null | head -n 1)" ]; then
+  qg_hook=1
+fi
+if [ -z "$workloads" ]; then
+  workloads=$all_workloads
+  if [ "$qg_hook" = 1 ] || { [ -n "$cpp_dir" ] && [ -x "$cpp_dir/bench_query_graph" ]; }; then workloads="$workloads query_graph"; fi
+fi
 [ -n "${workloads// /}" ] || die "--workloads: empty list"
+for w in $workloads; do
+  case " $all_workloads $optional_workloads " in *" $w "*) ;; *) die "unknown workload '$w' (known: $all_workloads $optional_workloads)" ;; esac
+done
 for w in "${!n_of[@]}"; do
   case " $workloads " in *" $w "*) ;; *) die "--n $w=...: '$w' is not among the workloads ($workloads)" ;; esac
 done
 size_of() {  # $1 workload
   if [ -n "${n_of[$1]:-}" ]; then echo "${n_of[$1]}"; elif [ -n "$n" ]; then echo "$n"; else default_n "$1"; fi
 }
-for w in $workloads; do wl_n+=("$(size_of "$w")"); done
-for v in "${wl_n[@]}" "$reps" "$warmup"; do
-  case "$v" in ''|*[!0-9]*) die "not a non-negative integer: '$v'" ;; esac
+declare -A wl_n=()
+for w in $workloads; do
+  wl_n[$w]=$(size_of "$w")
+  case "${wl_n[$w]}" in ''|*[!0-9]*) die "$w: size is not a non-negative integer: '${wl_n[$w]}'" ;; esac
 done
-ncpu=$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
-if [ -z "$threads_list" ]; then
-  threads_list="1 2"
-  if [ "$ncpu" -gt 2 ]; then threads_list="$threads_list $ncpu"; fi
-fi
-[ "$do_spindle" = 1 ] || [ "$do_rayon" = 1 ] || die "nothing to run (--no-spindle and --no-rayon)"
-
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$repo"
 
 # ------------------------------------------------------------------------------------------------
 # Dependencies and builds.
@@ -240,10 +386,6 @@ find_cargo() {
   return 1
 }
 
-# The spindle programs: bench_fib_compare (fib), bench_algo_compare (sum, sort) and
-# bench_tree_compare (nqueens, skynet).
-need_fib=0
-case " $workloads " in *" fib "*) need_fib=1 ;; esac
 find_built() {  # $1 target name -> path under build/release, or nothing
   local c
   for c in "build/release/$1" "build/release/bench/$1"; do
@@ -255,72 +397,55 @@ find_built() {  # $1 target name -> path under build/release, or nothing
   fi
   return 0
 }
-if [ "$do_spindle" = 1 ]; then
-  # A given --spindle-bin without --spindle-algo-bin: take bench_algo_compare from the same folder.
-  if [ -n "$spindle_bin" ] && [ -z "$spindle_algo_bin" ] && [ "$need_algo" = 1 ]; then
-    spindle_algo_bin="$(dirname "$spindle_bin")/bench_algo_compare"
-    [ -x "$spindle_algo_bin" ] || die "--spindle-bin given, but no bench_algo_compare next to it for sum/sort: pass --spindle-algo-bin PATH (or --workloads fib)"
-  fi
-  if [ -n "$spindle_algo_bin" ] && [ -z "$spindle_bin" ] && [ "$need_fib" = 1 ]; then
-    spindle_bin="$(dirname "$spindle_algo_bin")/bench_fib_compare"
-    [ -x "$spindle_bin" ] || die "--spindle-algo-bin given, but no bench_fib_compare next to it for fib: pass --spindle-bin PATH"
-  fi
-  # A given --spindle-bin or --spindle-algo-bin without --spindle-tree-bin: bench_tree_compare
-  # from the same folder.
-  if [ -z "$spindle_tree_bin" ] && [ "$need_tree" = 1 ] && { [ -n "$spindle_bin" ] || [ -n "$spindle_algo_bin" ]; }; then
-    given=${spindle_bin:-$spindle_algo_bin}
-    spindle_tree_bin="$(dirname "$given")/bench_tree_compare"
-    [ -x "$spindle_tree_bin" ] || die "--spindle-bin/--spindle-algo-bin given, but no bench_tree_compare next to it for nqueens/skynet: pass --spindle-tree-bin PATH"
-  fi
+
+declare -A cpp_bin=()     # program name -> path
+declare -A cpp_sys=()     # program name -> " serial spindle tbb omp " (what the build has)
+if [ "$want_cpp" = 1 ]; then
   targets=()
-  if [ "$need_fib" = 1 ] && [ -z "$spindle_bin" ]; then targets+=(bench_fib_compare); fi
-  if [ "$need_algo" = 1 ] && [ -z "$spindle_algo_bin" ]; then targets+=(bench_algo_compare); fi
-  if [ "$need_tree" = 1 ] && [ -z "$spindle_tree_bin" ]; then targets+=(bench_tree_compare); fi
-  if [ "$do_build" = 1 ] && [ "${#targets[@]}" -gt 0 ]; then
+  for w in $workloads; do
+    p=$(cpp_prog_of "$w")
+    case " ${targets[*]:-} " in *" $p "*) ;; *) targets+=("$p") ;; esac
+  done
+  if [ -z "$cpp_dir" ] && [ "$do_build" = 1 ]; then
     command -v cmake >/dev/null || die "cmake not found (scripts/setup-deps.sh installs it)"
     log "building ${targets[*]} (CMake preset: release)"
-    bfc_hint="building ${targets[*]} failed (bench targets exist only when Google Benchmark is found: libbenchmark-dev; --no-spindle runs rayon alone)"
+    hint="building ${targets[*]} failed (bench targets exist only when Google Benchmark is found: libbenchmark-dev; --systems rayon runs rayon alone)"
     if [ -f CMakePresets.json ]; then
       cmake --preset release >&2 || die "cmake --preset release failed"
-      if cmake --list-presets=build 2>/dev/null | grep -q '"release"'; then
-        cmake --build --preset release --target "${targets[@]}" -j2 >&2 || die "$bfc_hint"
-      else
-        cmake --build build/release --target "${targets[@]}" -j2 >&2 || die "$bfc_hint"
-      fi
+      cmake --build --preset release --target "${targets[@]}" -j2 >&2 || die "$hint"
     else
       log "no CMakePresets.json; configuring build/release with CMAKE_BUILD_TYPE=Release"
       cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >&2 || die "cmake configure failed"
-      cmake --build build/release --target "${targets[@]}" -j2 >&2 || die "$bfc_hint"
+      cmake --build build/release --target "${targets[@]}" -j2 >&2 || die "$hint"
     fi
   fi
-  if [ "$need_fib" = 1 ] && [ -z "$spindle_bin" ]; then
-    spindle_bin=$(find_built bench_fib_compare)
-    [ -n "$spindle_bin" ] || die "bench_fib_compare not found under build/release"
-  fi
-  if [ "$need_algo" = 1 ] && [ -z "$spindle_algo_bin" ]; then
-    spindle_algo_bin=$(find_built bench_algo_compare)
-    [ -n "$spindle_algo_bin" ] || die "bench_algo_compare not found under build/release"
-  fi
-  if [ "$need_tree" = 1 ] && [ -z "$spindle_tree_bin" ]; then
-    spindle_tree_bin=$(find_built bench_tree_compare)
-    [ -n "$spindle_tree_bin" ] || die "bench_tree_compare not found under build/release"
-  fi
+  for p in "${targets[@]}"; do
+    if [ -n "$cpp_dir" ]; then b="$cpp_dir/$p"; [ -x "$b" ] || b=""; else b=$(find_built "$p"); fi
+    [ -n "$b" ] || die "$p not found ${cpp_dir:-under build/release}"
+    cpp_bin[$p]=$b
+    # Which systems this build has (programs without --list-systems: serial and spindle).
+    if s=$("$b" --list-systems 2>/dev/null) && [ -n "$s" ]; then cpp_sys[$p]=" $s "; else cpp_sys[$p]=" serial spindle "; fi
+  done
 fi
 
-if [ "$do_rayon" = 1 ] && [ -z "$rayon_bin" ]; then
-  if [ "$do_build" = 1 ]; then
-    cargo_bin=$(find_cargo) || die "cargo not found (apt install cargo librust-rayon-dev, or rustup)"
-    log "building bench/rayon with $cargo_bin ($(PATH="$(dirname "$cargo_bin"):$PATH" "$cargo_bin" --version 2>/dev/null || echo '?'))"
-    # Run from inside bench/rayon: cargo picks up bench/rayon/.cargo/config.toml (offline build
-    # against /usr/share/cargo/registry) only when its working directory is there.
-    (
-      cd bench/rayon
-      PATH="$(dirname "$cargo_bin"):$PATH" "$cargo_bin" build --release --offline --target-dir target >&2
-    ) || die "building bench/rayon failed. Needs librust-rayon-dev (Debian); if the Debian crates changed version or checksum, regenerate the lock: (cd bench/rayon && cargo generate-lockfile --offline)"
+rayon_names=""
+if [ "$want_rust" = 1 ]; then
+  if [ -z "$rayon_bin" ]; then
+    if [ "$do_build" = 1 ]; then
+      cargo_bin=$(find_cargo) || die "cargo not found (apt install cargo librust-rayon-dev, or rustup; --no-rayon skips rayon)"
+      log "building bench/rayon with $cargo_bin ($(PATH="$(dirname "$cargo_bin"):$PATH" "$cargo_bin" --version 2>/dev/null || echo '?'))"
+      # Run from inside bench/rayon: cargo picks up bench/rayon/.cargo/config.toml (offline build
+      # against /usr/share/cargo/registry) only when its working directory is there.
+      (
+        cd bench/rayon
+        PATH="$(dirname "$cargo_bin"):$PATH" "$cargo_bin" build --release --offline --target-dir target >&2
+      ) || die "building bench/rayon failed. Needs librust-rayon-dev (Debian); if the Debian crates changed version or checksum, regenerate the lock: (cd bench/rayon && cargo generate-lockfile --offline)"
+    fi
+    rayon_bin="$repo/bench/rayon/target/release/spindle-rayon-bench"
   fi
-  rayon_bin="$repo/bench/rayon/target/release/spindle-rayon-bench"
+  [ -x "$rayon_bin" ] || die "rayon benchmark binary not found: $rayon_bin"
+  rayon_names=" $("$rayon_bin" --help 2>/dev/null | sed -n 's/.*one of: //p' | tr -d ',') "
 fi
-if [ "$do_rayon" = 1 ]; then [ -x "$rayon_bin" ] || die "rayon benchmark binary not found: $rayon_bin"; fi
 
 # ------------------------------------------------------------------------------------------------
 # Pinning: the first T CPUs of this process's affinity list (taskset -c 0 / 0,1 on a plain box).
@@ -347,36 +472,62 @@ pin_prefix() {  # $1 = thread count -> prints "taskset -c a,b" or nothing
 }
 
 # ------------------------------------------------------------------------------------------------
+# The run plan: one line per program run (workload, label, threads, lang, system), so progress
+# can say [k/N].
+plan=()
+declare -A skipped=()
+skip_once() {  # $1 key, $2 message
+  if [ -z "${skipped[$1]:-}" ]; then skipped[$1]=1; log "skipping $2"; fi
+}
+for w in $workloads; do
+  p=$(cpp_prog_of "$w")
+  cpp_ok=0
+  if [ "$want_cpp" = 1 ]; then cpp_ok=1; fi
+  rust_ok=0
+  if [ "$want_rust" = 1 ]; then
+    case "$rayon_names" in
+      *" $w "*) rust_ok=1 ;;
+      *) skip_once "rayon:$w" "rayon for $w: the rayon binary has no '$w' workload" ;;
+    esac
+  fi
+  if [ "$cpp_ok" = 1 ]; then plan+=("$w serial-c++ 1 cpp serial"); fi
+  if [ "$rust_ok" = 1 ]; then plan+=("$w serial-rust 1 rust serial"); fi
+  for t in $threads_list; do
+    for s in spindle rayon tbb omp; do
+      has_system "$s" || continue
+      if [ "$s" = rayon ]; then
+        if [ "$rust_ok" = 1 ]; then plan+=("$w rayon $t rust rayon"); fi
+        continue
+      fi
+      case "${cpp_sys[$p]:-}" in
+        *" $s "*) plan+=("$w $s $t cpp $s") ;;
+        *)
+          case "$s" in
+            tbb) skip_once "$p:$s" "tbb for the workloads of $p: this build has no oneTBB (apt install libtbb-dev, or scripts/setup-deps.sh --bench, then rebuild)" ;;
+            omp) skip_once "$p:$s" "omp for the workloads of $p: this build has no OpenMP" ;;
+            *) skip_once "$p:$s" "$s for the workloads of $p: not supported by $p" ;;
+          esac
+          ;;
+      esac
+    done
+  done
+done
+[ "${#plan[@]}" -gt 0 ] || die "nothing to run"
+
+# ------------------------------------------------------------------------------------------------
 # Runs.
 results=$(mktemp "${TMPDIR:-/tmp}/spindle-bench.XXXXXX")
 trap 'rm -f "$results"' EXIT
 failed=0
-workload=""; n=""
 # A hung run (e.g. a scheduler deadlock) must not hang the script: BENCH_TIMEOUT seconds per program run.
 tmo=""
 if command -v timeout >/dev/null 2>&1; then tmo="timeout ${BENCH_TIMEOUT:-900}"; fi
-
-run_one() {  # $1 label, $2 threads for pinning, rest: command
-  local label=$1 t=$2; shift 2
-  local pin out rc line
-  pin=$(pin_prefix "$t")
-  log "$workload n=$n threads=$t $label ${pin:+($pin)}"
-  set +e
-  # shellcheck disable=SC2086
-  out=$($tmo $pin "$@")
-  rc=$?
-  set -e
-  if [ "$rc" -eq 124 ] && [ -n "$tmo" ]; then log "  TIMED OUT after ${BENCH_TIMEOUT:-900} s"; fi
-  if [ -n "$out" ]; then printf '%s\n' "$out" >>"$results"; fi
-  if [ "$rc" -ne 0 ]; then log "  FAILED (exit $rc): $*"; failed=1; fi
-  if [ -z "$out" ]; then log "  no result line"; failed=1; return 0; fi
-  while IFS= read -r line; do
-    case "$line" in
-      *'"checked":true'*) ;;
-      *) log "  NOT CHECKED: $line"; failed=1 ;;
-    esac
-    log "  median $(printf '%s' "$line" | sed -n 's/.*"median_s":\([0-9.eE+-]*\).*/\1/p') s"
-  done <<<"$out"
+declare -A has_max_time=()
+supports_max_time() {  # $1 binary
+  if [ -z "${has_max_time[$1]:-}" ]; then
+    if "$1" --help 2>&1 | grep -q -- '--max-time'; then has_max_time[$1]=1; else has_max_time[$1]=0; fi
+  fi
+  [ "${has_max_time[$1]}" = 1 ]
 }
 
 if [ -r /proc/loadavg ]; then
@@ -386,35 +537,49 @@ if [ -r /proc/loadavg ]; then
   fi
 fi
 
-for t in $threads_list; do
-  case "$t" in ''|*[!0-9]*|0) die "bad thread count '$t'" ;; esac
+start_s=$(date +%s)
+total=${#plan[@]}
+k=0
+for entry in "${plan[@]}"; do
+  read -r workload label t lang sys <<<"$entry"
+  k=$((k + 1))
+  wn=${wl_n[$workload]}
+  if [ "$lang" = cpp ]; then bin=${cpp_bin[$(cpp_prog_of "$workload")]}; else bin=$rayon_bin; fi
+  cmd=("$bin" "$workload" --n "$wn" --reps "$reps" --warmup "$warmup" --threads "$t" --system "$sys")
+  if [ "$max_time" != 0 ] && supports_max_time "$bin"; then cmd+=(--max-time "$max_time"); fi
+  pin=$(pin_prefix "$t")
+  log "[$k/$total, $(($(date +%s) - start_s)) s] $workload n=$wn threads=$t $label ${pin:+($pin)}"
+  set +e
+  # shellcheck disable=SC2086
+  out=$($tmo $pin "${cmd[@]}")
+  rc=$?
+  set -e
+  if [ "$rc" -eq 124 ] && [ -n "$tmo" ]; then log "  TIMED OUT after ${BENCH_TIMEOUT:-900} s"; fi
+  if [ -n "$out" ]; then printf '%s\n' "$out" >>"$results"; fi
+  if [ "$rc" -ne 0 ]; then log "  FAILED (exit $rc): ${cmd[*]}"; failed=1; fi
+  if [ -z "$out" ]; then log "  no result line"; failed=1; continue; fi
+  while IFS= read -r line; do
+    case "$line" in
+      *'"checked":true'*) ;;
+      *) log "  NOT CHECKED: $line"; failed=1 ;;
+    esac
+    log "  median $(printf '%s' "$line" | sed -n 's/.*"median_s":\([0-9.eE+-]*\).*/\1/p') s"
+  done <<<"$out"
 done
-wi=0
-for workload in $workloads; do
-  n=${wl_n[$wi]}; wi=$((wi + 1))
-  sbin=$spindle_bin
-  case "$workload" in
-    sum | sort) sbin=$spindle_algo_bin ;;
-    nqueens | skynet) sbin=$spindle_tree_bin ;;
-  esac
-  common=(--n "$n" --reps "$reps" --warmup "$warmup")
-  # Serial baselines once per language, on the first CPU.
-  if [ "$do_spindle" = 1 ]; then run_one "serial (C++)" 1 "$sbin" "$workload" "${common[@]}" --threads 1 --system serial; fi
-  if [ "$do_rayon" = 1 ]; then run_one "serial (Rust)" 1 "$rayon_bin" "$workload" "${common[@]}" --threads 1 --system serial; fi
-  for t in $threads_list; do
-    if [ "$do_spindle" = 1 ]; then run_one spindle "$t" "$sbin" "$workload" "${common[@]}" --threads "$t" --system spindle; fi
-    if [ "$do_rayon" = 1 ]; then run_one rayon "$t" "$rayon_bin" "$workload" "${common[@]}" --threads "$t" --system rayon; fi
-  done
-done
+log "all runs done in $(($(date +%s) - start_s)) s"
 
 if [ -n "$json_out" ]; then
   cp "$results" "$json_out"
   log "JSON lines written to $json_out"
+  if [ -z "$svg_out" ]; then svg_out="${json_out%.*}.svg"; [ "$svg_out" != "$json_out" ] || svg_out="$json_out.svg"; fi
+fi
+if [ -n "$svg_out" ]; then
+  write_svg "$results" "$svg_out"
+  log "SVG chart written to $svg_out"
 fi
 
-echo
 print_table "$results" || failed=1
 if [ "$failed" != 0 ]; then
-  echo "bench.sh: FAILED: a build/run failed or a result was not checked" >&2
+  echo "bench.sh: FAILED: a build/run failed, a result was not checked, or systems disagree" >&2
   exit 1
 fi

@@ -2,14 +2,15 @@
 # Installs the Debian/Ubuntu packages spindle needs to build and test, and nothing else.
 #
 #   scripts/setup-deps.sh            build + test dependencies
-#   scripts/setup-deps.sh --bench    also the benchmark peers: TBB, rayon, a Rust toolchain
+#   scripts/setup-deps.sh --bench    also the benchmark peers: oneTBB, rayon, a Rust toolchain
+#                                    (OpenMP is gcc's libgomp, installed with build-essential)
 #
 # Idempotent: asks dpkg which packages are missing and runs apt-get only when some are.
 # Needs root (or passwordless sudo) only when something is missing.
 set -euo pipefail
 
 usage() {
-    sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 want_bench=0
