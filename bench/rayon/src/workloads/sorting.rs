@@ -77,14 +77,12 @@ pub fn merge_seq(a: &[u32], b: &[u32], out: &mut [u32]) {
     let (mut i, mut j, mut k) = (0, 0, 0);
     unsafe {
         while i < na && j < nb {
+            // Branch-free step, as in bench/suite_compare.cpp.
             let (x, y) = (*a.get_unchecked(i), *b.get_unchecked(j));
-            if x <= y {
-                *out.get_unchecked_mut(k) = x;
-                i += 1;
-            } else {
-                *out.get_unchecked_mut(k) = y;
-                j += 1;
-            }
+            let take_a = x <= y;
+            *out.get_unchecked_mut(k) = if take_a { x } else { y };
+            i += take_a as usize;
+            j += (!take_a) as usize;
             k += 1;
         }
     }
