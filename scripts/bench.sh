@@ -44,7 +44,7 @@ usage: scripts/bench.sh [options]
   --n WORKLOAD=N      override one workload's size (repeatable; e.g. --n fib=32 --n sort=1000000)
   --reps R            timed repetitions (default 7; --full 11)
   --max-time S        a system stops after 3+ reps once its timed reps took S seconds
-                      (default 1.5; --full 15; 0: always R reps). Keeps OpenMP's slow runs short.
+                      (default 1.5; --full 10; 0: always R reps). Keeps OpenMP's slow runs short.
   --warmup W          untimed repetitions after pool creation (default 1)
   --threads "1 2"     thread counts to run (default: 1 2, plus nproc if > 2)
   --no-setup          do not run scripts/setup-deps.sh --bench
@@ -301,7 +301,7 @@ if has_system rayon; then want_rust=1; fi
 [ "$want_cpp" = 1 ] || [ "$want_rust" = 1 ] || die "nothing to run (no system selected)"
 
 # Sizes: quick (default) and --full; --n N overrides all selected workloads, --n W=N one.
-if [ "$full" = 1 ]; then reps=${reps:-11}; max_time=${max_time:-15}; else reps=${reps:-7}; max_time=${max_time:-1.5}; fi
+if [ "$full" = 1 ]; then reps=${reps:-11}; max_time=${max_time:-10}; else reps=${reps:-7}; max_time=${max_time:-1.5}; fi
 default_n() {  # $1 workload
   case "$1:$full" in
     fib:0) echo 30 ;;               fib:1) echo 35 ;;
