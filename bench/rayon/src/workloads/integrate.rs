@@ -79,3 +79,20 @@ impl Instance for IntegrateInstance {
         (r - exact).abs() <= 1e-9 * exact.max(1.0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serial_and_rayon_give_the_same_bits() {
+        let mut inst = IntegrateInstance { upper: 50 };
+        let serial = inst.run_serial();
+        assert!(inst.check(serial));
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        assert_eq!(pool.install(|| inst.run::<RayonFork>()), serial);
+    }
+}

@@ -171,3 +171,23 @@ impl Instance for MatmulInstance {
             && self.c[self.n * self.n - 1] == self.expected_last
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serial_and_rayon_check() {
+        let mut inst = Matmul.prepare(128);
+        let r = inst.run_serial();
+        assert!(inst.check(r));
+        inst.reset();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let r2 = inst.run_rayon_pool(&pool);
+        assert_eq!(r2, r);
+        assert!(inst.check(r2));
+    }
+}

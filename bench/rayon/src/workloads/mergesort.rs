@@ -106,3 +106,26 @@ impl Instance for MergesortInstance {
         self.s.check(result)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sorts_like_sort_unstable() {
+        // Large enough for parallel merges (> MERGE_SEQ) and parallel halves (> SORT_SEQ).
+        let mut s = SortInput::new(300_000);
+        let mut expected = s.input.clone();
+        expected.sort_unstable();
+        merge_sort::<SerialFork>(&mut s.work, &mut s.scratch, false, false);
+        assert_eq!(s.work, expected);
+        s.reset();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        pool.install(|| merge_sort::<RayonFork>(&mut s.work, &mut s.scratch, false, true));
+        assert_eq!(s.work, expected);
+        assert!(s.check(s.digest()));
+    }
+}

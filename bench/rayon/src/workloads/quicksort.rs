@@ -96,3 +96,28 @@ impl Instance for QuicksortInstance {
         self.s.check(result)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sorts_like_sort_unstable() {
+        let mut s = SortInput::new(300_000);
+        let mut expected = s.input.clone();
+        expected.sort_unstable();
+        quick_sort::<SerialFork>(&mut s.work, false);
+        assert_eq!(s.work, expected);
+        s.reset();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        pool.install(|| quick_sort::<RayonFork>(&mut s.work, true));
+        assert_eq!(s.work, expected);
+        // Many equal keys still terminate and sort.
+        let mut dup: Vec<u32> = (0..100_000u32).map(|i| i % 7).collect();
+        quick_sort::<SerialFork>(&mut dup, false);
+        assert!(dup.windows(2).all(|w| w[0] <= w[1]));
+    }
+}

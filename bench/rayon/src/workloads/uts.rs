@@ -111,3 +111,22 @@ impl Instance for UtsInstance {
         result == self.expected
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serial_rayon_and_reference_agree() {
+        let expected = reference(6);
+        assert!(expected > 100);
+        assert_eq!(uts::<SerialFork>(ROOT_SEED, 0, 6), expected);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        assert_eq!(pool.install(|| uts::<RayonFork>(ROOT_SEED, 0, 6)), expected);
+        // Depth 10 (the quick size) has 749,392 nodes on both sides (bench/README.md).
+        assert_eq!(reference(10), 749_392);
+    }
+}
