@@ -400,6 +400,7 @@ find_built() {  # $1 target name -> path under build/release, or nothing
 
 declare -A cpp_bin=()     # program name -> path
 declare -A cpp_sys=()     # program name -> " serial spindle tbb omp " (what the build has)
+declare -A cpp_unlisted=()  # programs without --list-systems (they implement serial and spindle)
 if [ "$want_cpp" = 1 ]; then
   targets=()
   for w in $workloads; do
@@ -424,7 +425,7 @@ if [ "$want_cpp" = 1 ]; then
     [ -n "$b" ] || die "$p not found ${cpp_dir:-under build/release}"
     cpp_bin[$p]=$b
     # Which systems this build has (programs without --list-systems: serial and spindle).
-    if s=$("$b" --list-systems 2>/dev/null) && [ -n "$s" ]; then cpp_sys[$p]=" $s "; else cpp_sys[$p]=" serial spindle "; fi
+    if s=$("$b" --list-systems 2>/dev/null) && [ -n "$s" ]; then cpp_sys[$p]=" $s "; else cpp_sys[$p]=" serial spindle "; cpp_unlisted[$p]=1; fi
   done
 fi
 
@@ -502,6 +503,10 @@ for w in $workloads; do
       case "${cpp_sys[$p]:-}" in
         *" $s "*) plan+=("$w $s $t cpp $s") ;;
         *)
+          if [ -n "${cpp_unlisted[$p]:-}" ]; then
+            skip_once "$p:$s" "$s for the workloads of $p: $p implements serial and spindle only"
+            continue
+          fi
           case "$s" in
             tbb) skip_once "$p:$s" "tbb for the workloads of $p: this build has no oneTBB (apt install libtbb-dev, or scripts/setup-deps.sh --bench, then rebuild)" ;;
             omp) skip_once "$p:$s" "omp for the workloads of $p: this build has no OpenMP" ;;
