@@ -50,7 +50,12 @@ public:
     // label: shown in deadlock reports; nullptr or a string that outlives the mutex.
     explicit Mutex(const char* label = nullptr) noexcept : m_label(label) {}
     ~Mutex() {
-        if (m_state.load(std::memory_order_relaxed) != k_unlocked)
+        // Under m_lock: a deadlock breaker's cancel() may still be releasing it after
+        // emptying the queue, which already let the holder unlock (invariant W3).
+        m_lock.lock();
+        const bool held = m_state.load(std::memory_order_relaxed) != k_unlocked;
+        m_lock.unlock();
+        if (held)
             detail::wait_misuse_fatal("Mutex", m_label, "destroyed while held");
     }
     Mutex(const Mutex&) = delete;
