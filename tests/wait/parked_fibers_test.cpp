@@ -26,7 +26,7 @@ long resident_kib() {
 
 // 100,000 in release and ASan builds. ThreadSanitizer models every fiber as a thread with its
 // own vector clock (__tsan_create_fiber): at 100,000 live fibers it grew past 4.5 GB within a
-// minute and reported a race inside moodycamel's queue that no other run shows, so under TSan
+// minute, so under TSan
 // the same scenario runs with 2,000 fibers (8,000 took 155 s, past the ctest timeout), and
 // with fewer guarded stacks: TSan maps shadow memory for every mmap, and 8,000 guarded stacks
 // plus their shadow exhausted vm.max_map_count ("failed to allocate ... errno 12").
