@@ -121,6 +121,8 @@ void Registry::start_or_wake_spare(std::size_t rank) noexcept {
                     s.start(m_stack_size);
                 } catch (const std::exception& e) {
                     active_down();
+                    // Set once by the first failed start (exchange); read by no one else:
+                    // only keeps the warning to one line per process. Orders nothing.
                     static std::atomic<bool> warned{false};
                     if (!warned.exchange(true))
                         std::fprintf(stderr,
