@@ -26,12 +26,12 @@ long resident_kib() {
 
 // 100,000 in release and ASan builds (about two minutes under the asan-ubsan test preset,
 // whose detect_stack_use_after_return gives each fiber its own fake stack; the wait label's
-// ctest timeout allows for it: cmake/spindle-tests.cmake). ThreadSanitizer models every fiber as a thread with its
-// own vector clock (__tsan_create_fiber): at 100,000 live fibers it grew past 4.5 GB within a
-// minute, so under TSan
-// the same scenario runs with 2,000 fibers (8,000 took 155 s, past the ctest timeout), and
-// with fewer guarded stacks: TSan maps shadow memory for every mmap, and 8,000 guarded stacks
-// plus their shadow exhausted vm.max_map_count ("failed to allocate ... errno 12").
+// ctest timeout allows for it: cmake/spindle-tests.cmake). ThreadSanitizer models every fiber as a
+// thread with its own vector clock (__tsan_create_fiber): at 100,000 live fibers it grew past 4.5
+// GB within a minute, so under TSan the same scenario runs with 2,000 fibers (8,000 took 155 s,
+// past the ctest timeout), and with fewer guarded stacks: TSan maps shadow memory for every mmap,
+// and 8,000 guarded stacks plus their shadow exhausted vm.max_map_count ("failed to allocate ...
+// errno 12").
 TEST(ParkedFibers, HundredThousandTasksParkAtOnceAndAllResume) {
     constexpr std::size_t n = spindle_test::under_tsan() ? 2000 : 100000;
     std::optional<spindle_test::ScopedEnv> budget;
