@@ -83,7 +83,8 @@ decltype(auto) ensure_stack(F&& f) {
     return detail::with_default_stack_check(f);
 }
 
-// As ensure_stack(f), with the red zone and the segment size chosen by the caller.
+// As ensure_stack(f), with the red zone and the segment size chosen by the caller (a segment
+// has at least 4 x default_red_zone bytes, so that the checks inside it have room).
 template <class F>
 decltype(auto) ensure_stack(std::size_t red_zone, std::size_t segment_size, F&& f) {
     if (detail::remaining_stack() >= red_zone) [[likely]]
