@@ -52,11 +52,31 @@ std::optional<std::size_t> ThreadPool::current_thread_index() const noexcept {
 }
 
 namespace {
-// The global pool: created once, never destroyed (its workers sleep until process exit).
-// Written under g_global_mutex (release), read lock-free first (acquire).
+// The global pool: created on first use, destroyed only by shutdown_global() (otherwise its
+// workers sleep until process exit). Written under g_global_mutex (release), read lock-free
+// first (acquire).
 std::atomic<ThreadPool*> g_global{nullptr};
 std::mutex g_global_mutex;
 }  // namespace
+
+void shutdown_global() {
+    detail::WorkerCore* w = detail::current_worker();
+    std::lock_guard<std::mutex> lock(g_global_mutex);
+    ThreadPool* p = g_global.load(std::memory_order_relaxed);
+    if (p == nullptr)
+        return;
+    if (w != nullptr && w->registry == p->registry())
+        detail::fatal(
+            "spindle::shutdown_global() was called on worker %zu of the global pool; it waits "
+            "for the global pool's jobs, so it would wait for itself",
+            w->index);
+    // First wait with the pool still published: detached jobs that are running may spawn more
+    // through global_pool() (the lock-free path, not this lock) and those are waited for too.
+    p->registry()->wait_detached();
+    // Unpublished before it is destroyed: the next global_pool() builds a new pool.
+    g_global.store(nullptr, std::memory_order_release);
+    delete p;
+}
 
 ThreadPool& global_pool() {
     if (ThreadPool* p = g_global.load(std::memory_order_acquire))

@@ -149,10 +149,22 @@ private:
 };
 
 // The global pool, built with default options on first use unless build_global() came first.
+//
+// Exit rule: the global pool is never destroyed on its own. When main returns (or exit() is
+// called) without shutdown_global(), its workers are simply abandoned, as rayon's are: detached
+// jobs still pending may never run, and jobs still running go on while static destructors run.
+// A private ThreadPool's destructor, by contrast, waits for all of its jobs.
 ThreadPool& global_pool();
 // Builds the global pool with the given options. Throws GlobalPoolAlreadyInitialized if it
 // already exists (even if it was built lazily by a first use).
 void build_global(const PoolOptions& options);
+// Waits until every detached job of the global pool has finished (spawn()s, including those
+// they spawn in turn), then stops and destroys the global pool, as a private pool's destructor
+// does; returns at once when there is no global pool. Afterwards global_pool() (or
+// build_global()) builds a new one. Call it at the end of main when detached jobs of the global
+// pool must run to completion; no thread outside the pool may use the global pool meanwhile.
+// Calling it from a worker of the global pool is a fatal error (it would wait for itself).
+void shutdown_global();
 
 namespace detail {
 // A job submitted with install() from outside the pool.

@@ -166,11 +166,13 @@ void Registry::start() {
     }
 }
 
+void Registry::wait_detached() noexcept {
+    std::unique_lock<std::mutex> lock(m_detached_mutex);
+    m_detached_cv.wait(lock, [&] { return m_detached.load(std::memory_order_acquire) == 0; });
+}
+
 void Registry::shutdown() noexcept {
-    {
-        std::unique_lock<std::mutex> lock(m_detached_mutex);
-        m_detached_cv.wait(lock, [&] { return m_detached.load(std::memory_order_acquire) == 0; });
-    }
+    wait_detached();
     // seq_cst: pairs with the check in Worker::has_work_for_sleeper().
     {
         std::lock_guard<std::mutex> lock(m_spare_mutex);

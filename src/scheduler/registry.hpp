@@ -78,6 +78,8 @@ public:
     // Waits for all detached jobs, then stops and joins every worker, then waits until no
     // ForeignCall is in flight.
     void shutdown() noexcept;
+    // Waits until no detached job of the pool is pending (spawned and not finished).
+    void wait_detached() noexcept;
 
     // The pool's regular workers (indices 0 .. num_threads()-1).
     std::size_t num_threads() const noexcept { return m_num_threads; }
