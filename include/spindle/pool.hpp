@@ -154,6 +154,13 @@ private:
 // called) without shutdown_global(), its workers are simply abandoned, as rayon's are: detached
 // jobs still pending may never run, and jobs still running go on while static destructors run.
 // A private ThreadPool's destructor, by contrast, waits for all of its jobs.
+//
+// After fork(), the child process has a new global pool: the parent's, whose threads do not
+// exist in the child, is abandoned and the child's first use builds a fresh one (with default
+// options, or build_global's). A private pool created before the fork cannot be used in the
+// child: any use that needs its threads (install, join, scope, spawn or broadcast from outside
+// it, keep_active) is a fatal error naming the cause, and its destructor returns at once without
+// freeing it (so that exit() in the child never waits for threads that are not there).
 ThreadPool& global_pool();
 // Builds the global pool with the given options. Throws GlobalPoolAlreadyInitialized if it
 // already exists (even if it was built lazily by a first use).

@@ -11,6 +11,7 @@
 #include "scheduler/registry.hpp"
 #include "spindle/blocking.hpp"
 #include "util/fatal.hpp"
+#include "util/fork.hpp"
 
 #include <cstdio>
 #include <sstream>
@@ -59,6 +60,8 @@ void Registry::blocked_end(WaitNode& node) noexcept {
 }
 
 void Registry::section_begin(const char* label, WaitNode* node) noexcept {
+    if (created_before_fork()) [[unlikely]]
+        fatal_worker_used_after_fork("a BlockingSection");
     auto* w = static_cast<Worker*>(tl_worker);
     w->m_blocked_lock.lock();
     const bool outermost = w->m_section_depth++ == 0;
@@ -309,6 +312,8 @@ bool DeadlockReport::fail(std::size_t i) const {
 }
 
 ThreadPool::KeepActive::KeepActive(ThreadPool& pool) noexcept : m_registry(pool.registry()) {
+    if (m_registry->created_before_fork()) [[unlikely]]
+        detail::fatal_pool_used_after_fork("keep_active");
     m_registry->active_up();
 }
 

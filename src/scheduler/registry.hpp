@@ -80,6 +80,11 @@ public:
     void shutdown() noexcept;
     // Waits until no detached job of the pool is pending (spawned and not finished).
     void wait_detached() noexcept;
+    // True in a child of fork() when this pool was created before the fork: its threads exist
+    // only in the parent (src/util/fork.hpp). For cold entry points only.
+    bool created_before_fork() const noexcept;
+    // In the child of a fork() called on w's thread (src/util/fork.hpp).
+    static void after_fork_on_worker(Worker& w) noexcept;
 
     // The pool's regular workers (indices 0 .. num_threads()-1).
     std::size_t num_threads() const noexcept { return m_num_threads; }
@@ -178,6 +183,8 @@ private:
     void start_or_wake_spare(std::size_t rank) noexcept;
 
     PoolOptions m_options;
+    // The fork generation this pool was created in (src/util/fork.hpp).
+    std::uint64_t m_fork_generation;
     std::size_t m_num_threads;
     std::size_t m_max_fibers;
     ThreadPool* m_pool = nullptr;

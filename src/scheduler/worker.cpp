@@ -4,6 +4,7 @@
 #include "scheduler/registry.hpp"
 #include "scheduler/thread_waiter.hpp"
 #include "util/fatal.hpp"
+#include "util/fork.hpp"
 
 #include <pthread.h>
 #include <sched.h>
@@ -86,6 +87,8 @@ void wait_latch(Latch& latch) {
         thread_wait(latch);  // a thread outside any pool blocks
         return;
     }
+    if (w->registry->created_before_fork()) [[unlikely]]
+        fatal_worker_used_after_fork("a task waited for a join, scope, install or broadcast");
     if (w->park(&try_park_on_latch, &latch))
         return;  // resumed only once the latch is set
     // No fiber to switch to (none idle, none ready, none could be created): do what rayon
@@ -594,6 +597,8 @@ bool Worker::has_work_for_sleeper(bool jobs_allowed) noexcept {
 // So sleepers is decremented exactly once per increment and a woken worker is never counted
 // as asleep.
 void Worker::sleep_cold(bool jobs_allowed) noexcept {
+    if (m_registry->created_before_fork()) [[unlikely]]
+        fatal_worker_used_after_fork("the worker ran out of work");
     std::atomic<std::uint32_t>& count = m_registry->sleepers();
     count.fetch_add(1, std::memory_order_seq_cst);
     m_sleep_word.store(1, std::memory_order_seq_cst);
