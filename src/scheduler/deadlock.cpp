@@ -13,9 +13,14 @@
 #include "util/fatal.hpp"
 #include "util/fork.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <map>
 #include <sstream>
 #include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace spindle::detail {
 
@@ -244,6 +249,12 @@ void Registry::report_deadlock(std::uint64_t epoch) {
         m_active.load(std::memory_order_seq_cst) != 0)
         return;
     m_reported_epoch = epoch;
+    try {
+        report.m_cause = fiber_limit_cause();
+        report.m_text = report.to_string();
+    } catch (...) {
+        // Out of memory: the report goes without its text (fail(i) builds it again).
+    }
     if (m_options.deadlock_handler) {
         try {
             m_options.deadlock_handler(report);
@@ -252,12 +263,41 @@ void Registry::report_deadlock(std::uint64_t epoch) {
         }
         return;
     }
-    const std::string text = report.to_string();
+    const std::string lines = report.waiter_lines();
+    // "no worker of the pool can run and 3 task(s) wait", or with the cause: "the fiber limit
+    // (...) is reached: ..., and 3 task(s) wait".
     std::fprintf(stderr,
-                 "spindle: deadlock: no worker of the pool can run and %zu task(s) wait "
-                 "(no PoolOptions::deadlock_handler; they keep waiting):\n%s",
-                 report.m_waiters.size(), text.c_str());
+                 "spindle: deadlock: %s%s %zu task(s) wait (no PoolOptions::deadlock_handler; "
+                 "they keep waiting):\n%s",
+                 report.m_cause.empty() ? "no worker of the pool can run" : report.m_cause.c_str(),
+                 report.m_cause.empty() ? " and" : ", and", report.m_waiters.size(), lines.c_str());
     std::fflush(stderr);
+}
+
+std::string Registry::fiber_limit_cause() const {
+    // Read without locks: the workers sleep (m_active was 0); a stale value only changes text.
+    std::int64_t queued = std::max<std::int64_t>(0, m_injected.load(std::memory_order_relaxed));
+    std::vector<std::pair<std::size_t, std::size_t>> at_limit;  // (worker, suspended fibers)
+    for (std::size_t i = 0; i < m_workers.size(); ++i) {
+        const Worker& w = *m_workers[i];
+        queued += w.deque.size_hint();
+        queued += w.m_broadcast_count.load(std::memory_order_relaxed);
+        if (const std::size_t f = w.m_asleep_at_fiber_limit.load(std::memory_order_relaxed))
+            at_limit.emplace_back(i, f);
+    }
+    if (at_limit.empty() || queued == 0)
+        return {};
+    constexpr std::size_t k_listed = 8;
+    std::ostringstream out;
+    out << "the fiber limit (PoolOptions::max_fibers = " << m_max_fibers << ") is reached: ";
+    for (std::size_t k = 0; k < at_limit.size() && k < k_listed; ++k)
+        out << (k == 0 ? "" : ", ") << "worker " << at_limit[k].first << " holds "
+            << at_limit[k].second << (k == 0 ? " suspended fibers" : "");
+    if (at_limit.size() > k_listed)
+        out << " and " << at_limit.size() - k_listed << " more workers as many";
+    out << ", so " << (at_limit.size() == 1 ? "it starts" : "they start") << " none of the "
+        << queued << " queued job(s)";
+    return out.str();
 }
 
 bool Registry::fail_wait(std::size_t wi, WaitNode* node, std::exception_ptr e) noexcept {
@@ -284,21 +324,97 @@ bool Registry::fail_wait(std::size_t wi, WaitNode* node, std::exception_ptr e) n
 
 namespace spindle {
 
-std::string DeadlockReport::to_string() const {
+namespace {
+
+// " waits on Mutex 'b' (held by worker 0)", or the plural " wait on ...".
+void describe_wait(std::ostringstream& out, const DeadlockWaiter& d, bool plural) {
+    if (d.kind == "BlockingSection")
+        out << (plural ? " are" : " is") << " blocked in a BlockingSection";
+    else
+        out << (plural ? " wait on " : " waits on ") << d.kind;
+    if (!d.label.empty())
+        out << " '" << d.label << "'";
+    if (!d.detail.empty())
+        out << " (" << d.detail << ")";
+}
+
+}  // namespace
+
+std::string DeadlockReport::waiter_lines() const {
+    // Identical waits share a line (design-notes/0005, "The report"): 100,000 tasks parked on
+    // one event make one line, not 100,000. Lines keep the order of their first waiter.
+    struct Group {
+        std::size_t first;                              // index of its first waiter
+        const void* object;                             // the primitive, or nullptr
+        std::size_t count;                              // its waiters
+        std::map<std::size_t, std::size_t> per_worker;  // worker -> its waiters in the group
+        const std::size_t* same_text;                   // groups that print alike
+    };
+    std::vector<Group> groups;
+    std::unordered_map<std::string, std::size_t> group_of;
+    std::unordered_map<std::string, std::size_t> text_groups;  // same kind, label and detail
+    std::string key;
+    for (std::size_t i = 0; i < m_waiters.size(); ++i) {
+        const DeadlockWaiter& d = m_waiters[i];
+        // The same primitive, waited on in the same way (its detail names e.g. a mutex's
+        // holder or a query's key); two unlabelled events stay apart.
+        const void* object =
+            i < m_nodes.size() && m_nodes[i] != nullptr ? m_nodes[i]->site.object : nullptr;
+        key.assign(d.kind);
+        key += '\0';
+        key += d.label;
+        key += '\0';
+        key += d.detail;
+        const std::size_t text_size = key.size();
+        key += '\0';
+        key.append(reinterpret_cast<const char*>(&object), sizeof object);
+        const auto [it, fresh] = group_of.try_emplace(key, groups.size());
+        if (fresh) {
+            const auto text = text_groups.try_emplace(key.substr(0, text_size), 0).first;
+            ++text->second;
+            // unordered_map nodes are stable: the count stays valid while groups are added.
+            groups.push_back(Group{i, object, 0, {}, &text->second});
+        }
+        Group& g = groups[it->second];
+        ++g.count;
+        ++g.per_worker[d.worker];
+    }
+    constexpr std::size_t k_listed = 8;  // workers named on a merged line
     std::ostringstream out;
-    for (const DeadlockWaiter& d : m_waiters) {
-        out << "  worker " << d.worker;
-        if (d.kind == "BlockingSection")
-            out << " is blocked in a BlockingSection";
-        else
-            out << " waits on " << d.kind;
-        if (!d.label.empty())
-            out << " '" << d.label << "'";
-        if (!d.detail.empty())
-            out << " (" << d.detail << ")";
+    for (const Group& g : groups) {
+        const DeadlockWaiter& d = m_waiters[g.first];
+        // Lines that would read alike (two unlabelled events) name their primitive's address.
+        const bool name_object = *g.same_text > 1 && g.object != nullptr;
+        if (g.count == 1) {
+            out << "  worker " << d.worker;
+            describe_wait(out, d, false);
+            if (name_object)
+                out << " at " << g.object;
+            out << "\n";
+            continue;
+        }
+        out << "  " << g.count << " tasks";
+        describe_wait(out, d, true);
+        if (name_object)
+            out << " at " << g.object;
+        out << ":";
+        std::size_t listed = 0;
+        for (const auto& [worker, n] : g.per_worker) {
+            if (listed == k_listed)
+                break;
+            out << (listed++ == 0 ? " " : ", ") << "worker " << worker << ": " << n;
+        }
+        if (g.per_worker.size() > k_listed)
+            out << " and " << g.per_worker.size() - k_listed << " more workers";
         out << "\n";
     }
     return out.str();
+}
+
+std::string DeadlockReport::to_string() const {
+    if (m_cause.empty())
+        return waiter_lines();
+    return "  " + m_cause + "\n" + waiter_lines();
 }
 
 bool DeadlockReport::fail(std::size_t i, std::exception_ptr e) const {
@@ -308,7 +424,10 @@ bool DeadlockReport::fail(std::size_t i, std::exception_ptr e) const {
 }
 
 bool DeadlockReport::fail(std::size_t i) const {
-    return fail(i, std::make_exception_ptr(DeadlockError("spindle: deadlock:\n" + to_string())));
+    // The text made once per report: a handler that fails 100,000 waiters does not build it
+    // 100,000 times.
+    return fail(i, std::make_exception_ptr(DeadlockError("spindle: deadlock:\n" +
+                                                         (m_text.empty() ? to_string() : m_text))));
 }
 
 ThreadPool::KeepActive::KeepActive(ThreadPool& pool) noexcept : m_registry(pool.registry()) {

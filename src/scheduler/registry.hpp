@@ -17,6 +17,7 @@
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -180,6 +181,8 @@ private:
     void kick_monitor() noexcept;
     bool any_waiting() const noexcept;
     void report_deadlock(std::uint64_t epoch);
+    // DeadlockReport::cause(): the fiber limit, when it is what stops the pool, else empty.
+    std::string fiber_limit_cause() const;
     void start_or_wake_spare(std::size_t rank) noexcept;
 
     PoolOptions m_options;

@@ -614,11 +614,16 @@ void Worker::sleep_cold(bool jobs_allowed) noexcept {
     }
     // Committed: from here on only a waker ends the sleep, and it counts this worker as
     // running again (active_up) before it does.
+    const bool at_fiber_limit = !jobs_allowed && m_suspended >= m_max_suspended;
+    if (at_fiber_limit)
+        m_asleep_at_fiber_limit.store(m_suspended, std::memory_order_relaxed);
     m_registry->active_down();
     const PoolOptions& o = m_registry->options();
     m_registry->call_handler(o.release_thread_handler);
     while (m_sleep_word.load(std::memory_order_acquire) == 1)
         m_sleep_word.wait(1, std::memory_order_acquire);
+    if (at_fiber_limit)
+        m_asleep_at_fiber_limit.store(0, std::memory_order_relaxed);
     m_registry->call_handler(o.acquire_thread_handler);
 }
 
