@@ -13,7 +13,15 @@
 #include "util/fatal.hpp"
 #include "util/fork.hpp"
 
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <map>
 #include <sstream>
@@ -42,6 +50,54 @@ void unlink(WaitNode*& head, WaitNode& n) noexcept {
     if (n.reg_next != nullptr)
         n.reg_next->reg_prev = n.reg_prev;
     n.reg_next = n.reg_prev = nullptr;
+}
+
+#if defined(NDEBUG) || !defined(__GLIBC__)
+constexpr bool k_check_held_mutexes = false;
+#else
+// Debug builds on glibc: every second the monitor looks for a worker blocked on a std::mutex
+// that its own thread holds (check_held_mutexes).
+constexpr bool k_check_held_mutexes = true;
+#endif
+constexpr std::chrono::seconds k_held_mutex_period{1};
+
+// The address a thread waits on in futex(FUTEX_WAIT), from /proc/self/task/<tid>/syscall
+// ("202 0x7f.. 0x80 0x2 ..."), or 0 when it is in no such wait or the file cannot be read.
+std::uintptr_t futex_wait_address(int tid) noexcept {
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
+    const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    char buf[256];
+    const ssize_t n = ::read(fd, buf, sizeof buf - 1);
+    ::close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    long nr = -1;
+    unsigned long addr = 0;
+    unsigned long op = 0;
+    if (std::sscanf(buf, "%ld %lx %lx", &nr, &addr, &op) != 3 || nr != SYS_futex)
+        return 0;
+    const unsigned long cmd = op & FUTEX_CMD_MASK;
+    return cmd == FUTEX_WAIT || cmd == FUTEX_WAIT_BITSET ? addr : 0;
+}
+
+// True when addr holds a glibc mutex that is locked with waiters (lock word 2) and owned by
+// thread tid. Read with process_vm_readv: the kernel copies (or reports EFAULT), so a stale
+// address can neither crash the monitor nor trip a sanitizer.
+bool glibc_mutex_owned_by(std::uintptr_t addr, int tid) noexcept {
+    struct {
+        int lock;
+        unsigned count;
+        int owner;  // __pthread_mutex_s: __lock, __count, __owner (every glibc architecture)
+    } m{};
+    iovec local{&m, sizeof m};
+    iovec remote{reinterpret_cast<void*>(addr), sizeof m};
+    if (::process_vm_readv(::getpid(), &local, 1, &remote, 1, 0) != static_cast<ssize_t>(sizeof m))
+        return false;
+    return m.lock == 2 && m.owner == tid;
 }
 
 }  // namespace
@@ -178,9 +234,28 @@ void Registry::kick_monitor() noexcept {
 
 void Registry::monitor_main() noexcept {
     pthread_setname_np(pthread_self(), "spindle-monitor");
+    std::vector<std::uintptr_t> suspects;
+    if (k_check_held_mutexes) {
+        try {
+            suspects.resize(m_workers.size());
+        } catch (...) {
+        }
+    }
     std::unique_lock<std::mutex> lock(m_monitor_mutex);
     for (;;) {
-        m_monitor_cv.wait(lock, [&] { return m_monitor_kick || m_monitor_stop; });
+        const auto kicked = [&] { return m_monitor_kick || m_monitor_stop; };
+        if (!suspects.empty()) {
+            // Debug builds: look at the workers every period even when nothing kicks us (a
+            // worker blocked on a std::mutex counts as running, so no deadlock is detected).
+            if (!m_monitor_cv.wait_for(lock, k_held_mutex_period, kicked)) {
+                lock.unlock();
+                check_held_mutexes(suspects);
+                lock.lock();
+                continue;
+            }
+        } else {
+            m_monitor_cv.wait(lock, kicked);
+        }
         if (m_monitor_stop)
             return;
         m_monitor_kick = false;
@@ -298,6 +373,32 @@ std::string Registry::fiber_limit_cause() const {
     out << ", so " << (at_limit.size() == 1 ? "it starts" : "they start") << " none of the "
         << queued << " queued job(s)";
     return out.str();
+}
+
+void Registry::check_held_mutexes(std::vector<std::uintptr_t>& suspects) noexcept {
+    // A worker thread that waits on a pthread mutex (a std::mutex) that it holds itself waits
+    // for ever: a task on it locked the mutex, then waited in spindle (its fiber parked, the
+    // worker went on), and another task on the same worker now locks it. Reported when seen
+    // in two looks in a row on the same mutex, so that a thread that was just acquiring it
+    // between our two reads is never mistaken for one.
+    for (std::size_t i = 0; i < m_workers.size() && i < suspects.size(); ++i) {
+        Worker& w = *m_workers[i];
+        const int tid = w.m_tid.load(std::memory_order_relaxed);
+        std::uintptr_t addr = 0;
+        if (tid != 0 && w.m_sleep_word.load(std::memory_order_relaxed) == 0)
+            addr = futex_wait_address(tid);
+        if (addr != 0 && !(glibc_mutex_owned_by(addr, tid) && futex_wait_address(tid) == addr))
+            addr = 0;
+        if (addr != 0 && addr == suspects[i])
+            fatal(
+                "worker %zu (%s) is blocked for ever on a std::mutex (pthread mutex at %p) that "
+                "its own thread holds: a task on this worker locked it, then waited in spindle "
+                "(join, scope, install or a spindle primitive) while holding it, and another "
+                "task on the worker locks it now. Unlock std::mutexes before waiting, or use "
+                "spindle::Mutex (spindle/mutex.hpp)",
+                i, w.m_name.c_str(), reinterpret_cast<void*>(addr));
+        suspects[i] = addr;
+    }
 }
 
 bool Registry::fail_wait(std::size_t wi, WaitNode* node, std::exception_ptr e) noexcept {

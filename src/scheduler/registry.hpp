@@ -183,6 +183,10 @@ private:
     void report_deadlock(std::uint64_t epoch);
     // DeadlockReport::cause(): the fiber limit, when it is what stops the pool, else empty.
     std::string fiber_limit_cause() const;
+    // Debug builds, on the monitor thread: a fatal error when a worker's thread is blocked on
+    // a pthread mutex that it holds itself (design-notes/0003, "std::mutex across a wait").
+    // suspects[i]: the mutex worker i was seen blocked on at the previous look, or 0.
+    void check_held_mutexes(std::vector<std::uintptr_t>& suspects) noexcept;
     void start_or_wake_spare(std::size_t rank) noexcept;
 
     PoolOptions m_options;

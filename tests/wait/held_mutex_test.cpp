@@ -1,0 +1,42 @@
+// A std::mutex held across a spindle wait (design-notes/0003, "std::mutex across a wait"): a
+// task locks it and parks; another task on the same worker locks it and blocks the worker's
+// thread for ever. Debug builds catch that (the pool's monitor looks every second) and die
+// with a message; release builds do not look, and the test is skipped there.
+#include "common/test_util.hpp"
+
+#include <spindle/spindle.hpp>
+
+#include <gtest/gtest.h>
+
+#include <mutex>
+
+namespace {
+
+TEST(HeldMutexDeathTest, AStdMutexHeldAcrossAWaitIsReportedInDebugBuilds) {
+#ifdef NDEBUG
+    GTEST_SKIP() << "the held-mutex check runs in debug builds only";
+#else
+    SPINDLE_DEATH_TEST_PROLOGUE();
+    EXPECT_DEATH(
+        {
+            spindle::ThreadPool pool({.num_threads = 1});
+            std::mutex m;
+            spindle::Event ready("ready");
+            pool.scope([&](spindle::Scope& s) {
+                // Spawned first, run second (the worker pops its newest job first).
+                s.spawn([&] {
+                    std::lock_guard<std::mutex> hold(m);  // blocks the worker's thread
+                    ready.set();
+                });
+                s.spawn([&] {
+                    std::lock_guard<std::mutex> hold(m);
+                    ready.wait();  // parks holding m; the worker runs the other job
+                });
+            });
+        },
+        "spindle: fatal: worker 0 \\(spindle-0\\) is blocked for ever on a std::mutex .* that "
+        "its own thread holds");
+#endif
+}
+
+}  // namespace
