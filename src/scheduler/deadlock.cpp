@@ -234,7 +234,7 @@ void Registry::kick_monitor() noexcept {
 
 void Registry::monitor_main() noexcept {
     pthread_setname_np(pthread_self(), "spindle-monitor");
-    std::vector<std::uintptr_t> suspects;
+    std::vector<std::uintptr_t>& suspects = m_held_mutex_suspects;
     if (k_check_held_mutexes) {
         try {
             suspects.resize(m_workers.size());
@@ -249,7 +249,7 @@ void Registry::monitor_main() noexcept {
             // worker blocked on a std::mutex counts as running, so no deadlock is detected).
             if (!m_monitor_cv.wait_for(lock, k_held_mutex_period, kicked)) {
                 lock.unlock();
-                check_held_mutexes(suspects);
+                check_held_mutexes();
                 lock.lock();
                 continue;
             }
@@ -375,7 +375,8 @@ std::string Registry::fiber_limit_cause() const {
     return out.str();
 }
 
-void Registry::check_held_mutexes(std::vector<std::uintptr_t>& suspects) noexcept {
+void Registry::check_held_mutexes() noexcept {
+    std::vector<std::uintptr_t>& suspects = m_held_mutex_suspects;
     // A worker thread that waits on a pthread mutex (a std::mutex) that it holds itself waits
     // for ever: a task on it locked the mutex, then waited in spindle (its fiber parked, the
     // worker went on), and another task on the same worker now locks it. Reported when seen

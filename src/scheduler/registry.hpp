@@ -184,9 +184,8 @@ private:
     // DeadlockReport::cause(): the fiber limit, when it is what stops the pool, else empty.
     std::string fiber_limit_cause() const;
     // Debug builds, on the monitor thread: a fatal error when a worker's thread is blocked on
-    // a pthread mutex that it holds itself (design-notes/0003, "std::mutex across a wait").
-    // suspects[i]: the mutex worker i was seen blocked on at the previous look, or 0.
-    void check_held_mutexes(std::vector<std::uintptr_t>& suspects) noexcept;
+    // a pthread mutex that it holds itself (design-notes/0003, section 8).
+    void check_held_mutexes() noexcept;
     void start_or_wake_spare(std::size_t rank) noexcept;
 
     PoolOptions m_options;
@@ -240,6 +239,10 @@ private:
     bool m_monitor_kick = false;                         // guarded by m_monitor_mutex
     bool m_monitor_stop = false;                         // guarded by m_monitor_mutex
     std::uint64_t m_reported_epoch = ~std::uint64_t{0};  // monitor thread only
+    // Debug builds: per worker, the mutex it was seen blocked on at the monitor's previous
+    // look, or 0 (check_held_mutexes). Monitor thread only; a member, not a local of the
+    // monitor, so that a fork child that abandons the pool still reaches it.
+    std::vector<std::uintptr_t> m_held_mutex_suspects;
     std::thread m_monitor;
 
     // ---- spare workers for blocking sections ----

@@ -67,6 +67,15 @@ int reap(pid_t pid, int expected_exit) {
     return 1;
 }
 
+// Lets every worker of the pool finish what it was doing and go idle. Each scenario forks only
+// once its pools are settled: GCC 12's AddressSanitizer does not lock its allocator around
+// fork(), so a parent thread inside malloc or free at that instant (a worker starting up, a
+// finished job freeing itself) leaves an allocator lock taken in the child, whose leak check
+// at exit() then waits for ever. glibc's own malloc is safe (fork() takes its locks).
+void settle(spindle::ThreadPool& pool) {
+    pool.broadcast([](spindle::BroadcastContext) {});
+}
+
 // Forks; the child runs body() and exits with its result through exit() (static destructors
 // and atexit handlers run, as in a real program); the parent reaps it.
 template <class F>
@@ -88,14 +97,21 @@ int fork_and(int expected_exit, F&& body) {
 
 // ---- fork with the global pool -----------------------------------------------------------
 
-// The parent's global pool is busy with threads when it forks; the child gets a fresh global
-// pool that runs joins, installs and detached spawns.
+// The parent's global pool has threads and 100 pending detached jobs when it forks (the first
+// ones running, waiting for `go`); the child gets a fresh global pool that runs joins,
+// installs and detached spawns.
 int fork_global() {
     if (fib(20) != 6765)
         return 1;
+    settle(spindle::global_pool());
+    std::atomic<bool> go{false};
     std::atomic<int> parent_spawned{0};
     for (int i = 0; i < 100; ++i)
-        spindle::spawn([&] { parent_spawned.fetch_add(1); });
+        spindle::spawn([&] {
+            while (!go.load())
+                std::this_thread::sleep_for(1ms);
+            parent_spawned.fetch_add(1);
+        });
     const int rc = fork_and(0, [] {
         const std::uint64_t f = fib(22);
         const int v = spindle::global_pool().install([] { return 42; });
@@ -107,6 +123,7 @@ int fork_global() {
                     ran.load());
         return f == 17711 && v == 42 && ran.load() == 1000 ? 0 : 1;
     });
+    go.store(true);
     spindle::shutdown_global();  // the parent's pool is untouched by the child
     std::printf("parent spawned %d\n", parent_spawned.load());
     return rc == 0 && parent_spawned.load() == 100 ? 0 : 1;
@@ -115,7 +132,7 @@ int fork_global() {
 // The child keeps using a reference to the parent's global pool taken before the fork.
 int fork_global_stale_reference() {
     spindle::ThreadPool& pool = spindle::global_pool();
-    pool.install([] {});
+    settle(pool);
     return fork_and(-SIGABRT, [&pool] {
         pool.install([] { std::printf("install ran in the child\n"); });
         return 0;
@@ -128,6 +145,7 @@ int fork_private(const std::string& use) {
     auto pool = std::make_unique<spindle::ThreadPool>(spindle::PoolOptions{.num_threads = 2});
     if (pool->install([] { return fib(15); }) != 610)
         return 1;
+    settle(*pool);
     const bool dies = use != "destroy";
     const int rc = fork_and(dies ? -SIGABRT : 0, [&]() -> int {
         if (use == "install") {
@@ -167,6 +185,7 @@ std::atomic<int> g_static_pool_jobs{0};
 
 int fork_exit() {
     g_static_pool.emplace(spindle::PoolOptions{.num_threads = 2});
+    settle(*g_static_pool);
     // Leave a detached job running in the parent at the fork, so that the child inherits a
     // non-zero count of pending jobs.
     std::atomic<bool> release{false};
@@ -192,6 +211,7 @@ int fork_exit() {
 // other thread in the child.
 int fork_on_worker(const std::string& how) {
     spindle::ThreadPool pool({.num_threads = 2});
+    settle(pool);
     pid_t pid = -1;
     pool.install([&] {
         std::fflush(stdout);
