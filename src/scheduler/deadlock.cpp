@@ -369,7 +369,7 @@ std::string Registry::fiber_limit_cause() const {
         out << (k == 0 ? "" : ", ") << "worker " << at_limit[k].first << " holds "
             << at_limit[k].second << (k == 0 ? " suspended fibers" : "");
     if (at_limit.size() > k_listed)
-        out << " and " << at_limit.size() - k_listed << " more workers as many";
+        out << " (and " << at_limit.size() - k_listed << " more workers at the limit)";
     out << ", so " << (at_limit.size() == 1 ? "it starts" : "they start") << " none of the "
         << queued << " queued job(s)";
     return out.str();
@@ -384,14 +384,14 @@ void Registry::check_held_mutexes() noexcept {
     // between our two reads is never mistaken for one.
     for (std::size_t i = 0; i < m_workers.size() && i < suspects.size(); ++i) {
         Worker& w = *m_workers[i];
-        const int tid = w.m_tid.load(std::memory_order_relaxed);
+        const int tid = w.m_tid.load(std::memory_order_acquire);  // pairs with the store
         std::uintptr_t addr = 0;
         if (tid != 0 && w.m_sleep_word.load(std::memory_order_relaxed) == 0)
             addr = futex_wait_address(tid);
         if (addr != 0 && !(glibc_mutex_owned_by(addr, tid) && futex_wait_address(tid) == addr))
             addr = 0;
         if (addr != 0 && addr == suspects[i])
-            fatal(
+            fatal(  // m_name: written before the thread started, so before its m_tid store
                 "worker %zu (%s) is blocked for ever on a std::mutex (pthread mutex at %p) that "
                 "its own thread holds: a task on this worker locked it, then waited in spindle "
                 "(join, scope, install or a spindle primitive) while holding it, and another "

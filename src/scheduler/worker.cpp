@@ -219,7 +219,8 @@ void* Worker::thread_entry(void* self) noexcept {
 void Worker::thread_main() noexcept {
     tl_worker = this;
     pthread_setname_np(pthread_self(), m_name.substr(0, 15).c_str());
-    m_tid.store(static_cast<int>(::syscall(SYS_gettid)), std::memory_order_relaxed);
+    // release: the monitor that reads it (acquire) may then read m_name, written by start().
+    m_tid.store(static_cast<int>(::syscall(SYS_gettid)), std::memory_order_release);
     Fiber::init_thread_fiber(m_thread_fiber, this);
     m_running = &m_thread_fiber;
     OverflowGuard guard = enable_overflow_detection(m_overflow_what.c_str());

@@ -149,7 +149,7 @@ private:
     // (after it read m_active == 0, which that decrement produced or preceded).
     std::atomic<std::size_t> m_asleep_at_fiber_limit{0};
     // The kernel's id of this worker's thread, 0 until it runs. Written once by the thread
-    // (relaxed), read by the monitor's held-mutex check in debug builds (deadlock.cpp).
+    // (release), read by the monitor's held-mutex check in debug builds (acquire).
     std::atomic<int> m_tid{0};
 };
 
