@@ -67,7 +67,9 @@ struct PoolOptions {
     // limit the worker starts no new jobs (other workers take them) until one of its fibers
     // finishes; its ready fibers still run. 0: the default, 131072. Each parked fiber costs
     // one stack (stack_size of address space, of which only touched pages take memory) and
-    // ~250 bytes; design-notes/0003 "Bounded memory".
+    // ~250 bytes; design-notes/0003 "Bounded memory". When parked tasks wait for jobs that no
+    // worker may start because of this limit, the deadlock report names the limit as the
+    // cause (DeadlockReport::cause()).
     std::size_t max_fibers = 0;
 };
 
