@@ -6,10 +6,12 @@
 #include "spindle/current.hpp"
 #include "spindle/errors.hpp"
 #include "util/fatal.hpp"
+#include "util/fork.hpp"
 
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <new>
 
 namespace spindle {
 
@@ -21,6 +23,13 @@ ThreadPool::ThreadPool(const PoolOptions& options) {
 }
 
 ThreadPool::~ThreadPool() {
+    if (m_registry->created_before_fork()) {
+        // A child of fork(): the workers, the monitor and the jobs in flight exist only in the
+        // parent. Waiting for them would hang and freeing their state is unsafe (its locks may
+        // be held for ever), so the registry is abandoned (design-notes/0009).
+        detail::keep_abandoned(m_registry);
+        return;
+    }
     detail::WorkerCore* w = detail::current_worker();
     if (w != nullptr && w->registry == m_registry)
         detail::fatal(
@@ -75,11 +84,31 @@ std::optional<std::size_t> ThreadPool::current_thread_index() const noexcept {
 }
 
 namespace {
-// The global pool: created once, never destroyed (its workers sleep until process exit).
-// Written under g_global_mutex (release), read lock-free first (acquire).
+// The global pool: created on first use, destroyed only by shutdown_global() (otherwise its
+// workers sleep until process exit). Written under g_global_mutex (release), read lock-free
+// first (acquire); in a child of fork() cleared by the atfork handler.
 std::atomic<ThreadPool*> g_global{nullptr};
 std::mutex g_global_mutex;
 }  // namespace
+
+void shutdown_global() {
+    detail::WorkerCore* w = detail::current_worker();
+    std::lock_guard<std::mutex> lock(g_global_mutex);
+    ThreadPool* p = g_global.load(std::memory_order_relaxed);
+    if (p == nullptr)
+        return;
+    if (w != nullptr && w->registry == p->registry())
+        detail::fatal(
+            "spindle::shutdown_global() was called on worker %zu of the global pool; it waits "
+            "for the global pool's jobs, so it would wait for itself",
+            w->index);
+    // First wait with the pool still published: detached jobs that are running may spawn more
+    // through global_pool() (the lock-free path, not this lock) and those are waited for too.
+    p->registry()->wait_detached();
+    // Unpublished before it is destroyed: the next global_pool() builds a new pool.
+    g_global.store(nullptr, std::memory_order_release);
+    delete p;
+}
 
 ThreadPool& global_pool() {
     if (ThreadPool* p = g_global.load(std::memory_order_acquire))
@@ -121,6 +150,16 @@ std::optional<Yield> yield_now() {
 namespace detail {
 Registry* global_registry() {
     return global_pool().registry();
+}
+
+void global_pool_after_fork() noexcept {
+    // The child has no thread of the parent's global pool: abandon it, and let the child's
+    // first use build a new one.
+    if (ThreadPool* p = g_global.exchange(nullptr, std::memory_order_relaxed))
+        keep_abandoned(p);
+    // A thread of the parent may have held the lock at the fork (building the pool); it does
+    // not exist here. std::mutex has a constant initialiser and a trivial destructor.
+    new (&g_global_mutex) std::mutex;
 }
 }  // namespace detail
 

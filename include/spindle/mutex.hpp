@@ -22,6 +22,15 @@
 // apart by that check, so unlocking a Mutex that a sibling task on the same worker holds is
 // undefined behaviour, as for std::mutex.
 //
+// std::mutex is different: never hold a std::mutex (or any other OS-level lock) across a
+// spindle wait: a join or scope that waits for a stolen half, an install from another pool,
+// or any wait of this library. The lock belongs to the worker's thread, which runs other tasks
+// while the waiting one is parked; one of them that locks it blocks that thread for ever on a
+// lock its own thread holds, and the pool hangs with no deadlock report (a
+// std::recursive_mutex instead lets the other task into the critical section). Use this Mutex,
+// or unlock before waiting. Debug builds catch the hang and die with a message naming the
+// worker (design-notes/0003, section 8).
+//
 // Memory ordering. unlock() happens-before the lock() or try_lock() that next acquires it
 // (release CAS / acquire CAS on the fast paths; on hand-off, the wake-up orders the
 // unlocker's writes before the woken task resumes).

@@ -71,7 +71,9 @@ struct PoolOptions {
     // limit the worker starts no new jobs (other workers take them) until one of its fibers
     // finishes; its ready fibers still run. 0: the default, 131072. Each parked fiber costs
     // one stack (stack_size of address space, of which only touched pages take memory) and
-    // ~250 bytes; design-notes/0003 "Bounded memory".
+    // ~250 bytes; design-notes/0003 "Bounded memory". When parked tasks wait for jobs that no
+    // worker may start because of this limit, the deadlock report names the limit as the
+    // cause (DeadlockReport::cause()).
     std::size_t max_fibers = 0;
 };
 
@@ -191,10 +193,29 @@ private:
 };
 
 // The global pool, built with default options on first use unless build_global() came first.
+//
+// Exit rule: the global pool is never destroyed on its own. When main returns (or exit() is
+// called) without shutdown_global(), its workers are simply abandoned, as rayon's are: detached
+// jobs still pending may never run, and jobs still running go on while static destructors run.
+// A private ThreadPool's destructor, by contrast, waits for all of its jobs.
+//
+// After fork(), the child process has a new global pool: the parent's, whose threads do not
+// exist in the child, is abandoned and the child's first use builds a fresh one (with default
+// options, or build_global's). A private pool created before the fork cannot be used in the
+// child: any use that needs its threads (install, join, scope, spawn or broadcast from outside
+// it, keep_active) is a fatal error naming the cause, and its destructor returns at once without
+// freeing it (so that exit() in the child never waits for threads that are not there).
 ThreadPool& global_pool();
 // Builds the global pool with the given options. Throws GlobalPoolAlreadyInitialized if it
 // already exists (even if it was built lazily by a first use).
 void build_global(const PoolOptions& options);
+// Waits until every detached job of the global pool has finished (spawn()s, including those
+// they spawn in turn), then stops and destroys the global pool, as a private pool's destructor
+// does; returns at once when there is no global pool. Afterwards global_pool() (or
+// build_global()) builds a new one. Call it at the end of main when detached jobs of the global
+// pool must run to completion; no thread outside the pool may use the global pool meanwhile.
+// Calling it from a worker of the global pool is a fatal error (it would wait for itself).
+void shutdown_global();
 
 namespace detail {
 // A job submitted with install() from outside the pool.

@@ -3,6 +3,7 @@
 #include "spindle/detail/config.hpp"
 #include "spindle/errors.hpp"
 #include "util/fatal.hpp"
+#include "util/fork.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -92,7 +93,9 @@ long tuning_from_environment(const char* name, long fallback) {
 }  // namespace
 
 Registry::Registry(const PoolOptions& options)
-    : m_options(options), m_stack_size(resolve_stack(options.stack_size)) {
+    : m_options(options),
+      m_fork_generation(fork_generation_at_creation()),
+      m_stack_size(resolve_stack(options.stack_size)) {
     const std::size_t n = resolve_threads(options.num_threads);
     // One published job per other worker, at most k_max_keep_shared (design-notes/0001, "The
     // split deque"): every published job above the owner's private part is one that the owner
@@ -169,11 +172,17 @@ void Registry::start() {
     }
 }
 
+bool Registry::created_before_fork() const noexcept {
+    return detail::created_before_fork(m_fork_generation);
+}
+
+void Registry::wait_detached() noexcept {
+    std::unique_lock<std::mutex> lock(m_detached_mutex);
+    m_detached_cv.wait(lock, [&] { return m_detached.load(std::memory_order_acquire) == 0; });
+}
+
 void Registry::shutdown() noexcept {
-    {
-        std::unique_lock<std::mutex> lock(m_detached_mutex);
-        m_detached_cv.wait(lock, [&] { return m_detached.load(std::memory_order_acquire) == 0; });
-    }
+    wait_detached();
     // seq_cst: pairs with the check in Worker::has_work_for_sleeper().
     {
         std::lock_guard<std::mutex> lock(m_spare_mutex);
@@ -264,6 +273,27 @@ void print_stats(const PoolStats& st, std::FILE* out) {
     line("total", t);
 }
 
+void worker_after_fork(WorkerCore* w) noexcept {
+    Registry::after_fork_on_worker(*static_cast<Worker*>(w));
+}
+
+void Registry::after_fork_on_worker(Worker& w) noexcept {
+    // fork() was called on this worker's thread and this is the child. The jobs that other
+    // threads of the parent queued (in their deques, in the injector, broadcasts for this
+    // worker), and this worker's other jobs and fibers, go on in the parent: running them here
+    // too would do their work twice. So from now on the worker takes no job and resumes no
+    // fiber. The job that forked may go on, with joins whose second half stays on this worker,
+    // and exit or exec; whatever needs the pool reaches a checked slow path (a wait, or the
+    // worker going to sleep once the job has returned) and fails with
+    // fatal_worker_used_after_fork.
+    w.m_max_suspended = 0;  // may_take_jobs() is false from now on
+    w.m_victims.clear();
+    w.m_ready_head = w.m_ready_tail = nullptr;
+    w.m_remote_ready.store(nullptr, std::memory_order_relaxed);
+    w.m_broadcast_count.store(0, std::memory_order_relaxed);
+    w.m_registry->m_injected.store(0, std::memory_order_relaxed);
+}
+
 void Registry::detached_end() noexcept {
     // acq_rel: the last job's effects happen before shutdown() returns.
     if (m_detached.fetch_sub(1, std::memory_order_acq_rel) == 1) {
@@ -307,6 +337,11 @@ void Registry::detached_exception(std::exception_ptr e) noexcept {
 }
 
 void Registry::inject(Job* job) {
+    if (created_before_fork()) [[unlikely]] {
+        if (is_own_thread())
+            fatal_worker_used_after_fork("a full deque spilled into the pool's queue");
+        fatal_pool_used_after_fork("install, join, scope or spawn from outside the pool");
+    }
     ForeignCall guard(*this);
     if (!m_injector.enqueue(job))
         throw std::bad_alloc();
@@ -378,6 +413,8 @@ void detached_exception(Registry* r, std::exception_ptr e) noexcept {
     r->detached_exception(std::move(e));
 }
 void submit_broadcast(Registry* r, Job* const* jobs, std::size_t n) {
+    if (r->created_before_fork()) [[unlikely]]
+        fatal_pool_used_after_fork("broadcast");
     r->count_injected(n);
     for (std::size_t i = 0; i < n; ++i)
         r->worker(i).push_broadcast(jobs[i]);

@@ -18,6 +18,7 @@
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -82,6 +83,13 @@ public:
     // Waits for all detached jobs, then stops and joins every worker, then waits until no
     // ForeignCall is in flight.
     void shutdown() noexcept;
+    // Waits until no detached job of the pool is pending (spawned and not finished).
+    void wait_detached() noexcept;
+    // True in a child of fork() when this pool was created before the fork: its threads exist
+    // only in the parent (src/util/fork.hpp). For cold entry points only.
+    bool created_before_fork() const noexcept;
+    // In the child of a fork() called on w's thread (src/util/fork.hpp).
+    static void after_fork_on_worker(Worker& w) noexcept;
 
     // The pool's regular workers (indices 0 .. num_threads()-1).
     std::size_t num_threads() const noexcept { return m_num_threads; }
@@ -184,9 +192,16 @@ private:
     void kick_monitor() noexcept;
     bool any_waiting() const noexcept;
     void report_deadlock(std::uint64_t epoch);
+    // DeadlockReport::cause(): the fiber limit, when it is what stops the pool, else empty.
+    std::string fiber_limit_cause() const;
+    // Debug builds, on the monitor thread: a fatal error when a worker's thread is blocked on
+    // a pthread mutex that it holds itself (design-notes/0003, section 8).
+    void check_held_mutexes() noexcept;
     void start_or_wake_spare(std::size_t rank) noexcept;
 
     PoolOptions m_options;
+    // The fork generation this pool was created in (src/util/fork.hpp).
+    std::uint64_t m_fork_generation;
     std::size_t m_num_threads;
     std::size_t m_max_fibers;
     ThreadPool* m_pool = nullptr;
@@ -238,6 +253,10 @@ private:
     bool m_monitor_kick = false;                         // guarded by m_monitor_mutex
     bool m_monitor_stop = false;                         // guarded by m_monitor_mutex
     std::uint64_t m_reported_epoch = ~std::uint64_t{0};  // monitor thread only
+    // Debug builds: per worker, the mutex it was seen blocked on at the monitor's previous
+    // look, or 0 (check_held_mutexes). Monitor thread only; a member, not a local of the
+    // monitor, so that a fork child that abandons the pool still reaches it.
+    std::vector<std::uintptr_t> m_held_mutex_suspects;
     std::thread m_monitor;
 
     // ---- spare workers for blocking sections ----

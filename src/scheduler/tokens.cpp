@@ -3,6 +3,7 @@
 
 #include "spindle/pool.hpp"
 #include "util/fatal.hpp"
+#include "util/fork.hpp"
 
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -10,12 +11,15 @@
 
 #include <cerrno>
 #include <limits>
+#include <new>
 #include <system_error>
 
 namespace spindle {
 
 TokenGate::TokenGate(std::shared_ptr<TokenSource> source, std::size_t max_explicit)
-    : m_source(std::move(source)), m_max_explicit(max_explicit) {
+    : m_source(std::move(source)),
+      m_max_explicit(max_explicit),
+      m_fork_generation(detail::fork_generation_at_creation()) {
     if (auto hint = m_source->limit_hint(); hint && *hint < m_max_explicit)
         m_max_explicit = *hint;
     m_wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -25,6 +29,18 @@ TokenGate::TokenGate(std::shared_ptr<TokenSource> source, std::size_t max_explic
 }
 
 TokenGate::~TokenGate() {
+    if (detail::created_before_fork(m_fork_generation)) {
+        // A child of fork(): the agent thread is not here (joining its handle could even wait
+        // for an unrelated thread of the child: glibc reuses the descriptors), its lock may be
+        // held for ever, and the explicit tokens go back from the parent. Abandon the handle
+        // (moved to the heap: a joinable std::thread member would terminate the process). No
+        // worker waits on m_cv here: a pool that could is abandoned too, and holds the gate.
+        detail::keep_abandoned(new (std::nothrow) std::thread(std::move(m_agent)));
+        if (m_agent.joinable())
+            detail::fatal("out of memory while abandoning a token gate in a child of fork()");
+        ::close(m_wake_fd);
+        return;
+    }
     {
         std::lock_guard lk(m_mutex);
         m_stop = true;
@@ -51,6 +67,11 @@ void TokenGate::poke() noexcept {
 }
 
 void TokenGate::acquire() noexcept {
+    if (detail::created_before_fork(m_fork_generation)) [[unlikely]]
+        detail::fatal(
+            "a jobserver token gate (spindle::use_token_source) created before fork() was used "
+            "by a worker in the child process, where its agent thread does not exist; call "
+            "use_token_source again in the child");
     std::unique_lock lk(m_mutex);
     if (!has_free_locked()) {
         ++m_waiting;

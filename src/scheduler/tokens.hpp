@@ -17,6 +17,7 @@
 
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -29,6 +30,8 @@ public:
     // max_explicit: most explicit tokens ever held at once (the source's limit_hint if smaller).
     TokenGate(std::shared_ptr<TokenSource> source, std::size_t max_explicit);
     // Stops the agent and gives every explicit token back. Every worker must have released.
+    // In a child of fork() when the gate was created before the fork: does neither (the agent
+    // does not exist there and the tokens are the parent's to give back) and returns.
     ~TokenGate();
     TokenGate(const TokenGate&) = delete;
     TokenGate& operator=(const TokenGate&) = delete;
@@ -36,6 +39,7 @@ public:
     // The calling worker waits until it holds a token: a free one of the process (the implicit
     // token or an explicit one not in use), else one handed over by a stopping worker or read
     // by the agent. Completes even if the source never yields (the implicit token comes back).
+    // A fatal error in a child of fork() when the gate was created before the fork.
     void acquire() noexcept;
     // The calling worker stops running jobs: its token goes to a waiting worker, else explicit
     // tokens beyond the running workers' go back to the source. The implicit token stays.
@@ -56,7 +60,8 @@ private:
 
     std::shared_ptr<TokenSource> m_source;
     std::size_t m_max_explicit;
-    int m_wake_fd = -1;  // eventfd: wakes the agent (demand changed, or stop)
+    std::uint64_t m_fork_generation;  // src/util/fork.hpp: the agent exists only in this process
+    int m_wake_fd = -1;               // eventfd: wakes the agent (demand changed, or stop)
 
     mutable std::mutex m_mutex;
     std::condition_variable m_cv;  // waiting workers; notified when a token becomes free

@@ -4,9 +4,12 @@
 #include "scheduler/registry.hpp"
 #include "scheduler/thread_waiter.hpp"
 #include "util/fatal.hpp"
+#include "util/fork.hpp"
 
 #include <pthread.h>
 #include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -93,6 +96,8 @@ void wait_latch(Latch& latch) {
         thread_wait(latch);  // a thread outside any pool blocks
         return;
     }
+    if (w->registry->created_before_fork()) [[unlikely]]
+        fatal_worker_used_after_fork("a task waited for a join, scope, install or broadcast");
     if (w->park(&try_park_on_latch, &latch))
         return;  // resumed only once the latch is set
     // No fiber to switch to (none idle, none ready, none could be created): do what rayon
@@ -224,6 +229,8 @@ void* Worker::thread_entry(void* self) noexcept {
 void Worker::thread_main() noexcept {
     tl_worker = this;
     pthread_setname_np(pthread_self(), m_name.substr(0, 15).c_str());
+    // release: the monitor that reads it (acquire) may then read m_name, written by start().
+    m_tid.store(static_cast<int>(::syscall(SYS_gettid)), std::memory_order_release);
     Fiber::init_thread_fiber(m_thread_fiber, this);
     m_running = &m_thread_fiber;
     OverflowGuard guard = enable_overflow_detection(m_overflow_what.c_str());
@@ -625,6 +632,8 @@ bool Worker::has_work_for_sleeper(bool jobs_allowed) noexcept {
 // So sleepers is decremented exactly once per increment and a woken worker is never counted
 // as asleep.
 void Worker::sleep_cold(bool jobs_allowed) noexcept {
+    if (m_registry->created_before_fork()) [[unlikely]]
+        fatal_worker_used_after_fork("the worker ran out of work");
     std::atomic<std::uint32_t>& count = m_registry->sleepers();
     count.fetch_add(1, std::memory_order_seq_cst);
     m_sleep_word.store(1, std::memory_order_seq_cst);
@@ -640,6 +649,9 @@ void Worker::sleep_cold(bool jobs_allowed) noexcept {
     }
     // Committed: from here on only a waker ends the sleep, and it counts this worker as
     // running again (active_up) before it does.
+    const bool at_fiber_limit = !jobs_allowed && m_suspended >= m_max_suspended;
+    if (at_fiber_limit)
+        m_asleep_at_fiber_limit.store(m_suspended, std::memory_order_relaxed);
     m_registry->active_down();
     counters.sleeps.bump();
     const PoolOptions& o = m_registry->options();
@@ -647,6 +659,8 @@ void Worker::sleep_cold(bool jobs_allowed) noexcept {
     while (m_sleep_word.load(std::memory_order_acquire) == 1)
         m_sleep_word.wait(1, std::memory_order_acquire);
     counters.wakeups.bump();
+    if (at_fiber_limit)
+        m_asleep_at_fiber_limit.store(0, std::memory_order_relaxed);
     m_registry->call_handler(o.acquire_thread_handler);
 }
 

@@ -147,6 +147,14 @@ private:
     // sleep, to decide whether the monitor should look: a stale read only delays or adds a look
     // (the monitor re-checks everything under the locks).
     std::atomic<std::uint32_t> m_waiting{0};
+    // While this worker sleeps unable to start jobs because it holds PoolOptions::max_fibers
+    // suspended fibers: how many it holds; else 0. Written by this worker's thread around such a
+    // sleep (relaxed, before its active_down); read by the monitor for the report's cause
+    // (after it read m_active == 0, which that decrement produced or preceded).
+    std::atomic<std::size_t> m_asleep_at_fiber_limit{0};
+    // The kernel's id of this worker's thread, 0 until it runs. Written once by the thread
+    // (release), read by the monitor's held-mutex check in debug builds (acquire).
+    std::atomic<int> m_tid{0};
 };
 
 }  // namespace spindle::detail

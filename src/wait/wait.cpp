@@ -5,6 +5,7 @@
 #include "scheduler/registry.hpp"
 #include "scheduler/thread_waiter.hpp"
 #include "scheduler/worker.hpp"
+#include "util/fork.hpp"
 
 #include <sched.h>
 
@@ -44,6 +45,8 @@ bool publish_parked(Fiber* self, void* a) noexcept {
 void block_current(WaitNode& node, void (*enqueue)(WaitNode&, void*), void* arg) noexcept {
     auto* w = static_cast<Worker*>(tl_worker);
     if (w != nullptr) {
+        if (w->registry->created_before_fork()) [[unlikely]]
+            fatal_worker_used_after_fork("a task waited on a %s", node.site.kind);
         node.worker = w;
         BlockArgs b{&node, enqueue, arg};
         if (w->park(&publish_parked, &b)) {

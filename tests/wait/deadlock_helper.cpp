@@ -5,6 +5,9 @@
 
 #include <spindle/spindle.hpp>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -197,6 +200,118 @@ int negative(const char* how) {
     return finish(0);
 }
 
+// Without a handler the report goes to stderr and the waits go on; the parent captures stderr
+// in a file. This reads that file back (through /proc/self/fd/2) until the report is complete
+// (`needle` seen, then 300 ms with nothing new), then ends the process: no timing guess.
+[[noreturn]] void exit_once_reported(const char* needle) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    std::string text;
+    std::size_t seen_at = 0;
+    auto seen_since = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() < deadline) {
+        const int fd = ::open("/proc/self/fd/2", O_RDONLY);
+        text.clear();
+        char buf[4096];
+        for (ssize_t n; fd >= 0 && (n = ::read(fd, buf, sizeof buf)) > 0;)
+            text.append(buf, static_cast<std::size_t>(n));
+        if (fd >= 0)
+            ::close(fd);
+        if (text.find(needle) != std::string::npos) {
+            if (text.size() != seen_at) {
+                seen_at = text.size();
+                seen_since = std::chrono::steady_clock::now();
+            } else if (std::chrono::steady_clock::now() - seen_since > 300ms) {
+                std::printf("report seen\n");
+                std::fflush(stdout);
+                ::_exit(0);
+            }
+        }
+        std::this_thread::sleep_for(10ms);
+    }
+    std::printf("no report\n");
+    std::fflush(stdout);
+    ::_exit(1);
+}
+
+// Many tasks wait on the same gate, a few on others: the report merges identical waits.
+// 1,000 on gate "many" (so on both workers), and two gates both labelled "twin" with two
+// waiters each (the same label, different primitives: two lines).
+int many_waiters(bool with_handler) {
+    spindle_test::Gate many("many");
+    spindle_test::Gate twin_a("twin");
+    spindle_test::Gate twin_b("twin");
+    std::atomic<int> failed{0};
+    spindle::PoolOptions o{.num_threads = 2};
+    o.deadlock_delay = 50ms;
+    if (with_handler)
+        o.deadlock_handler = [&](const spindle::DeadlockReport& r) {
+            g_calls.fetch_add(1);
+            const std::string text = r.to_string();
+            std::printf("waiters %zu\nreport-begin\n%sreport-end\n", r.waiters().size(),
+                        text.c_str());
+            std::fflush(stdout);
+            for (std::size_t i = 0; i < r.waiters().size(); ++i)
+                r.fail(i);
+        };
+    auto* pool = new spindle::ThreadPool(o);
+    std::thread watcher;
+    if (!with_handler)
+        watcher = std::thread([] { exit_once_reported("spindle: deadlock"); });
+    auto wait_on = [&](spindle_test::Gate& g) {
+        try {
+            g.wait();
+        } catch (const spindle::DeadlockError& e) {
+            // The text of fail(i)'s error is the merged report too.
+            if (std::strstr(e.what(), "1000 tasks wait on Gate 'many'") != nullptr)
+                failed.fetch_add(1);
+        }
+    };
+    pool->scope([&](spindle::Scope& s) {
+        for (int i = 0; i < 2; ++i) {
+            s.spawn([&] { wait_on(twin_a); });
+            s.spawn([&] { wait_on(twin_b); });
+        }
+        for (int i = 0; i < 1000; ++i)
+            s.spawn([&] { wait_on(many); });
+    });
+    delete pool;
+    std::printf("failed %d\n", failed.load());
+    return finish(1);
+}
+
+// The fiber limit stops the pool: a 1-worker pool with max_fibers = 4. A scope spawns a job
+// that would open the gate, then 8 that wait on it; the worker runs waiters (newest first)
+// until it holds 4 parked fibers, then may start no job, with 5 queued: the opener among them.
+// The handler (if any) prints the report and opens the gate.
+int fiber_limit(bool with_handler) {
+    spindle_test::Gate gate("limit");
+    spindle::PoolOptions o{.num_threads = 1, .max_fibers = 4};
+    o.deadlock_delay = 50ms;
+    if (with_handler)
+        o.deadlock_handler = [&](const spindle::DeadlockReport& r) {
+            g_calls.fetch_add(1);
+            std::printf("at-fiber-limit %d\ncause %s\nreport-begin\n%sreport-end\n",
+                        r.at_fiber_limit() ? 1 : 0, r.cause().c_str(), r.to_string().c_str());
+            std::fflush(stdout);
+            gate.open();
+        };
+    spindle::ThreadPool pool(o);
+    std::thread watcher;
+    if (!with_handler)
+        watcher = std::thread([] { exit_once_reported("spindle: deadlock"); });
+    std::atomic<int> done{0};
+    pool.scope([&](spindle::Scope& s) {
+        s.spawn([&] { gate.open(); });
+        for (int i = 0; i < 8; ++i)
+            s.spawn([&] {
+                gate.wait();
+                done.fetch_add(1);
+            });
+    });
+    std::printf("done %d\n", done.load());
+    return finish(1);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -213,5 +328,13 @@ int main(int argc, char** argv) {
         return no_handler();
     if (mode == "exactly-once")
         return exactly_once();
+    if (mode == "many-waiters")
+        return many_waiters(true);
+    if (mode == "many-waiters-no-handler")
+        return many_waiters(false);
+    if (mode == "fiber-limit")
+        return fiber_limit(true);
+    if (mode == "fiber-limit-no-handler")
+        return fiber_limit(false);
     return negative(argv[1]);
 }
