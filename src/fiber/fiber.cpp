@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -95,8 +96,11 @@ void Fiber::init_thread_fiber(Fiber& f, void* owner) {
             guard = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
         // glibc reports the usable part; its guard lies just below. Accept a fault anywhere
         // within one guard size of the boundary.
+        // The top of a thread's stack holds its static TLS (under ThreadSanitizer that is
+        // ~800 KiB of runtime state) and the frames that called us: measure from here.
         const auto lo = reinterpret_cast<std::uintptr_t>(addr);
-        init_stack_state(f.st, lo, lo + size, static_cast<const char*>(addr) - guard,
+        const std::uintptr_t hi = std::min(lo + size, frame_address());
+        init_stack_state(f.st, lo, hi, static_cast<const char*>(addr) - guard,
                          static_cast<const char*>(addr) + guard);
         f.stack.size = size;
     }

@@ -138,9 +138,11 @@ bool trim_deep_stack(Fiber* f) noexcept {
         return false;
     // Called near the top of the stack (a worker between jobs): everything below the
     // high-water mark is dead.
+    // Never at or above the caller's own frame, whatever the bounds say.
+    const std::uintptr_t keep = std::min(s.hi - k_stack_high_water, frame_address() - 4096);
     trim_stack(
         f->stack.bottom != nullptr ? f->stack : Stack{reinterpret_cast<void*>(s.lo), s.hi - s.lo},
-        reinterpret_cast<const void*>(s.hi - k_stack_high_water));
+        reinterpret_cast<const void*>(keep));
     s.deep = false;
     s.limit = s.hi - k_stack_high_water;
     if (running_fiber() == f)
