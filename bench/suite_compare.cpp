@@ -39,6 +39,7 @@
 //
 // This is a plain program with its own main (Google Benchmark's benchmark_main is not linked).
 
+#include "capacity.hpp"
 #include "compare_common.hpp"
 #include "compare_systems.hpp"
 
@@ -55,6 +56,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -726,46 +728,53 @@ Args parse_args(int argc, char** argv) {
     return a;
 }
 
-// Warm-up + timed reps of one system; prints its JSON line; returns whether all checked.
+// Warm-up + timed reps of one system; prints its JSON line; returns whether all checked. With
+// `base_run` (T > 1: the same kernel on a 1-worker pool of the same system) the 1-worker and
+// T-worker reps alternate, with a capacity probe after each pair (bench/capacity.hpp);
+// `extra_json` adds fields (the pool's counters).
 template <class Run>
-bool measure(const Args& args, Workload& w, System sys, std::size_t threads, Run&& run) {
+bool measure(const Args& args,
+             Workload& w,
+             System sys,
+             std::size_t threads,
+             Run&& run,
+             const std::function<std::uint64_t()>& base_run = {},
+             const std::function<std::string()>& extra_json = {}) {
     bool checked = true;
     std::uint64_t result = 0;
-    for (std::size_t i = 0; i < args.warmup; ++i) {
-        w.reset();
-        if (!w.check(run()))
-            checked = false;
-    }
-    std::vector<double> times, cpus;
-    for (std::size_t i = 0; i < args.reps; ++i) {
+    auto timed = [&](auto& f) {
         w.reset();
         const double c0 = cpu_seconds();
         const auto t0 = Clock::now();
-        const std::uint64_t r = run();
+        const std::uint64_t r = f();
         const auto t1 = Clock::now();
         const double c1 = cpu_seconds();
         if (!w.check(r))
             checked = false;
         result = r;
         const double self = w.self_time();
-        times.push_back(self >= 0 ? self : std::chrono::duration<double>(t1 - t0).count());
-        cpus.push_back(c1 - c0);
-        if (args.max_time > 0 && times.size() >= bench::k_min_reps &&
-            bench::sum(times) >= args.max_time)
-            break;
-    }
-    std::vector<double> st = times, sc = cpus;
+        return bench::Sample{self >= 0 ? self : std::chrono::duration<double>(t1 - t0).count(),
+                             c1 - c0};
+    };
+    bench::Series s(threads);
+    std::function<bench::Sample()> base;
+    if (base_run)
+        base = [&] { return timed(base_run); };
+    bench::run_series(
+        s, {args.reps, args.warmup, args.max_time, threads}, [&] { return timed(run); }, base);
+    const std::vector<double>& times = s.times;
+    std::vector<double> st = times, sc = s.cpus;
     std::sort(st.begin(), st.end());
     std::sort(sc.begin(), sc.end());
     std::printf(
         "{\"workload\":\"%s\",\"system\":\"%s\",\"lang\":\"cpp\",\"threads\":%zu,\"n\":%" PRIu64
         ",\"reps\":%zu,\"warmup\":%zu,\"times_s\":%s,\"median_s\":%.9f,\"min_s\":%.9f,"
         "\"max_s\":%.9f,\"cpu_s\":%s,\"cpu_median_s\":%.9f,\"peak_rss_kb\":%ld,\"result\":%" PRIu64
-        ",\"compiler\":\"%s\",\"checked\":%s}\n",
+        "%s%s,\"compiler\":\"%s\",\"checked\":%s}\n",
         args.workload.c_str(), bench::system_name(sys), threads, w.n(), times.size(), args.warmup,
         json_list(times).c_str(), median_of_sorted(st), st.front(), st.back(),
-        json_list(cpus).c_str(), median_of_sorted(sc), peak_rss_kb(), result, compiler_string(),
-        checked ? "true" : "false");
+        json_list(s.cpus).c_str(), median_of_sorted(sc), peak_rss_kb(), result, s.json().c_str(),
+        extra_json ? extra_json().c_str() : "", compiler_string(), checked ? "true" : "false");
     std::fflush(stdout);
     if (!checked) {
         std::fprintf(stderr, "%s: %s %s threads=%zu: WRONG RESULT (last %" PRIu64 ")\n", k_prog,
@@ -783,8 +792,18 @@ bool run_fork_join(const Args& args, ForkJoinWorkload& w, System sys) {
             spindle::PoolOptions opts;
             opts.num_threads = t;
             spindle::ThreadPool pool(opts);
-            return measure(args, w, sys, t,
-                           [&] { return pool.install([&] { return w.body_spindle(); }); });
+            // T > 1: a 1-worker pool beside it; their reps alternate (bench/capacity.hpp).
+            std::optional<spindle::ThreadPool> base_pool;
+            std::function<std::uint64_t()> base_run;
+            if (t > 1) {
+                spindle::PoolOptions base_opts;
+                base_opts.num_threads = 1;
+                base_pool.emplace(base_opts);
+                base_run = [&] { return base_pool->install([&] { return w.body_spindle(); }); };
+            }
+            return measure(
+                args, w, sys, t, [&] { return pool.install([&] { return w.body_spindle(); }); },
+                base_run);
         }
         case System::tbb: {
 #if SPINDLE_BENCH_HAVE_TBB

@@ -1,0 +1,315 @@
+// Capacity calibration and interleaved reps for the side-by-side benchmark programs
+// (bench/README.md, "Capacity and efficiency"). bench/rayon/src/capacity.rs is the same method in
+// Rust, line for line, so the figures of the two languages are comparable.
+//
+// Capacity: how many CPUs' worth of work the machine gives this process right now. A probe times
+// a fixed serial kernel (integer mixing, 8 independent lanes kept in registers: no memory traffic)
+// alone on each of the run's CPUs in turn, then on T threads at once (one per CPU, pinned, started
+// together); its capacity = sum over the T threads of (the fastest alone time / that thread's
+// co-run time), i.e. T x alone / co-run. A run's capacity is the median of its probes'. On T idle
+// cores it is ~T; when the host runs two vCPUs as hyperthread siblings of one core, or something
+// else runs on them, it drops. The probe threads run while the pools are idle (after a settle
+// sleep, so no worker is still spinning).
+//
+// Interleaving: a T-worker run also builds a 1-worker pool of the same system and alternates
+// reps 1, T, 1, T, ... with a probe after every pair, so the speed-up (1-worker median / T-worker
+// median) and the capacity are taken under the same conditions; efficiency = speed-up / capacity.
+#pragma once
+
+#include "compare_common.hpp"
+
+#include <sched.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cinttypes>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace bench {
+
+// Iterations of the probe kernel: ~2 ms alone on the 2-vCPU dev box (EPYC family 26).
+constexpr std::uint64_t k_probe_iters = 400000;
+// A probe whose capacity is below this fraction of the thread count is flagged.
+constexpr double k_probe_flag_fraction = 0.9;
+// Sleep before each probe and between the 1-worker and the T-worker rep: longer than any pool's
+// idle spinning (spindle ~155 us, rayon 32 yield rounds), so the idle pool is asleep.
+constexpr auto k_settle = std::chrono::milliseconds(2);
+// Before the final probe of a system that is not interleaved (tbb, omp): libgomp spins up to
+// GOMP_SPINCOUNT (300,000 rounds) after a region.
+constexpr auto k_settle_long = std::chrono::milliseconds(20);
+
+// The probe kernel: 8 lanes of SplitMix64's finalizer. The empty asm keeps each lane in a
+// general register (no vectorization, nothing folded), the same instructions in C++ and Rust.
+[[gnu::noinline]] inline std::uint64_t probe_kernel(std::uint64_t seed, std::uint64_t iters) {
+    constexpr int k_lanes = 8;
+    std::uint64_t x[k_lanes];
+    for (int i = 0; i < k_lanes; ++i)
+        x[i] = seed + static_cast<std::uint64_t>(i);
+    for (std::uint64_t k = 0; k < iters; ++k) {
+        for (int i = 0; i < k_lanes; ++i) {
+            std::uint64_t z = x[i] + 0x9E3779B97F4A7C15ull;
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+            z ^= z >> 31;
+            __asm__ __volatile__("" : "+r"(z));
+            x[i] = z;
+        }
+    }
+    std::uint64_t s = 0;
+    for (int i = 0; i < k_lanes; ++i)
+        s ^= x[i];
+    return s;
+}
+
+// The CPUs this process may run on (sched_getaffinity), ascending; {0} if unknown.
+inline std::vector<int> allowed_cpus() {
+    std::vector<int> out;
+#ifdef __linux__
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+        for (int c = 0; c < CPU_SETSIZE; ++c)
+            if (CPU_ISSET(c, &set))
+                out.push_back(c);
+    }
+#endif
+    if (out.empty())
+        out.push_back(0);
+    return out;
+}
+
+// Pins the calling thread to one CPU; false if that failed (the probe then runs unpinned).
+inline bool pin_this_thread(int cpu) {
+#ifdef __linux__
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return sched_setaffinity(0, sizeof(set), &set) == 0;
+#else
+    (void)cpu;
+    return false;
+#endif
+}
+
+inline double median_of(std::vector<double> v) {
+    if (v.empty())
+        return 0;
+    std::sort(v.begin(), v.end());
+    const std::size_t k = v.size();
+    return (k % 2 == 1) ? v[k / 2] : 0.5 * (v[k / 2 - 1] + v[k / 2]);
+}
+
+class CapacityProbe {
+public:
+    // threads: the thread count of the run; probe thread i runs on the run's CPU i mod (number of
+    // allowed CPUs).
+    explicit CapacityProbe(std::size_t threads) : threads_(threads ? threads : 1) {
+        const std::vector<int> all = allowed_cpus();
+        for (std::size_t i = 0; i < threads_ && i < all.size(); ++i)
+            cpus_.push_back(all[i]);
+        alone_.resize(cpus_.size());
+    }
+
+    std::size_t threads() const { return threads_; }
+
+    // One probe: settle, the kernel alone on each CPU in turn, then on all at once (threads > 1).
+    void probe(std::chrono::milliseconds settle = k_settle) {
+        std::this_thread::sleep_for(settle);
+        std::vector<double> alone(cpus_.size());
+        for (std::size_t c = 0; c < cpus_.size(); ++c) {
+            std::thread t([&, c] {
+                pin_this_thread(cpus_[c]);
+                alone[c] = time_kernel();
+            });
+            t.join();
+            alone_[c].push_back(alone[c]);
+        }
+        if (threads_ == 1) {
+            ++probes_;
+            return;
+        }
+        std::vector<double> co(threads_);
+        std::atomic<std::size_t> arrived{0};
+        std::vector<std::thread> ts;
+        ts.reserve(threads_);
+        for (std::size_t i = 0; i < threads_; ++i) {
+            ts.emplace_back([&, i] {
+                pin_this_thread(cpus_[i % cpus_.size()]);
+                arrived.fetch_add(1, std::memory_order_acq_rel);
+                while (arrived.load(std::memory_order_acquire) < threads_) {
+                }
+                co[i] = time_kernel();
+            });
+        }
+        for (auto& t : ts)
+            t.join();
+        // The reference: the fastest CPU alone (a 1-worker pool's thread is not pinned: the
+        // kernel's scheduler puts it on the least loaded CPU).
+        const double ref = *std::min_element(alone.begin(), alone.end());
+        double cap = 0;
+        for (std::size_t i = 0; i < threads_; ++i)
+            cap += ref / co[i];
+        per_probe_.push_back(cap);
+        ++probes_;
+    }
+
+    std::size_t probes() const { return probes_; }
+
+    // The median of the probes' capacities (threads > 1).
+    double capacity() const { return median_of(per_probe_); }
+    double flag_below() const { return k_probe_flag_fraction * static_cast<double>(threads_); }
+    bool flagged() const { return threads_ > 1 && capacity() < flag_below(); }
+    std::size_t flagged_probes() const {
+        return static_cast<std::size_t>(std::count_if(per_probe_.begin(), per_probe_.end(),
+                                                      [&](double c) { return c < flag_below(); }));
+    }
+    double alone_median_s() const { return alone_.empty() ? 0 : median_of(alone_[0]); }
+
+    // JSON fields (each with a leading comma): the probe's figures for this run.
+    std::string json() const {
+        std::string out;
+        char buf[128];
+        std::snprintf(buf, sizeof buf, ",\"probes\":%zu,\"probe_alone_s\":%.9f", probes_,
+                      alone_median_s());
+        out += buf;
+        out += ",\"probe_cpus\":[";
+        for (std::size_t i = 0; i < cpus_.size(); ++i) {
+            std::snprintf(buf, sizeof buf, "%s%d", i ? "," : "", cpus_[i]);
+            out += buf;
+        }
+        out += "]";
+        if (threads_ > 1 && !per_probe_.empty()) {
+            std::snprintf(buf, sizeof buf, ",\"capacity\":%.4f,\"capacities\":[", capacity());
+            out += buf;
+            for (std::size_t i = 0; i < per_probe_.size(); ++i) {
+                std::snprintf(buf, sizeof buf, "%s%.4f", i ? "," : "", per_probe_[i]);
+                out += buf;
+            }
+            std::snprintf(buf, sizeof buf, "],\"flagged_probes\":%zu,\"flagged\":%s",
+                          flagged_probes(), flagged() ? "true" : "false");
+            out += buf;
+        }
+        return out;
+    }
+
+private:
+    static double time_kernel() {
+        static std::atomic<std::uint64_t> sink{1};
+        const auto t0 = std::chrono::steady_clock::now();
+        const std::uint64_t r = probe_kernel(sink.load(std::memory_order_relaxed), k_probe_iters);
+        const auto t1 = std::chrono::steady_clock::now();
+        sink.fetch_xor(r & 1, std::memory_order_relaxed);
+        return std::chrono::duration<double>(t1 - t0).count();
+    }
+
+    std::size_t threads_;
+    std::vector<int> cpus_;
+    std::vector<std::vector<double>> alone_;  // [cpu][probe]
+    std::vector<double> per_probe_;           // capacity of each probe (threads > 1)
+    std::size_t probes_ = 0;
+};
+
+// One timed rep: wall and process CPU time.
+struct Sample {
+    double wall_s = 0;
+    double cpu_s = 0;
+};
+
+struct SeriesOptions {
+    std::size_t reps = 7;
+    std::size_t warmup = 1;
+    double max_time = 0;  // stop after k_min_reps+ reps once the T-worker reps took this long
+    std::size_t threads = 1;
+};
+
+struct Series {
+    explicit Series(std::size_t threads) : probe(threads) {}
+    std::vector<double> times, cpus;            // the T-worker reps
+    std::vector<double> base_times, base_cpus;  // the interleaved 1-worker reps (may be empty)
+    CapacityProbe probe;
+
+    double speedup() const {
+        return base_times.empty() ? 0 : median_of(base_times) / median_of(times);
+    }
+    double efficiency() const {
+        const double cap = probe.capacity();
+        return (base_times.empty() || !(cap > 0)) ? 0 : speedup() / cap;
+    }
+
+    // JSON fields (each with a leading comma): probe figures, and the 1-worker reps, speed-up and
+    // efficiency when there are any.
+    std::string json() const {
+        std::string out = probe.json();
+        if (base_times.empty())
+            return out;
+        char buf[160];
+        out += ",\"base_threads\":1,\"base_times_s\":[";
+        for (std::size_t i = 0; i < base_times.size(); ++i) {
+            std::snprintf(buf, sizeof buf, "%s%.9f", i ? "," : "", base_times[i]);
+            out += buf;
+        }
+        std::snprintf(buf, sizeof buf,
+                      "],\"base_median_s\":%.9f,\"speedup\":%.4f,\"efficiency\":%.4f",
+                      median_of(base_times), speedup(), efficiency());
+        out += buf;
+        return out;
+    }
+};
+
+// Runs the warm-up and the timed reps of one system. `rep` runs one rep on the T-worker pool
+// (resetting, timing and checking it itself) and returns its sample; `base`, when set, one rep on
+// the 1-worker pool. With `base` (T > 1): warm-up base, rep; probe; then rounds of
+// base, settle, rep, probe. Without: probe, warm-up, reps back to back, probe (after a longer
+// settle: tbb and omp threads may still spin).
+inline void run_series(Series& s,
+                       const SeriesOptions& o,
+                       const std::function<Sample()>& rep,
+                       const std::function<Sample()>& base) {
+    auto total = [&] {
+        double t = 0;
+        for (double x : s.times)
+            t += x;
+        return t;
+    };
+    if (!base) {
+        s.probe.probe();
+        for (std::size_t i = 0; i < o.warmup; ++i)
+            rep();
+        for (std::size_t i = 0; i < o.reps; ++i) {
+            const Sample r = rep();
+            s.times.push_back(r.wall_s);
+            s.cpus.push_back(r.cpu_s);
+            if (o.max_time > 0 && s.times.size() >= k_min_reps && total() >= o.max_time)
+                break;
+        }
+        s.probe.probe(k_settle_long);
+        return;
+    }
+    for (std::size_t i = 0; i < o.warmup; ++i) {
+        base();
+        std::this_thread::sleep_for(k_settle);
+        rep();
+    }
+    s.probe.probe();
+    for (std::size_t i = 0; i < o.reps; ++i) {
+        const Sample b = base();
+        s.base_times.push_back(b.wall_s);
+        s.base_cpus.push_back(b.cpu_s);
+        std::this_thread::sleep_for(k_settle);
+        const Sample r = rep();
+        s.times.push_back(r.wall_s);
+        s.cpus.push_back(r.cpu_s);
+        s.probe.probe();
+        if (o.max_time > 0 && s.times.size() >= k_min_reps && total() >= o.max_time)
+            break;
+    }
+}
+
+}  // namespace bench
