@@ -36,6 +36,29 @@ ThreadPool* ThreadPool::current() noexcept {
     return w != nullptr ? w->registry->pool() : nullptr;
 }
 
+PoolStats ThreadPool::stats() const {
+    return m_registry->stats();
+}
+
+WorkerStats PoolStats::total() const noexcept {
+    WorkerStats t;
+    for (const WorkerStats& w : workers) {
+        t.jobs_created += w.jobs_created;
+        t.jobs_run += w.jobs_run;
+        t.steals_tried += w.steals_tried;
+        t.steals_succeeded += w.steals_succeeded;
+        t.steal_requests_raised += w.steal_requests_raised;
+        t.steal_requests_answered += w.steal_requests_answered;
+        t.parks += w.parks;
+        t.resumes += w.resumes;
+        t.sleeps += w.sleeps;
+        t.wakeups += w.wakeups;
+        t.fibers_created += w.fibers_created;
+        t.search_ns += w.search_ns;
+    }
+    return t;
+}
+
 std::size_t ThreadPool::num_threads() const noexcept {
     return m_registry->num_threads();
 }

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <optional>
@@ -71,6 +72,40 @@ struct PoolOptions {
     std::size_t max_fibers = 0;
 };
 
+// Counters of one worker since the pool started (ThreadPool::stats). Every counter is kept
+// permanently, by the worker itself, at the cost of a plain increment; reading them never stops
+// the pool, so a snapshot taken while it runs is only approximately consistent across fields.
+struct WorkerStats {
+    std::size_t index = 0;           // the worker's index (spare workers follow the regular ones)
+    bool spare = false;              // a spare worker of blocking sections
+    bool started = false;            // its thread exists (spares start on first need)
+    std::uint64_t jobs_created = 0;  // jobs this worker pushed (join halves, spawns, ...)
+    std::uint64_t jobs_run = 0;      // jobs it started: its own, stolen or injected ones
+    std::uint64_t steals_tried = 0;  // steal attempts on other workers' deques
+    std::uint64_t steals_succeeded = 0;  // of which took a job
+    // Steal requests thieves raised on this worker's deque (they found its shared part empty
+    // while it held private jobs) / that this worker answered by publishing jobs.
+    std::uint64_t steal_requests_raised = 0;
+    std::uint64_t steal_requests_answered = 0;
+    std::uint64_t parks = 0;           // fibers that suspended in a wait
+    std::uint64_t resumes = 0;         // suspended fibers switched back to
+    std::uint64_t sleeps = 0;          // times the worker went to sleep (futex wait)
+    std::uint64_t wakeups = 0;         // times it was woken from such a sleep
+    std::uint64_t fibers_created = 0;  // pooled fibers (stacks) it allocated
+    std::uint64_t search_ns = 0;       // time spent looking for work (from the first miss on)
+};
+
+// ThreadPool::stats(): one entry per worker slot, spares included, plus pool-wide counts.
+// Once the pool is quiescent, jobs_run summed over workers equals jobs_created summed over
+// workers plus jobs_injected: no job is lost or run twice.
+struct PoolStats {
+    std::vector<WorkerStats> workers;
+    std::uint64_t jobs_injected = 0;  // jobs submitted from outside the pool, broadcasts included
+    std::uint64_t spare_starts = 0;   // spare worker threads started by blocking sections
+    // The per-worker counters summed (index 0, spare and started false).
+    WorkerStats total() const noexcept;
+};
+
 struct BroadcastContext {
     std::size_t index;        // the worker running this call
     std::size_t num_threads;  // the pool's worker count
@@ -125,6 +160,10 @@ public:
     template <class F>
     auto broadcast(F&& f)
         -> std::vector<detail::result_t<std::invoke_result_t<F&, BroadcastContext>>>;
+
+    // The workers' counters now (see WorkerStats). With SPINDLE_STATS=1 in the environment the
+    // destructor also prints them, one line per worker, to stderr.
+    PoolStats stats() const;
 
     detail::Registry* registry() const noexcept { return m_registry; }
 

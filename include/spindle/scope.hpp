@@ -137,9 +137,10 @@ std::invoke_result_t<F&, Scope&> scope(F&& f) {
         if (j == nullptr)
             break;
         if (!Scope::is_spawn_of(j, &s)) {  // e.g. a detached spawn of the body: leave it
-            detail::push_local(w, j);
+            detail::push_back_local(w, j);
             break;
         }
+        w->counters.jobs_run.bump();
         detail::execute_job(j);
     }
     detail::wait_for(s.m_pending.latch());

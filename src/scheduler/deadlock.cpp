@@ -132,6 +132,8 @@ void Registry::start_or_wake_spare(std::size_t rank) noexcept {
                     return;
                 }
                 ++m_spares_started;
+                m_spare_starts.store(m_spare_starts.load(std::memory_order_relaxed) + 1,
+                                     std::memory_order_relaxed);
             }
             return;
         }

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -191,6 +192,74 @@ void Registry::shutdown() noexcept {
     // already completed; it touches nothing of the pool after its decrement.
     while (m_foreign_calls.load(std::memory_order_acquire) != 0)
         std::this_thread::yield();
+    if (const char* v = std::getenv("SPINDLE_STATS");
+        v != nullptr && v[0] != '\0' && std::strcmp(v, "0") != 0)
+        print_stats(stats(), stderr);
+}
+
+PoolStats Registry::stats() const {
+    PoolStats out;
+    out.workers.reserve(m_workers.size());
+    for (const auto& wp : m_workers) {
+        const Worker& w = *wp;
+        const WorkerCounters& c = w.counters;
+        WorkerStats ws;
+        ws.index = w.index;
+        ws.spare = w.is_spare();
+        ws.started = w.index < m_num_threads || w.ever_started();
+        ws.jobs_created = c.jobs_created.read();
+        ws.jobs_run = c.jobs_run.read();
+        ws.steals_tried = c.steals_tried.read();
+        ws.steals_succeeded = c.steals_succeeded.read();
+        ws.steal_requests_raised = w.deque.requests_raised();
+        ws.steal_requests_answered = w.deque.requests_answered();
+        ws.parks = c.parks.read();
+        ws.resumes = c.resumes.read();
+        ws.sleeps = c.sleeps.read();
+        ws.wakeups = c.wakeups.read();
+        ws.fibers_created = c.fibers_created.read();
+        ws.search_ns = c.search_ns.read();
+        out.workers.push_back(ws);
+    }
+    out.jobs_injected = m_jobs_injected.load(std::memory_order_relaxed);
+    out.spare_starts = m_spare_starts.load(std::memory_order_relaxed);
+    return out;
+}
+
+void print_stats(const PoolStats& st, std::FILE* out) {
+    const WorkerStats t = st.total();
+    std::fprintf(out,
+                 "spindle: pool statistics: %zu worker slots, %llu jobs injected, %llu spare "
+                 "starts\n",
+                 st.workers.size(), static_cast<unsigned long long>(st.jobs_injected),
+                 static_cast<unsigned long long>(st.spare_starts));
+    std::fprintf(out,
+                 "spindle:   worker      created          run   steals ok/tried   requests "
+                 "ans/raised    parks  resumes   sleeps  wakeups  fibers  search ms\n");
+    auto line = [out](const char* name, const WorkerStats& w) {
+        std::fprintf(
+            out,
+            "spindle:   %-6s %12llu %12llu %8llu/%-8llu %8llu/%-8llu %8llu %8llu %8llu "
+            "%8llu %7llu %10.3f\n",
+            name, static_cast<unsigned long long>(w.jobs_created),
+            static_cast<unsigned long long>(w.jobs_run),
+            static_cast<unsigned long long>(w.steals_succeeded),
+            static_cast<unsigned long long>(w.steals_tried),
+            static_cast<unsigned long long>(w.steal_requests_answered),
+            static_cast<unsigned long long>(w.steal_requests_raised),
+            static_cast<unsigned long long>(w.parks), static_cast<unsigned long long>(w.resumes),
+            static_cast<unsigned long long>(w.sleeps), static_cast<unsigned long long>(w.wakeups),
+            static_cast<unsigned long long>(w.fibers_created),
+            static_cast<double>(w.search_ns) / 1e6);
+    };
+    for (const WorkerStats& w : st.workers) {
+        if (w.spare && !w.started)
+            continue;
+        char name[24];
+        std::snprintf(name, sizeof name, "%s%zu", w.spare ? "s" : "", w.index);
+        line(name, w);
+    }
+    line("total", t);
 }
 
 void Registry::detached_end() noexcept {
@@ -295,6 +364,7 @@ std::size_t registry_num_threads(const Registry* r) noexcept {
 }
 void inject(Registry* r, Job* job) {
     r->inject(job);
+    r->count_injected(1);
 }
 void detached_begin(Registry* r) noexcept {
     r->detached_begin();
@@ -306,6 +376,7 @@ void detached_exception(Registry* r, std::exception_ptr e) noexcept {
     r->detached_exception(std::move(e));
 }
 void submit_broadcast(Registry* r, Job* const* jobs, std::size_t n) {
+    r->count_injected(n);
     for (std::size_t i = 0; i < n; ++i)
         r->worker(i).push_broadcast(jobs[i]);
 }

@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <deque>
 #include <exception>
 #include <memory>
@@ -67,6 +68,9 @@ struct Tuning {
     unsigned idle_rounds;
 };
 
+// Prints st as a table, one line per started worker and a total (SPINDLE_STATS=1).
+void print_stats(const PoolStats& st, std::FILE* out);
+
 class Registry {
 public:
     // Validates options; starts nothing.
@@ -120,6 +124,13 @@ public:
     void detached_exception(std::exception_ptr e) noexcept;
 
     std::atomic<std::uint32_t>& sleepers() noexcept { return m_sleepers; }
+
+    // ---- statistics (ThreadPool::stats) ----
+    // A job submitted from outside the pool (inject seam, broadcasts): counted once.
+    void count_injected(std::size_t n) noexcept {
+        m_jobs_injected.fetch_add(n, std::memory_order_relaxed);
+    }
+    PoolStats stats() const;
 
     // ---- deadlock accounting (design-notes/0005; src/scheduler/deadlock.cpp) ----
     // A fiber of the calling worker has parked in block_current (called on that worker's
@@ -198,6 +209,9 @@ private:
     // their wake-up (ForeignCall). Incremented/decremented by those threads; shutdown() waits
     // for zero (acquire, pairs with the release decrement) before the workers are freed.
     std::atomic<std::uint32_t> m_foreign_calls{0};
+    // Jobs submitted from outside (count_injected: relaxed RMW by any submitter; read by
+    // stats()). Orders nothing.
+    std::atomic<std::uint64_t> m_jobs_injected{0};
     // Set once by shutdown() (seq_cst store, then wake_all); read by workers deciding to exit.
     std::atomic<bool> m_terminating{false};
 
@@ -233,7 +247,9 @@ private:
     std::atomic<std::size_t> m_in_sections{0};
     std::mutex m_spare_mutex;
     std::size_t m_spares_started = 0;  // guarded by m_spare_mutex
-    bool m_spares_closed = false;      // guarded by m_spare_mutex; set by shutdown()
+    // Spare threads started, for stats(): written under m_spare_mutex, read without it (relaxed).
+    std::atomic<std::uint64_t> m_spare_starts{0};
+    bool m_spares_closed = false;  // guarded by m_spare_mutex; set by shutdown()
 };
 
 }  // namespace spindle::detail

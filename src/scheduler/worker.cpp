@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -28,6 +29,12 @@ constexpr int k_spin_before_block = 256;
 // Rounds of searching for work with a pause in between, before the rounds with sched_yield;
 // the total before a worker announces that it goes to sleep is Tuning::idle_rounds.
 constexpr unsigned k_pause_rounds = 16;
+
+std::uint64_t now_ns() noexcept {
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                          std::chrono::steady_clock::now().time_since_epoch())
+                                          .count());
+}
 
 inline void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
@@ -134,6 +141,7 @@ void push_spill(WorkerCore* core, Job* job) {
             // The injector could not grow: these jobs are out of the deque already, so run
             // them here rather than lose them (their joiners find their latches set).
             const Context saved = current_context();
+            core->counters.jobs_run.bump(n);
             for (std::size_t i = 0; i < n; ++i)
                 execute_job(moved[i]);
             set_context(saved);
@@ -150,6 +158,7 @@ void push_spill(WorkerCore* core, Job* job) {
         core->registry->inject(job);
     } catch (const std::bad_alloc&) {
         const Context saved = current_context();
+        core->counters.jobs_run.bump();
         execute_job(job);
         set_context(saved);
     }
@@ -197,6 +206,7 @@ void Worker::start(std::size_t stack_size) {
                                 "spindle: cannot create worker thread " + std::to_string(index) +
                                     " with a " + std::to_string(stack_size) + "-byte stack");
     m_thread_started = true;
+    m_ever_started.store(true, std::memory_order_relaxed);
 }
 
 void Worker::join_thread() noexcept {
@@ -254,8 +264,11 @@ void Worker::fiber_entry(void* self) noexcept {
 
 void Worker::run_loop() noexcept {
     unsigned idle = 0;
+    std::uint64_t search_start = 0;  // when this search for work began (idle > 0)
     for (;;) {
         if (Fiber* f = take_ready()) {
+            if (idle != 0)
+                counters.search_ns.bump(now_ns() - search_start);
             resume(f);
             idle = 0;
             continue;
@@ -263,6 +276,8 @@ void Worker::run_loop() noexcept {
         const bool jobs_allowed = may_take_jobs();
         if (jobs_allowed) {
             if (Job* j = find_job()) {
+                if (idle != 0)
+                    counters.search_ns.bump(now_ns() - search_start);
                 run_job(j);
                 idle = 0;
                 continue;
@@ -270,6 +285,8 @@ void Worker::run_loop() noexcept {
         }
         if (m_suspended == 0 && m_registry->terminating())
             break;
+        if (idle == 0)
+            search_start = now_ns();
         if (++idle < m_registry->tuning().idle_rounds) {
             if (idle < k_pause_rounds)
                 cpu_relax();
@@ -284,6 +301,7 @@ void Worker::run_loop() noexcept {
             if (has_stealable_work())
                 notify_published(this);
         }
+        counters.search_ns.bump(now_ns() - search_start);
         sleep_cold(jobs_allowed);
         idle = 0;
     }
@@ -400,6 +418,7 @@ bool Worker::wake() noexcept {
 
 void Worker::resume(Fiber* f) noexcept {
     --m_suspended;
+    counters.resumes.bump();
     Fiber* self = m_running;
     self->next = m_idle;  // self goes idle, suspended right here in its run loop
     m_idle = self;
@@ -418,6 +437,7 @@ Fiber* Worker::take_idle_fiber() noexcept {
             m_fibers.reserve(2 * m_fibers.size() + 16);
         f = Fiber::create(m_stack_size, &Worker::fiber_entry, this, this);
         m_fibers.push_back(f);
+        counters.fibers_created.bump();
     } catch (const std::exception& e) {
         if (f != nullptr)
             Fiber::destroy(f);
@@ -448,12 +468,14 @@ bool Worker::park(bool (*try_park)(Fiber*, void*), void* arg) noexcept {
     Fiber* next = take_ready();
     if (next != nullptr) {
         --m_suspended;
+        counters.resumes.bump();
     } else {
         next = take_idle_fiber();
         if (next == nullptr)
             return false;
     }
     ++m_suspended;
+    counters.parks.bump();
     ParkArgs pa{try_park, arg};
     switch_to(next, &Worker::after_park, &pa);
     return true;
@@ -469,6 +491,7 @@ void Worker::after_yield(Fiber* from, void* arg) noexcept {
 bool Worker::yield() {
     if (Fiber* f = take_ready()) {
         // Net zero: f leaves the suspended set, the caller joins it.
+        counters.resumes.bump();
         switch_to(f, &Worker::after_yield, nullptr);
         return true;
     }
@@ -524,7 +547,9 @@ Job* Worker::steal_from_others() noexcept {
             for (int attempt = 0; attempt < 4; ++attempt) {
                 Job* j = nullptr;
                 const Steal s = victim.deque.steal(&j);
+                counters.steals_tried.bump();
                 if (s == Steal::success) {
+                    counters.steals_succeeded.bump();
                     // More left behind: let another sleeper help (wake-up chaining).
                     if (!victim.deque.looks_empty() &&
                         sleepers->load(std::memory_order_relaxed) != 0)
@@ -540,14 +565,16 @@ Job* Worker::steal_from_others() noexcept {
 }
 
 Job* Worker::find_job() noexcept {
-    if (Job* j = pop_local(this))
-        return j;
-    if (m_broadcast_count.load(std::memory_order_relaxed) != 0)
-        if (Job* j = take_broadcast())
-            return j;
-    if (Job* j = steal_from_others())
-        return j;
-    return m_registry->take_injected();
+    Job* j = pop_local(this);
+    if (j == nullptr && m_broadcast_count.load(std::memory_order_relaxed) != 0)
+        j = take_broadcast();
+    if (j == nullptr)
+        j = steal_from_others();
+    if (j == nullptr)
+        j = m_registry->take_injected();
+    if (j != nullptr)
+        counters.jobs_run.bump();  // every caller runs what it found
+    return j;
 }
 
 bool Worker::may_take_jobs() const noexcept {
@@ -610,10 +637,12 @@ void Worker::sleep_cold(bool jobs_allowed) noexcept {
     // Committed: from here on only a waker ends the sleep, and it counts this worker as
     // running again (active_up) before it does.
     m_registry->active_down();
+    counters.sleeps.bump();
     const PoolOptions& o = m_registry->options();
     m_registry->call_handler(o.release_thread_handler);
     while (m_sleep_word.load(std::memory_order_acquire) == 1)
         m_sleep_word.wait(1, std::memory_order_acquire);
+    counters.wakeups.bump();
     m_registry->call_handler(o.acquire_thread_handler);
 }
 

@@ -65,6 +65,9 @@ public:
     bool has_ready_fiber() const noexcept;
     bool is_spare() const noexcept { return m_spare_rank != 0; }
     bool started() const noexcept { return m_thread_started; }
+    // True once start() succeeded, also after the thread was joined (any thread: set before
+    // the thread exists, read after; relaxed, orders nothing).
+    bool ever_started() const noexcept { return m_ever_started.load(std::memory_order_relaxed); }
 
 private:
     friend class Registry;
@@ -96,6 +99,7 @@ private:
     Registry* const m_registry;
     pthread_t m_thread{};
     bool m_thread_started = false;
+    std::atomic<bool> m_ever_started{false};
     std::string m_name;
     std::string m_overflow_what;
     std::size_t m_stack_size = 0;

@@ -157,6 +157,14 @@ public:
     std::int64_t owner_bottom() const noexcept {
         return m_bottom.load(std::memory_order_relaxed);
     }
+    // Any thread, statistics: requests thieves raised on this deque / that its owner answered by
+    // publishing (a request raised twice before the owner looked is answered once).
+    std::uint64_t requests_raised() const noexcept {
+        return m_requests_raised.load(std::memory_order_relaxed);
+    }
+    std::uint64_t requests_answered() const noexcept {
+        return m_requests_answered.load(std::memory_order_relaxed);
+    }
     // Owner only: publishes every private job (used before spilling to the injector).
     void publish_all() noexcept {
         const std::int64_t b = m_bottom.load(std::memory_order_relaxed);
@@ -177,6 +185,8 @@ private:
         std::int64_t want = m_keep_shared == k_share_all ? b - s : m_keep_shared - (s - t);
         if (m_request.load(std::memory_order_relaxed)) {
             m_request.store(false, std::memory_order_relaxed);
+            m_requests_answered.store(m_requests_answered.load(std::memory_order_relaxed) + 1,
+                                      std::memory_order_relaxed);
             const std::int64_t half = (b - s + 1) / 2;
             if (want < half)
                 want = half;
@@ -192,8 +202,10 @@ private:
         // A hint: the owner reads it at its next push or pop. Written only when needed, so
         // the owner's cache line is not bounced by idle thieves.
         if (m_bottom.load(std::memory_order_relaxed) > s &&
-            !m_request.load(std::memory_order_relaxed))
+            !m_request.load(std::memory_order_relaxed)) {
             m_request.store(true, std::memory_order_relaxed);
+            m_requests_raised.fetch_add(1, std::memory_order_relaxed);
+        }
     }
 
     // No thief exists, but jobs were published (k_share_all, or publish_all() before a spill in
@@ -245,9 +257,14 @@ private:
     // m_request: set by thieves that found nothing shared while the owner held private jobs;
     // read and cleared by the owner when it pushes or pops. Separate cache lines so that thieves
     // polling top and split do not slow the owner's pushes.
+    // Statistics, relaxed, order nothing: m_requests_raised is incremented (RMW) by the thief
+    // that sets m_request, m_requests_answered only by the owner when it clears it; read by
+    // ThreadPool::stats().
     alignas(64) std::atomic<std::int64_t> m_top{0};
     alignas(64) std::atomic<std::int64_t> m_split_shared{0};
     std::atomic<bool> m_request{false};
+    std::atomic<std::uint64_t> m_requests_raised{0};
+    std::atomic<std::uint64_t> m_requests_answered{0};
     alignas(64) std::atomic<std::int64_t> m_bottom{0};
     std::int64_t m_split = 0;
     const std::int64_t m_mask;

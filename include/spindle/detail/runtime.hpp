@@ -14,6 +14,31 @@ namespace spindle::detail {
 
 class Registry;  // a pool's shared state (src/scheduler/registry.hpp)
 
+// A statistics counter of one worker: written only by that worker's thread, read by any thread
+// (ThreadPool::stats). A relaxed load and store, not an RMW: the owner is the only writer, so
+// no increment is lost, and a reader sees some recent value. Orders nothing.
+struct StatCounter {
+    std::atomic<std::uint64_t> value{0};
+    void bump(std::uint64_t n = 1) noexcept {
+        value.store(value.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    }
+    std::uint64_t read() const noexcept { return value.load(std::memory_order_relaxed); }
+};
+
+// The per-worker counters behind ThreadPool::stats() (spindle/pool.hpp says what each counts).
+struct WorkerCounters {
+    StatCounter jobs_created;
+    StatCounter jobs_run;
+    StatCounter steals_tried;
+    StatCounter steals_succeeded;
+    StatCounter parks;
+    StatCounter resumes;
+    StatCounter sleeps;
+    StatCounter wakeups;
+    StatCounter fibers_created;
+    StatCounter search_ns;
+};
+
 // The part of a worker that the inlined join fast path touches. The full Worker
 // (src/scheduler/worker.hpp) derives from it.
 struct WorkerCore {
@@ -37,6 +62,8 @@ struct WorkerCore {
     // written and read by this worker's thread. scope() compares it before and after its body
     // to know that every job above a deque position is one of its own spawns.
     std::uint64_t switches = 0;
+    // Statistics (ThreadPool::stats); owner-written, on their own cache lines.
+    alignas(64) WorkerCounters counters;
 };
 
 // The worker running on this OS thread, or nullptr. Written once by the worker thread itself
@@ -70,7 +97,8 @@ inline void notify_published(WorkerCore* w) noexcept {
 }
 
 // Pushes job on the current worker's deque (spilling half of a full deque to the injector).
-inline void push_local(WorkerCore* w, Job* job) {
+// push_local counts a new job; push_back_local puts back one taken by mistake.
+inline void push_back_local(WorkerCore* w, Job* job) {
     bool published_into_empty = false;
     if (!w->deque.push(job, &published_into_empty)) [[unlikely]] {
         push_spill(w, job);
@@ -78,6 +106,10 @@ inline void push_local(WorkerCore* w, Job* job) {
     }
     if (published_into_empty) [[unlikely]]
         notify_published(w);
+}
+inline void push_local(WorkerCore* w, Job* job) {
+    w->counters.jobs_created.bump();
+    push_back_local(w, job);
 }
 
 // Pops from the current worker's deque, waking a sleeper if the pop published jobs that
@@ -94,10 +126,12 @@ inline Job* pop_local(WorkerCore* w) noexcept {
 // false when it was stolen, or taken by another fiber of this worker.
 inline bool pop_local_if(WorkerCore* w, Job* job) {
     Job* got = pop_local(w);
-    if (got == job) [[likely]]
+    if (got == job) [[likely]] {
+        w->counters.jobs_run.bump();  // the caller runs it inline
         return true;
+    }
     if (got != nullptr)
-        push_local(w, got);  // another fiber's job: leave it where it was
+        push_back_local(w, got);  // another fiber's job: leave it where it was
     return false;
 }
 
