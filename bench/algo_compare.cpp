@@ -36,6 +36,7 @@
 #include "capacity.hpp"
 #include "compare_common.hpp"
 #include "compare_systems.hpp"
+#include "spindle_stats.hpp"
 
 #include <spindle/pool.hpp>
 #include <spindle/reduce.hpp>
@@ -340,7 +341,8 @@ Args parse_args(int argc, char** argv) {
 // Runs warm-up + timed reps of one system and prints its JSON line; returns whether all checked.
 // reset() and check() are outside the timed region. With `base_run` (T > 1: the same algorithm on
 // a 1-worker pool of the same system) the 1-worker and T-worker reps alternate, with a capacity
-// probe after each pair (bench/capacity.hpp); `extra_json` adds fields (the pool's counters).
+// probe after each pair (bench/capacity.hpp); `hooks` add a stats snapshot and fields (the pool's
+// counters).
 template <class Workload, class Run>
 bool measure(const Args& args,
              Workload& w,
@@ -348,7 +350,7 @@ bool measure(const Args& args,
              std::size_t threads,
              Run&& run,
              const std::function<std::uint64_t()>& base_run = {},
-             const std::function<std::string()>& extra_json = {}) {
+             const bench::Hooks& hooks = {}) {
     bool checked = true;
     std::uint64_t result = 0;
     auto timed = [&](auto& f) {
@@ -367,8 +369,14 @@ bool measure(const Args& args,
     std::function<bench::Sample()> base;
     if (base_run)
         base = [&] { return timed(base_run); };
+    bench::SeriesOptions o;
+    o.reps = args.reps;
+    o.warmup = args.warmup;
+    o.max_time = args.max_time;
+    o.threads = threads;
+    o.before_timed = hooks.before_timed;
     bench::run_series(
-        s, {args.reps, args.warmup, args.max_time, threads}, [&] { return timed(run); }, base);
+        s, o, [&] { return timed(run); }, base);
     const std::vector<double>& times = s.times;
     std::vector<double> st = times, sc = s.cpus;
     std::sort(st.begin(), st.end());
@@ -384,7 +392,8 @@ bool measure(const Args& args,
         args.workload.c_str(), system, threads, w.n(), times.size(), args.warmup,
         json_list(times).c_str(), median_of_sorted(st), st.front(), st.back(),
         json_list(s.cpus).c_str(), median_of_sorted(sc), peak_rss_kb(), result, s.json().c_str(),
-        extra_json ? extra_json().c_str() : "", compiler_string(), checked ? "true" : "false");
+        hooks.extra_json ? hooks.extra_json().c_str() : "", compiler_string(),
+        checked ? "true" : "false");
     std::fflush(stdout);
     if (!checked) {
         std::fprintf(stderr,
@@ -407,6 +416,7 @@ bool run_workload(const Args& args) {
         spindle::PoolOptions opts;
         opts.num_threads = args.threads;
         spindle::ThreadPool pool(opts);
+        spindle::PoolStats stats0;  // the counters after the warm-up (bench/spindle_stats.hpp)
         // T > 1: a 1-worker pool beside it; their reps alternate (bench/capacity.hpp).
         std::optional<spindle::ThreadPool> base_pool;
         std::function<std::uint64_t()> base_run;
@@ -423,7 +433,7 @@ bool run_workload(const Args& args) {
         if (!measure(
                 args, w, "spindle", args.threads,
                 [&]() -> std::uint64_t { return pool.install([&] { return w.run_spindle(); }); },
-                base_run))
+                base_run, bench::stats_hooks(pool, stats0)))
             ok = false;
     }
 #if SPINDLE_BENCH_HAVE_TBB

@@ -227,6 +227,15 @@ struct SeriesOptions {
     std::size_t warmup = 1;
     double max_time = 0;  // stop after k_min_reps+ reps once the T-worker reps took this long
     std::size_t threads = 1;
+    // Called once, after the warm-up and before the first timed rep (a stats snapshot).
+    std::function<void()> before_timed;
+};
+
+// What a system adds to its run: a callback after the warm-up (a stats snapshot) and extra JSON
+// fields (each with a leading comma) for its line.
+struct Hooks {
+    std::function<void()> before_timed;
+    std::function<std::string()> extra_json;
 };
 
 struct Series {
@@ -282,6 +291,8 @@ inline void run_series(Series& s,
         s.probe.probe();
         for (std::size_t i = 0; i < o.warmup; ++i)
             rep();
+        if (o.before_timed)
+            o.before_timed();
         for (std::size_t i = 0; i < o.reps; ++i) {
             const Sample r = rep();
             s.times.push_back(r.wall_s);
@@ -298,6 +309,8 @@ inline void run_series(Series& s,
         rep();
     }
     s.probe.probe();
+    if (o.before_timed)
+        o.before_timed();
     for (std::size_t i = 0; i < o.reps; ++i) {
         const Sample b = base();
         s.base_times.push_back(b.wall_s);

@@ -21,6 +21,7 @@
 #include "capacity.hpp"
 #include "compare_common.hpp"
 #include "compare_systems.hpp"
+#include "spindle_stats.hpp"
 
 #include <spindle/spindle.hpp>
 
@@ -237,7 +238,7 @@ Args parse_args(int argc, char** argv) {
 // Runs warm-up + timed reps of one system and prints its JSON line; returns whether all checked.
 // With `base_run` (T > 1: the same body on a 1-worker pool of the same system) the 1-worker and
 // T-worker reps alternate, with a capacity probe after each pair (bench/capacity.hpp);
-// `extra_json`, when set, adds fields to the line (the pool's counters).
+// `hooks` add a stats snapshot and fields (the pool's counters).
 template <class Run>
 bool measure(const Args& args,
              const char* system,
@@ -245,7 +246,7 @@ bool measure(const Args& args,
              std::uint64_t expected,
              Run&& run,
              const std::function<std::uint64_t()>& base_run = {},
-             const std::function<std::string()>& extra_json = {}) {
+             const bench::Hooks& hooks = {}) {
     bool checked = true;
     std::uint64_t result = 0;
     auto timed = [&](auto& f) {
@@ -263,8 +264,14 @@ bool measure(const Args& args,
     std::function<bench::Sample()> base;
     if (base_run)
         base = [&] { return timed(base_run); };
+    bench::SeriesOptions o;
+    o.reps = args.reps;
+    o.warmup = args.warmup;
+    o.max_time = args.max_time;
+    o.threads = threads;
+    o.before_timed = hooks.before_timed;
     bench::run_series(
-        s, {args.reps, args.warmup, args.max_time, threads}, [&] { return timed(run); }, base);
+        s, o, [&] { return timed(run); }, base);
     const std::vector<double>& times = s.times;
     std::vector<double> st = times, sc = s.cpus;
     std::sort(st.begin(), st.end());
@@ -280,7 +287,8 @@ bool measure(const Args& args,
         args.workload.c_str(), system, threads, args.n, times.size(), args.warmup,
         json_list(times).c_str(), median_of_sorted(st), st.front(), st.back(),
         json_list(s.cpus).c_str(), median_of_sorted(sc), peak_rss_kb(), result, s.json().c_str(),
-        extra_json ? extra_json().c_str() : "", compiler_string(), checked ? "true" : "false");
+        hooks.extra_json ? hooks.extra_json().c_str() : "", compiler_string(),
+        checked ? "true" : "false");
     std::fflush(stdout);
     if (!checked) {
         std::fprintf(stderr,
@@ -308,6 +316,7 @@ int main(int argc, char** argv) {
             spindle::PoolOptions opts;
             opts.num_threads = args.threads;
             spindle::ThreadPool pool(opts);
+            spindle::PoolStats stats0;  // the counters after the warm-up (bench/spindle_stats.hpp)
             // T > 1: a 1-worker pool beside it; their reps alternate (bench/capacity.hpp).
             std::optional<spindle::ThreadPool> base_pool;
             if (args.threads > 1) {
@@ -333,7 +342,8 @@ int main(int argc, char** argv) {
                 base_run = [&]() -> std::uint64_t { return base_pool->install(body); };
             if (!measure(
                     args, args.with_context ? "spindle+context" : "spindle", args.threads, expected,
-                    [&]() -> std::uint64_t { return pool.install(body); }, base_run))
+                    [&]() -> std::uint64_t { return pool.install(body); }, base_run,
+                    bench::stats_hooks(pool, stats0)))
                 ok = false;
         }
         if (args.run_tbb) {

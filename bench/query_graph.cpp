@@ -34,6 +34,7 @@
 
 #include "capacity.hpp"
 #include "compare_common.hpp"
+#include "spindle_stats.hpp"
 
 #include <spindle/query_map.hpp>
 #include <spindle/spindle.hpp>
@@ -344,7 +345,7 @@ Args parse_args(int argc, char** argv) {
 // Runs warm-up + timed reps of one system and prints its JSON line; returns whether all checked.
 // reset() runs before every rep, outside the timed region. With `base_run` (T > 1: the same graph
 // on a 1-worker pool) the 1-worker and T-worker reps alternate, with a capacity probe after each
-// pair (bench/capacity.hpp); `extra_json` adds fields (the pool's counters).
+// pair (bench/capacity.hpp); `hooks` add a stats snapshot and fields (the pool's counters).
 template <class Reset, class Run>
 bool measure(const Args& args,
              const char* system,
@@ -353,7 +354,7 @@ bool measure(const Args& args,
              Reset&& reset,
              Run&& run,
              const std::function<std::uint64_t()>& base_run = {},
-             const std::function<std::string()>& extra_json = {}) {
+             const bench::Hooks& hooks = {}) {
     bool checked = true;
     std::uint64_t result = 0;
     auto timed = [&](auto& f) {
@@ -372,8 +373,14 @@ bool measure(const Args& args,
     std::function<bench::Sample()> base;
     if (base_run)
         base = [&] { return timed(base_run); };
+    bench::SeriesOptions o;
+    o.reps = args.reps;
+    o.warmup = args.warmup;
+    o.max_time = 0.0;
+    o.threads = threads;
+    o.before_timed = hooks.before_timed;
     bench::run_series(
-        s, {args.reps, args.warmup, 0.0, threads}, [&] { return timed(run); }, base);
+        s, o, [&] { return timed(run); }, base);
     const std::vector<double>& times = s.times;
     std::vector<double> st = times, sc = s.cpus;
     std::sort(st.begin(), st.end());
@@ -386,7 +393,8 @@ bool measure(const Args& args,
         args.workload.c_str(), system, threads, args.n, times.size(), args.warmup,
         json_list(times).c_str(), median_of_sorted(st), st.front(), st.back(),
         json_list(s.cpus).c_str(), median_of_sorted(sc), peak_rss_kb(), result, s.json().c_str(),
-        extra_json ? extra_json().c_str() : "", compiler_string(), checked ? "true" : "false");
+        hooks.extra_json ? hooks.extra_json().c_str() : "", compiler_string(),
+        checked ? "true" : "false");
     std::fflush(stdout);
     if (!checked) {
         std::fprintf(stderr,
@@ -415,6 +423,7 @@ int main(int argc, char** argv) {
             spindle::PoolOptions opts;
             opts.num_threads = args.threads;
             spindle::ThreadPool pool(opts);
+            spindle::PoolStats stats0;  // the counters after the warm-up (bench/spindle_stats.hpp)
             std::optional<Map> map;
             g_blocking_section = args.blocking_section;
             // T > 1: a 1-worker pool beside it; their reps alternate (bench/capacity.hpp).
@@ -433,8 +442,8 @@ int main(int argc, char** argv) {
                     expected, [&] { map.emplace(); },
                     [&] { return pool.install([&] {
                               return Parallel{g, *map}.run();
-                          }); },
-                    base_run))
+                          }); }, base_run,
+                    bench::stats_hooks(pool, stats0)))
                 ok = false;
         }
     } catch (const std::exception& e) {
