@@ -1,0 +1,396 @@
+//! Capacity calibration and interleaved reps: the same method as bench/capacity.hpp on the C++
+//! side, line for line, so the figures of the two languages are comparable (bench/README.md,
+//! "Capacity and efficiency").
+//!
+//! Capacity: how many CPUs' worth of work the machine gives this process right now. A probe times
+//! a fixed serial kernel (integer mixing, 8 independent lanes kept in registers: no memory
+//! traffic) alone on each of the run's CPUs in turn, then on T threads at once (one per CPU,
+//! pinned, started together); its capacity = sum over the T threads of (the fastest alone time /
+//! that thread's co-run time), i.e. T x alone / co-run. A run's capacity is the median of its
+//! probes'. The probe threads run while the pools are idle (after a settle sleep).
+//!
+//! Interleaving: a T-worker run also builds a 1-worker `ThreadPool` and alternates reps 1, T, 1,
+//! T, ... with a probe after every pair; efficiency = speed-up / capacity.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Iterations of the probe kernel (the same as bench/capacity.hpp's k_probe_iters).
+pub const PROBE_ITERS: u64 = 400_000;
+/// A probe whose capacity is below this fraction of the thread count is flagged.
+pub const PROBE_FLAG_FRACTION: f64 = 0.9;
+/// Sleep before each probe and between the 1-worker and the T-worker rep.
+pub const SETTLE: Duration = Duration::from_millis(2);
+/// Before the final probe of a run that is not interleaved.
+pub const SETTLE_LONG: Duration = Duration::from_millis(20);
+
+/// Keeps a value in a general register and opaque to the optimizer (C++: an empty asm with a
+/// "+r" operand).
+#[inline(always)]
+fn opaque(z: u64) -> u64 {
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    {
+        let mut z = z;
+        // SAFETY: an empty asm block that only names z as an in/out register.
+        unsafe {
+            std::arch::asm!("/* {0} */", inout(reg) z, options(nomem, nostack, preserves_flags))
+        };
+        z
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        // SAFETY: reads a valid, initialized local.
+        unsafe { std::ptr::read_volatile(&z) }
+    }
+}
+
+/// The probe kernel: 8 lanes of SplitMix64's finalizer.
+#[inline(never)]
+pub fn probe_kernel(seed: u64, iters: u64) -> u64 {
+    const LANES: usize = 8;
+    let mut x = [0u64; LANES];
+    for (i, v) in x.iter_mut().enumerate() {
+        *v = seed.wrapping_add(i as u64);
+    }
+    for _ in 0..iters {
+        for v in x.iter_mut() {
+            let mut z = v.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            *v = opaque(z);
+        }
+    }
+    x.iter().fold(0, |s, &v| s ^ v)
+}
+
+#[cfg(target_os = "linux")]
+mod affinity {
+    use std::os::raw::c_int;
+
+    /// glibc's cpu_set_t: 1024 bits.
+    #[repr(C)]
+    pub struct CpuSet {
+        bits: [u64; 16],
+    }
+
+    extern "C" {
+        fn sched_getaffinity(pid: c_int, size: usize, mask: *mut CpuSet) -> c_int;
+        fn sched_setaffinity(pid: c_int, size: usize, mask: *const CpuSet) -> c_int;
+    }
+
+    /// The CPUs this process may run on, ascending.
+    pub fn allowed_cpus() -> Vec<usize> {
+        let mut set = CpuSet { bits: [0; 16] };
+        // SAFETY: `set` is a properly sized cpu_set_t; pid 0 is the calling thread.
+        let rc = unsafe { sched_getaffinity(0, std::mem::size_of::<CpuSet>(), &mut set) };
+        let mut out = Vec::new();
+        if rc == 0 {
+            for c in 0..1024 {
+                if set.bits[c / 64] & (1u64 << (c % 64)) != 0 {
+                    out.push(c);
+                }
+            }
+        }
+        out
+    }
+
+    /// Pins the calling thread to one CPU.
+    pub fn pin_this_thread(cpu: usize) -> bool {
+        if cpu >= 1024 {
+            return false;
+        }
+        let mut set = CpuSet { bits: [0; 16] };
+        set.bits[cpu / 64] |= 1u64 << (cpu % 64);
+        // SAFETY: as above; pid 0 applies the mask to the calling thread.
+        unsafe { sched_setaffinity(0, std::mem::size_of::<CpuSet>(), &set) == 0 }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod affinity {
+    pub fn allowed_cpus() -> Vec<usize> {
+        Vec::new()
+    }
+    pub fn pin_this_thread(_cpu: usize) -> bool {
+        false
+    }
+}
+
+pub fn median_of(v: &[f64]) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    let mut s = v.to_vec();
+    s.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let k = s.len();
+    if k % 2 == 1 {
+        s[k / 2]
+    } else {
+        0.5 * (s[k / 2 - 1] + s[k / 2])
+    }
+}
+
+static SINK: AtomicU64 = AtomicU64::new(1);
+
+fn time_kernel() -> f64 {
+    let t0 = Instant::now();
+    let r = probe_kernel(SINK.load(Ordering::Relaxed), PROBE_ITERS);
+    let dt = t0.elapsed().as_secs_f64();
+    SINK.fetch_xor(r & 1, Ordering::Relaxed);
+    dt
+}
+
+pub struct CapacityProbe {
+    threads: usize,
+    cpus: Vec<usize>,
+    alone: Vec<Vec<f64>>, // [cpu][probe]
+    per_probe: Vec<f64>,  // capacity of each probe (threads > 1)
+    probes: usize,
+}
+
+impl CapacityProbe {
+    /// threads: the thread count of the run; probe thread i runs on the run's CPU i mod (number
+    /// of allowed CPUs).
+    pub fn new(threads: usize) -> CapacityProbe {
+        let threads = threads.max(1);
+        let mut all = affinity::allowed_cpus();
+        if all.is_empty() {
+            all.push(0);
+        }
+        let cpus: Vec<usize> = all.into_iter().take(threads).collect();
+        let alone = vec![Vec::new(); cpus.len()];
+        CapacityProbe {
+            threads,
+            cpus,
+            alone,
+            per_probe: Vec::new(),
+            probes: 0,
+        }
+    }
+
+    /// One probe: settle, the kernel alone on each CPU in turn, then on all at once (threads > 1).
+    pub fn probe(&mut self, settle: Duration) {
+        std::thread::sleep(settle);
+        let mut alone = Vec::with_capacity(self.cpus.len());
+        for (c, &cpu) in self.cpus.iter().enumerate() {
+            let a = std::thread::spawn(move || {
+                affinity::pin_this_thread(cpu);
+                time_kernel()
+            })
+            .join()
+            .unwrap();
+            alone.push(a);
+            self.alone[c].push(a);
+        }
+        if self.threads == 1 {
+            self.probes += 1;
+            return;
+        }
+        let n = self.threads;
+        let arrived = std::sync::Arc::new(AtomicUsize::new(0));
+        let handles: Vec<_> = (0..n)
+            .map(|i| {
+                let cpu = self.cpus[i % self.cpus.len()];
+                let arrived = arrived.clone();
+                std::thread::spawn(move || {
+                    affinity::pin_this_thread(cpu);
+                    arrived.fetch_add(1, Ordering::AcqRel);
+                    while arrived.load(Ordering::Acquire) < n {
+                        std::hint::spin_loop();
+                    }
+                    time_kernel()
+                })
+            })
+            .collect();
+        let co: Vec<f64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        // The reference: the fastest CPU alone (a 1-worker pool's thread is not pinned).
+        let r = alone.iter().cloned().fold(f64::INFINITY, f64::min);
+        let cap: f64 = co.iter().map(|&c| r / c).sum();
+        self.per_probe.push(cap);
+        self.probes += 1;
+    }
+
+    /// The median of the probes' capacities (threads > 1).
+    pub fn capacity(&self) -> f64 {
+        median_of(&self.per_probe)
+    }
+    fn flag_below(&self) -> f64 {
+        PROBE_FLAG_FRACTION * self.threads as f64
+    }
+    pub fn flagged(&self) -> bool {
+        self.threads > 1 && self.capacity() < self.flag_below()
+    }
+    pub fn flagged_probes(&self) -> usize {
+        let b = self.flag_below();
+        self.per_probe.iter().filter(|&&c| c < b).count()
+    }
+    pub fn alone_median_s(&self) -> f64 {
+        if self.alone.is_empty() {
+            0.0
+        } else {
+            median_of(&self.alone[0])
+        }
+    }
+
+    /// JSON fields (each with a leading comma), the same as the C++ side's.
+    pub fn json(&self) -> String {
+        let cpus: Vec<String> = self.cpus.iter().map(|c| c.to_string()).collect();
+        let mut out = format!(
+            ",\"probes\":{},\"probe_alone_s\":{:.9},\"probe_cpus\":[{}]",
+            self.probes,
+            self.alone_median_s(),
+            cpus.join(",")
+        );
+        if self.threads > 1 && !self.per_probe.is_empty() {
+            let caps: Vec<String> = self.per_probe.iter().map(|c| format!("{:.4}", c)).collect();
+            out += &format!(
+                ",\"capacity\":{:.4},\"capacities\":[{}],\"flagged_probes\":{},\"flagged\":{}",
+                self.capacity(),
+                caps.join(","),
+                self.flagged_probes(),
+                self.flagged()
+            );
+        }
+        out
+    }
+}
+
+/// One timed rep: wall (or the workload's own figure) and process CPU time.
+pub struct Sample {
+    pub wall_s: f64,
+    pub cpu_s: f64,
+}
+
+pub struct Series {
+    pub times: Vec<f64>,
+    pub cpus: Vec<f64>,
+    pub base_times: Vec<f64>,
+    pub base_cpus: Vec<f64>,
+    pub probe: CapacityProbe,
+}
+
+impl Series {
+    pub fn new(threads: usize) -> Series {
+        Series {
+            times: Vec::new(),
+            cpus: Vec::new(),
+            base_times: Vec::new(),
+            base_cpus: Vec::new(),
+            probe: CapacityProbe::new(threads),
+        }
+    }
+    pub fn speedup(&self) -> f64 {
+        if self.base_times.is_empty() {
+            0.0
+        } else {
+            median_of(&self.base_times) / median_of(&self.times)
+        }
+    }
+    pub fn efficiency(&self) -> f64 {
+        let cap = self.probe.capacity();
+        if self.base_times.is_empty() || cap.is_nan() || cap <= 0.0 {
+            0.0
+        } else {
+            self.speedup() / cap
+        }
+    }
+    /// JSON fields (each with a leading comma): probe figures, and the 1-worker reps, speed-up
+    /// and efficiency when there are any.
+    pub fn json(&self) -> String {
+        let mut out = self.probe.json();
+        if self.base_times.is_empty() {
+            return out;
+        }
+        let b: Vec<String> = self
+            .base_times
+            .iter()
+            .map(|x| format!("{:.9}", x))
+            .collect();
+        out += &format!(
+            ",\"base_threads\":1,\"base_times_s\":[{}],\"base_median_s\":{:.9},\"speedup\":{:.4},\"efficiency\":{:.4}",
+            b.join(","),
+            median_of(&self.base_times),
+            self.speedup(),
+            self.efficiency()
+        );
+        out
+    }
+}
+
+/// Warm-up and timed reps of one system (bench/capacity.hpp's run_series). `rep(false)` runs one
+/// rep on the T-worker pool, `rep(true)` one on the 1-worker pool (only called when `has_base`).
+/// With a base: warm-up base, rep; probe; then rounds of base, settle, rep, probe. Without:
+/// probe, warm-up, reps back to back, probe (after a longer settle). `min_reps`/`max_time`: the
+/// --max-time rule on the T-worker reps.
+pub fn run_series(
+    s: &mut Series,
+    reps: usize,
+    warmup: usize,
+    max_time: f64,
+    min_reps: usize,
+    has_base: bool,
+    rep: &mut dyn FnMut(bool) -> Sample,
+) {
+    let stop = |s: &Series| {
+        max_time > 0.0 && s.times.len() >= min_reps && s.times.iter().sum::<f64>() >= max_time
+    };
+    if !has_base {
+        s.probe.probe(SETTLE);
+        for _ in 0..warmup {
+            rep(false);
+        }
+        for _ in 0..reps {
+            let r = rep(false);
+            s.times.push(r.wall_s);
+            s.cpus.push(r.cpu_s);
+            if stop(s) {
+                break;
+            }
+        }
+        s.probe.probe(SETTLE_LONG);
+        return;
+    }
+    for _ in 0..warmup {
+        rep(true);
+        std::thread::sleep(SETTLE);
+        rep(false);
+    }
+    s.probe.probe(SETTLE);
+    for _ in 0..reps {
+        let b = rep(true);
+        s.base_times.push(b.wall_s);
+        s.base_cpus.push(b.cpu_s);
+        std::thread::sleep(SETTLE);
+        let r = rep(false);
+        s.times.push(r.wall_s);
+        s.cpus.push(r.cpu_s);
+        s.probe.probe(SETTLE);
+        if stop(s) {
+            break;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The same value as bench::probe_kernel(1, 1000) in bench/capacity.hpp: one kernel.
+    #[test]
+    fn kernel_matches_cpp() {
+        assert_eq!(probe_kernel(1, 1000), 6528238120710861507);
+        assert_ne!(probe_kernel(2, 1000), probe_kernel(1, 1000));
+    }
+
+    #[test]
+    fn probe_reports_capacity() {
+        let mut p = CapacityProbe::new(2);
+        p.probe(Duration::from_millis(0));
+        assert_eq!(p.probes, 1);
+        let cpus = affinity::allowed_cpus().len().max(1).min(2) as f64;
+        // Some capacity, at most the CPUs it ran on with generous slack for noise.
+        assert!(p.capacity() > 0.0 && p.capacity() < 2.0 * cpus + 1.0);
+        assert!(p.json().contains("\"capacity\":"));
+    }
+}
