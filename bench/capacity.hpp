@@ -9,7 +9,9 @@
 // co-run time), i.e. T x alone / co-run. A run's capacity is the median of its probes'. On T idle
 // cores it is ~T; when the host runs two vCPUs as hyperthread siblings of one core, or something
 // else runs on them, it drops. The probe threads run while the pools are idle (after a settle
-// sleep, so no worker is still spinning).
+// sleep, so no worker is still spinning). The probe also records the kernel's thread CPU time /
+// wall time ("probe_cpu_share"): below 1 when other processes (or the host) preempted it, which
+// the alone/co-run ratio does not show when alone and co-run are slowed alike.
 //
 // Interleaving: a T-worker run also builds a 1-worker pool of the same system and alternates
 // reps 1, T, 1, T, ... with a probe after every pair, so the speed-up (1-worker median / T-worker
@@ -19,6 +21,7 @@
 #include "compare_common.hpp"
 
 #include <sched.h>
+#include <time.h>
 
 #include <algorithm>
 #include <atomic>
@@ -36,7 +39,8 @@ namespace bench {
 
 // Iterations of the probe kernel: ~2 ms alone on the 2-vCPU dev box (EPYC family 26).
 constexpr std::uint64_t k_probe_iters = 400000;
-// A probe whose capacity is below this fraction of the thread count is flagged.
+// A probe whose capacity is below this fraction of the thread count, or whose threads ran for less
+// than this fraction of their wall time (preempted), is flagged.
 constexpr double k_probe_flag_fraction = 0.9;
 // Sleep before each probe and between the 1-worker and the T-worker rep: longer than any pool's
 // idle spinning (spindle ~155 us, rayon 32 yield rounds), so the idle pool is asleep.
@@ -106,6 +110,15 @@ inline double median_of(std::vector<double> v) {
     return (k % 2 == 1) ? v[k / 2] : 0.5 * (v[k / 2 - 1] + v[k / 2]);
 }
 
+// CPU time of the calling thread (CLOCK_THREAD_CPUTIME_ID): time it actually ran, so wall time
+// minus this is time it was preempted (other processes, or the host taking the vCPU).
+inline double thread_cpu_seconds() {
+    timespec ts{};
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+        return 0;
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
 class CapacityProbe {
 public:
     // threads: the thread count of the run; probe thread i runs on the run's CPU i mod (number of
@@ -122,64 +135,80 @@ public:
     // One probe: settle, the kernel alone on each CPU in turn, then on all at once (threads > 1).
     void probe(std::chrono::milliseconds settle = k_settle) {
         std::this_thread::sleep_for(settle);
-        std::vector<double> alone(cpus_.size());
+        std::vector<Timed> alone(cpus_.size());
+        double wall = 0, cpu = 0;
         for (std::size_t c = 0; c < cpus_.size(); ++c) {
             std::thread t([&, c] {
                 pin_this_thread(cpus_[c]);
                 alone[c] = time_kernel();
             });
             t.join();
-            alone_[c].push_back(alone[c]);
+            alone_[c].push_back(alone[c].wall_s);
+            wall += alone[c].wall_s;
+            cpu += alone[c].cpu_s;
         }
-        if (threads_ == 1) {
-            ++probes_;
-            return;
+        if (threads_ > 1) {
+            std::vector<Timed> co(threads_);
+            std::atomic<std::size_t> arrived{0};
+            std::vector<std::thread> ts;
+            ts.reserve(threads_);
+            for (std::size_t i = 0; i < threads_; ++i) {
+                ts.emplace_back([&, i] {
+                    pin_this_thread(cpus_[i % cpus_.size()]);
+                    arrived.fetch_add(1, std::memory_order_acq_rel);
+                    while (arrived.load(std::memory_order_acquire) < threads_) {
+                    }
+                    co[i] = time_kernel();
+                });
+            }
+            for (auto& t : ts)
+                t.join();
+            // The reference: the fastest CPU alone (a 1-worker pool's thread is not pinned: the
+            // kernel's scheduler puts it on the least loaded CPU).
+            double ref = alone[0].wall_s;
+            for (const Timed& a : alone)
+                ref = std::min(ref, a.wall_s);
+            double cap = 0;
+            for (const Timed& c : co) {
+                cap += ref / c.wall_s;
+                wall += c.wall_s;
+                cpu += c.cpu_s;
+            }
+            per_probe_.push_back(cap);
         }
-        std::vector<double> co(threads_);
-        std::atomic<std::size_t> arrived{0};
-        std::vector<std::thread> ts;
-        ts.reserve(threads_);
-        for (std::size_t i = 0; i < threads_; ++i) {
-            ts.emplace_back([&, i] {
-                pin_this_thread(cpus_[i % cpus_.size()]);
-                arrived.fetch_add(1, std::memory_order_acq_rel);
-                while (arrived.load(std::memory_order_acquire) < threads_) {
-                }
-                co[i] = time_kernel();
-            });
-        }
-        for (auto& t : ts)
-            t.join();
-        // The reference: the fastest CPU alone (a 1-worker pool's thread is not pinned: the
-        // kernel's scheduler puts it on the least loaded CPU).
-        const double ref = *std::min_element(alone.begin(), alone.end());
-        double cap = 0;
-        for (std::size_t i = 0; i < threads_; ++i)
-            cap += ref / co[i];
-        per_probe_.push_back(cap);
-        ++probes_;
+        share_.push_back(wall > 0 ? std::min(1.0, cpu / wall) : 1.0);
     }
 
-    std::size_t probes() const { return probes_; }
+    std::size_t probes() const { return share_.size(); }
 
     // The median of the probes' capacities (threads > 1).
     double capacity() const { return median_of(per_probe_); }
+    // The median over the probes of the kernel's CPU time / wall time (alone and co-run runs):
+    // below 1 when the probe threads were preempted.
+    double cpu_share() const { return median_of(share_); }
     double flag_below() const { return k_probe_flag_fraction * static_cast<double>(threads_); }
-    bool flagged() const { return threads_ > 1 && capacity() < flag_below(); }
+    // Flagged: capacity below 0.9 x threads, or the probe threads ran less than 0.9 of the time.
+    bool flagged() const {
+        return (threads_ > 1 && capacity() < flag_below()) || cpu_share() < k_probe_flag_fraction;
+    }
     std::size_t flagged_probes() const {
-        return static_cast<std::size_t>(std::count_if(per_probe_.begin(), per_probe_.end(),
-                                                      [&](double c) { return c < flag_below(); }));
+        std::size_t n = 0;
+        for (std::size_t k = 0; k < share_.size(); ++k) {
+            const bool low_cap = threads_ > 1 && per_probe_[k] < flag_below();
+            if (low_cap || share_[k] < k_probe_flag_fraction)
+                ++n;
+        }
+        return n;
     }
     double alone_median_s() const { return alone_.empty() ? 0 : median_of(alone_[0]); }
 
     // JSON fields (each with a leading comma): the probe's figures for this run.
     std::string json() const {
         std::string out;
-        char buf[128];
-        std::snprintf(buf, sizeof buf, ",\"probes\":%zu,\"probe_alone_s\":%.9f", probes_,
-                      alone_median_s());
+        char buf[160];
+        std::snprintf(buf, sizeof buf, ",\"probes\":%zu,\"probe_alone_s\":%.9f,\"probe_cpus\":[",
+                      probes(), alone_median_s());
         out += buf;
-        out += ",\"probe_cpus\":[";
         for (std::size_t i = 0; i < cpus_.size(); ++i) {
             std::snprintf(buf, sizeof buf, "%s%d", i ? "," : "", cpus_[i]);
             out += buf;
@@ -192,28 +221,36 @@ public:
                 std::snprintf(buf, sizeof buf, "%s%.4f", i ? "," : "", per_probe_[i]);
                 out += buf;
             }
-            std::snprintf(buf, sizeof buf, "],\"flagged_probes\":%zu,\"flagged\":%s",
-                          flagged_probes(), flagged() ? "true" : "false");
-            out += buf;
+            out += "]";
         }
+        std::snprintf(buf, sizeof buf,
+                      ",\"probe_cpu_share\":%.4f,\"flagged_probes\":%zu,\"flagged\":%s",
+                      cpu_share(), flagged_probes(), flagged() ? "true" : "false");
+        out += buf;
         return out;
     }
 
 private:
-    static double time_kernel() {
+    struct Timed {
+        double wall_s = 0;
+        double cpu_s = 0;
+    };
+    static Timed time_kernel() {
         static std::atomic<std::uint64_t> sink{1};
+        const double c0 = thread_cpu_seconds();
         const auto t0 = std::chrono::steady_clock::now();
         const std::uint64_t r = probe_kernel(sink.load(std::memory_order_relaxed), k_probe_iters);
         const auto t1 = std::chrono::steady_clock::now();
+        const double c1 = thread_cpu_seconds();
         sink.fetch_xor(r & 1, std::memory_order_relaxed);
-        return std::chrono::duration<double>(t1 - t0).count();
+        return {std::chrono::duration<double>(t1 - t0).count(), c1 - c0};
     }
 
     std::size_t threads_;
     std::vector<int> cpus_;
-    std::vector<std::vector<double>> alone_;  // [cpu][probe]
+    std::vector<std::vector<double>> alone_;  // [cpu][probe] wall times
     std::vector<double> per_probe_;           // capacity of each probe (threads > 1)
-    std::size_t probes_ = 0;
+    std::vector<double> share_;               // CPU share of each probe
 };
 
 // One timed rep: wall and process CPU time.

@@ -7,7 +7,9 @@
 //! traffic) alone on each of the run's CPUs in turn, then on T threads at once (one per CPU,
 //! pinned, started together); its capacity = sum over the T threads of (the fastest alone time /
 //! that thread's co-run time), i.e. T x alone / co-run. A run's capacity is the median of its
-//! probes'. The probe threads run while the pools are idle (after a settle sleep).
+//! probes'. The probe threads run while the pools are idle (after a settle sleep). The probe also
+//! records the kernel's thread CPU time / wall time ("probe_cpu_share"): below 1 when other
+//! processes (or the host) preempted it.
 //!
 //! Interleaving: a T-worker run also builds a 1-worker `ThreadPool` and alternates reps 1, T, 1,
 //! T, ... with a probe after every pair; efficiency = speed-up / capacity.
@@ -17,7 +19,8 @@ use std::time::{Duration, Instant};
 
 /// Iterations of the probe kernel (the same as bench/capacity.hpp's k_probe_iters).
 pub const PROBE_ITERS: u64 = 400_000;
-/// A probe whose capacity is below this fraction of the thread count is flagged.
+/// A probe whose capacity is below this fraction of the thread count, or whose threads ran for
+/// less than this fraction of their wall time, is flagged.
 pub const PROBE_FLAG_FRACTION: f64 = 0.9;
 /// Sleep before each probe and between the 1-worker and the T-worker rep.
 pub const SETTLE: Duration = Duration::from_millis(2);
@@ -131,22 +134,70 @@ pub fn median_of(v: &[f64]) -> f64 {
     }
 }
 
+#[cfg(target_os = "linux")]
+mod thread_clock {
+    use std::os::raw::{c_int, c_long};
+
+    #[repr(C)]
+    struct Timespec {
+        tv_sec: c_long,
+        tv_nsec: c_long,
+    }
+
+    extern "C" {
+        fn clock_gettime(clock: c_int, tp: *mut Timespec) -> c_int;
+    }
+
+    const CLOCK_THREAD_CPUTIME_ID: c_int = 3;
+
+    /// CPU time of the calling thread: time it actually ran.
+    pub fn thread_cpu_seconds() -> f64 {
+        let mut ts = Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid struct timespec.
+        if unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut ts) } != 0 {
+            return 0.0;
+        }
+        ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod thread_clock {
+    pub fn thread_cpu_seconds() -> f64 {
+        0.0
+    }
+}
+
 static SINK: AtomicU64 = AtomicU64::new(1);
 
-fn time_kernel() -> f64 {
+#[derive(Clone, Copy)]
+struct Timed {
+    wall_s: f64,
+    cpu_s: f64,
+}
+
+fn time_kernel() -> Timed {
+    let c0 = thread_clock::thread_cpu_seconds();
     let t0 = Instant::now();
     let r = probe_kernel(SINK.load(Ordering::Relaxed), PROBE_ITERS);
-    let dt = t0.elapsed().as_secs_f64();
+    let wall_s = t0.elapsed().as_secs_f64();
+    let c1 = thread_clock::thread_cpu_seconds();
     SINK.fetch_xor(r & 1, Ordering::Relaxed);
-    dt
+    Timed {
+        wall_s,
+        cpu_s: c1 - c0,
+    }
 }
 
 pub struct CapacityProbe {
     threads: usize,
     cpus: Vec<usize>,
-    alone: Vec<Vec<f64>>, // [cpu][probe]
+    alone: Vec<Vec<f64>>, // [cpu][probe] wall times
     per_probe: Vec<f64>,  // capacity of each probe (threads > 1)
-    probes: usize,
+    share: Vec<f64>,      // CPU share of each probe
 }
 
 impl CapacityProbe {
@@ -165,7 +216,7 @@ impl CapacityProbe {
             cpus,
             alone,
             per_probe: Vec::new(),
-            probes: 0,
+            share: Vec::new(),
         }
     }
 
@@ -173,57 +224,80 @@ impl CapacityProbe {
     pub fn probe(&mut self, settle: Duration) {
         std::thread::sleep(settle);
         let mut alone = Vec::with_capacity(self.cpus.len());
-        for (c, &cpu) in self.cpus.iter().enumerate() {
+        let (mut wall, mut cpu) = (0.0f64, 0.0f64);
+        for (c, &cpu_id) in self.cpus.iter().enumerate() {
             let a = std::thread::spawn(move || {
-                affinity::pin_this_thread(cpu);
+                affinity::pin_this_thread(cpu_id);
                 time_kernel()
             })
             .join()
             .unwrap();
             alone.push(a);
-            self.alone[c].push(a);
+            self.alone[c].push(a.wall_s);
+            wall += a.wall_s;
+            cpu += a.cpu_s;
         }
-        if self.threads == 1 {
-            self.probes += 1;
-            return;
-        }
-        let n = self.threads;
-        let arrived = std::sync::Arc::new(AtomicUsize::new(0));
-        let handles: Vec<_> = (0..n)
-            .map(|i| {
-                let cpu = self.cpus[i % self.cpus.len()];
-                let arrived = arrived.clone();
-                std::thread::spawn(move || {
-                    affinity::pin_this_thread(cpu);
-                    arrived.fetch_add(1, Ordering::AcqRel);
-                    while arrived.load(Ordering::Acquire) < n {
-                        std::hint::spin_loop();
-                    }
-                    time_kernel()
+        if self.threads > 1 {
+            let n = self.threads;
+            let arrived = std::sync::Arc::new(AtomicUsize::new(0));
+            let handles: Vec<_> = (0..n)
+                .map(|i| {
+                    let cpu_id = self.cpus[i % self.cpus.len()];
+                    let arrived = arrived.clone();
+                    std::thread::spawn(move || {
+                        affinity::pin_this_thread(cpu_id);
+                        arrived.fetch_add(1, Ordering::AcqRel);
+                        while arrived.load(Ordering::Acquire) < n {
+                            std::hint::spin_loop();
+                        }
+                        time_kernel()
+                    })
                 })
-            })
-            .collect();
-        let co: Vec<f64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-        // The reference: the fastest CPU alone (a 1-worker pool's thread is not pinned).
-        let r = alone.iter().cloned().fold(f64::INFINITY, f64::min);
-        let cap: f64 = co.iter().map(|&c| r / c).sum();
-        self.per_probe.push(cap);
-        self.probes += 1;
+                .collect();
+            let co: Vec<Timed> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+            // The reference: the fastest CPU alone (a 1-worker pool's thread is not pinned).
+            let r = alone.iter().map(|a| a.wall_s).fold(f64::INFINITY, f64::min);
+            let mut cap = 0.0;
+            for c in &co {
+                cap += r / c.wall_s;
+                wall += c.wall_s;
+                cpu += c.cpu_s;
+            }
+            self.per_probe.push(cap);
+        }
+        self.share.push(if wall > 0.0 {
+            (cpu / wall).min(1.0)
+        } else {
+            1.0
+        });
     }
 
+    pub fn probes(&self) -> usize {
+        self.share.len()
+    }
     /// The median of the probes' capacities (threads > 1).
     pub fn capacity(&self) -> f64 {
         median_of(&self.per_probe)
     }
+    /// The median over the probes of the kernel's CPU time / wall time.
+    pub fn cpu_share(&self) -> f64 {
+        median_of(&self.share)
+    }
     fn flag_below(&self) -> f64 {
         PROBE_FLAG_FRACTION * self.threads as f64
     }
+    /// Capacity below 0.9 x threads, or the probe threads ran less than 0.9 of the time.
     pub fn flagged(&self) -> bool {
-        self.threads > 1 && self.capacity() < self.flag_below()
+        (self.threads > 1 && self.capacity() < self.flag_below())
+            || self.cpu_share() < PROBE_FLAG_FRACTION
     }
     pub fn flagged_probes(&self) -> usize {
         let b = self.flag_below();
-        self.per_probe.iter().filter(|&&c| c < b).count()
+        (0..self.share.len())
+            .filter(|&k| {
+                (self.threads > 1 && self.per_probe[k] < b) || self.share[k] < PROBE_FLAG_FRACTION
+            })
+            .count()
     }
     pub fn alone_median_s(&self) -> f64 {
         if self.alone.is_empty() {
@@ -238,20 +312,24 @@ impl CapacityProbe {
         let cpus: Vec<String> = self.cpus.iter().map(|c| c.to_string()).collect();
         let mut out = format!(
             ",\"probes\":{},\"probe_alone_s\":{:.9},\"probe_cpus\":[{}]",
-            self.probes,
+            self.probes(),
             self.alone_median_s(),
             cpus.join(",")
         );
         if self.threads > 1 && !self.per_probe.is_empty() {
             let caps: Vec<String> = self.per_probe.iter().map(|c| format!("{:.4}", c)).collect();
             out += &format!(
-                ",\"capacity\":{:.4},\"capacities\":[{}],\"flagged_probes\":{},\"flagged\":{}",
+                ",\"capacity\":{:.4},\"capacities\":[{}]",
                 self.capacity(),
-                caps.join(","),
-                self.flagged_probes(),
-                self.flagged()
+                caps.join(",")
             );
         }
+        out += &format!(
+            ",\"probe_cpu_share\":{:.4},\"flagged_probes\":{},\"flagged\":{}",
+            self.cpu_share(),
+            self.flagged_probes(),
+            self.flagged()
+        );
         out
     }
 }
@@ -387,7 +465,8 @@ mod tests {
     fn probe_reports_capacity() {
         let mut p = CapacityProbe::new(2);
         p.probe(Duration::from_millis(0));
-        assert_eq!(p.probes, 1);
+        assert_eq!(p.probes(), 1);
+        assert!(p.cpu_share() > 0.0 && p.cpu_share() <= 1.0);
         let cpus = affinity::allowed_cpus().len().max(1).min(2) as f64;
         // Some capacity, at most the CPUs it ran on with generous slack for noise.
         assert!(p.capacity() > 0.0 && p.capacity() < 2.0 * cpus + 1.0);
