@@ -3,23 +3,31 @@
 // Rust, line for line, so the figures of the two languages are comparable.
 //
 // Capacity: how many CPUs' worth of work the machine gives this process right now. A probe times
-// a fixed serial kernel (integer mixing, 8 independent lanes kept in registers: no memory traffic)
-// alone on each of the run's CPUs in turn, then on T threads at once (one per CPU, pinned, started
-// together); its capacity = sum over the T threads of (the fastest alone time / that thread's
-// co-run time), i.e. T x alone / co-run. A run's capacity is the median of its probes'. On T idle
-// cores it is ~T; when the host runs two vCPUs as hyperthread siblings of one core, or something
-// else runs on them, it drops. The probe threads run while the pools are idle (after a settle
-// sleep, so no worker is still spinning). The probe also records the kernel's thread CPU time /
-// wall time ("probe_cpu_share"): below 1 when other processes (or the host) preempted it, which
-// the alone/co-run ratio does not show when alone and co-run are slowed alike.
+// a fixed serial kernel (integer mixing, 8 independent lanes kept in registers: no memory traffic;
+// ~10 ms) alone on each of the run's CPUs in turn, then on T threads at once (one per CPU, pinned,
+// started together); its capacity = sum over the T threads of (the fastest alone time / that
+// thread's co-run time), i.e. T x alone / co-run. A run's capacity is the median of its probes'.
+// On T idle cores it is ~T; when the host runs two vCPUs as hyperthread siblings of one core it
+// drops. The probe threads run while the pools are idle (after a settle sleep, so no worker is
+// still spinning).
+//
+// Time-sharing with other processes slows alone and co-run alike, so the ratio cannot show it;
+// two more figures do: the probe's CPU share (thread CPU time / wall time of the kernel runs:
+// < 1 when preempted, by other processes or by the host; a kernel shorter than a few scheduler
+// slices would never be preempted, hence ~10 ms) and the reps' run-queue wait (the time the
+// process's threads were runnable but waited for a CPU during the timed reps, from
+// /proc/self/task/*/schedstat, as a fraction of threads x wall time).
 //
 // Interleaving: a T-worker run also builds a 1-worker pool of the same system and alternates
 // reps 1, T, 1, T, ... with a probe after every pair, so the speed-up (1-worker median / T-worker
 // median) and the capacity are taken under the same conditions; efficiency = speed-up / capacity.
+// A run is flagged when its capacity < 0.9 x T, its probe CPU share < 0.9, or its reps' run-queue
+// wait > 0.1: then the machine, not the pool, limited it.
 #pragma once
 
 #include "compare_common.hpp"
 
+#include <dirent.h>
 #include <sched.h>
 #include <time.h>
 
@@ -30,6 +38,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <string>
 #include <thread>
@@ -37,11 +46,14 @@
 
 namespace bench {
 
-// Iterations of the probe kernel: ~2 ms alone on the 2-vCPU dev box (EPYC family 26).
-constexpr std::uint64_t k_probe_iters = 400000;
+// Iterations of the probe kernel: ~10 ms alone on the 2-vCPU dev box (EPYC family 26); a 2 ms
+// kernel fits in one scheduler slice and showed a CPU share of 1.00 where 10 ms showed 0.25.
+constexpr std::uint64_t k_probe_iters = 2000000;
 // A probe whose capacity is below this fraction of the thread count, or whose threads ran for less
 // than this fraction of their wall time (preempted), is flagged.
 constexpr double k_probe_flag_fraction = 0.9;
+// A run whose reps' threads waited for a CPU more than this fraction of their time is flagged.
+constexpr double k_wait_flag_fraction = 0.1;
 // Sleep before each probe and between the 1-worker and the T-worker rep: longer than any pool's
 // idle spinning (spindle ~155 us, rayon 32 yield rounds), so the idle pool is asleep.
 constexpr auto k_settle = std::chrono::milliseconds(2);
@@ -187,10 +199,8 @@ public:
     // below 1 when the probe threads were preempted.
     double cpu_share() const { return median_of(share_); }
     double flag_below() const { return k_probe_flag_fraction * static_cast<double>(threads_); }
-    // Flagged: capacity below 0.9 x threads, or the probe threads ran less than 0.9 of the time.
-    bool flagged() const {
-        return (threads_ > 1 && capacity() < flag_below()) || cpu_share() < k_probe_flag_fraction;
-    }
+    bool low_capacity() const { return threads_ > 1 && capacity() < flag_below(); }
+    bool low_share() const { return cpu_share() < k_probe_flag_fraction; }
     std::size_t flagged_probes() const {
         std::size_t n = 0;
         for (std::size_t k = 0; k < share_.size(); ++k) {
@@ -223,9 +233,8 @@ public:
             }
             out += "]";
         }
-        std::snprintf(buf, sizeof buf,
-                      ",\"probe_cpu_share\":%.4f,\"flagged_probes\":%zu,\"flagged\":%s",
-                      cpu_share(), flagged_probes(), flagged() ? "true" : "false");
+        std::snprintf(buf, sizeof buf, ",\"probe_cpu_share\":%.4f,\"flagged_probes\":%zu",
+                      cpu_share(), flagged_probes());
         out += buf;
         return out;
     }
@@ -253,10 +262,70 @@ private:
     std::vector<double> share_;               // CPU share of each probe
 };
 
-// One timed rep: wall and process CPU time.
+// Run-queue wait of this process so far: the sum over its threads of the second field of
+// /proc/self/task/<tid>/schedstat (ns runnable but waiting for a CPU), in seconds; threads that
+// exited no longer count, so only differences over a window without thread exits mean anything.
+// -1 where schedstat is missing (no CONFIG_SCHED_INFO, not Linux).
+inline double runq_wait_seconds() {
+#ifdef __linux__
+    DIR* d = opendir("/proc/self/task");
+    if (d == nullptr)
+        return -1;
+    double total = 0;
+    bool any = false;
+    while (const dirent* e = readdir(d)) {
+        if (e->d_name[0] == '.')
+            continue;
+        const std::string path = std::string("/proc/self/task/") + e->d_name + "/schedstat";
+        if (std::FILE* f = std::fopen(path.c_str(), "r")) {
+            unsigned long long on_cpu = 0, waited = 0;
+            if (std::fscanf(f, "%llu %llu", &on_cpu, &waited) == 2) {
+                total += static_cast<double>(waited) * 1e-9;
+                any = true;
+            }
+            std::fclose(f);
+        }
+    }
+    closedir(d);
+    return any ? total : -1;
+#else
+    return -1;
+#endif
+}
+
+// One timed rep: its figure (the wall time, or what the workload measured itself), its wall
+// time, the process CPU time and the process's run-queue wait over it (-1: unknown).
 struct Sample {
+    double figure_s = 0;
     double wall_s = 0;
     double cpu_s = 0;
+    double wait_s = -1;
+};
+
+// Times one rep: start() just before it, stop() just after; the schedstat reads lie outside the
+// wall-clock window.
+class RepClock {
+public:
+    void start() {
+        w0_ = runq_wait_seconds();
+        c0_ = cpu_seconds();
+        t0_ = std::chrono::steady_clock::now();
+    }
+    Sample stop() {
+        const auto t1 = std::chrono::steady_clock::now();
+        const double c1 = cpu_seconds();
+        const double w1 = runq_wait_seconds();
+        Sample s;
+        s.wall_s = std::chrono::duration<double>(t1 - t0_).count();
+        s.figure_s = s.wall_s;
+        s.cpu_s = c1 - c0_;
+        s.wait_s = (w0_ >= 0 && w1 >= 0) ? std::max(0.0, w1 - w0_) : -1;
+        return s;
+    }
+
+private:
+    double w0_ = -1, c0_ = 0;
+    std::chrono::steady_clock::time_point t0_{};
 };
 
 struct SeriesOptions {
@@ -276,35 +345,82 @@ struct Hooks {
 };
 
 struct Series {
-    explicit Series(std::size_t threads) : probe(threads) {}
-    std::vector<double> times, cpus;            // the T-worker reps
-    std::vector<double> base_times, base_cpus;  // the interleaved 1-worker reps (may be empty)
+    explicit Series(std::size_t threads) : threads(threads ? threads : 1), probe(threads) {}
+    std::size_t threads;
+    std::vector<Sample> reps;       // the T-worker reps
+    std::vector<Sample> base_reps;  // the interleaved 1-worker reps (may be empty)
     CapacityProbe probe;
 
+    static std::vector<double> figures(const std::vector<Sample>& v) {
+        std::vector<double> out;
+        for (const Sample& s : v)
+            out.push_back(s.figure_s);
+        return out;
+    }
+    std::vector<double> times() const { return figures(reps); }
+    std::vector<double> cpus() const {
+        std::vector<double> out;
+        for (const Sample& s : reps)
+            out.push_back(s.cpu_s);
+        return out;
+    }
+    // Run-queue wait over the reps / (threads x their wall time); -1 if unknown.
+    static double wait_fraction(const std::vector<Sample>& v, std::size_t threads) {
+        double wait = 0, wall = 0;
+        for (const Sample& s : v) {
+            if (s.wait_s < 0)
+                return -1;
+            wait += s.wait_s;
+            wall += s.wall_s;
+        }
+        return wall > 0 ? wait / (wall * static_cast<double>(threads)) : -1;
+    }
+    double wait_frac() const { return wait_fraction(reps, threads); }
+    double base_wait_frac() const { return wait_fraction(base_reps, 1); }
+
     double speedup() const {
-        return base_times.empty() ? 0 : median_of(base_times) / median_of(times);
+        return base_reps.empty() ? 0 : median_of(figures(base_reps)) / median_of(times());
     }
     double efficiency() const {
         const double cap = probe.capacity();
-        return (base_times.empty() || !(cap > 0)) ? 0 : speedup() / cap;
+        return (base_reps.empty() || !(cap > 0)) ? 0 : speedup() / cap;
+    }
+    // Why the run is flagged ("" if it is not): capacity, share, wait, joined by '+'.
+    std::string flag_reasons() const {
+        std::string r;
+        auto add = [&](const char* why) {
+            if (!r.empty())
+                r += "+";
+            r += why;
+        };
+        if (probe.low_capacity())
+            add("capacity");
+        if (probe.low_share())
+            add("share");
+        if (wait_frac() > k_wait_flag_fraction || base_wait_frac() > k_wait_flag_fraction)
+            add("wait");
+        return r;
     }
 
-    // JSON fields (each with a leading comma): probe figures, and the 1-worker reps, speed-up and
-    // efficiency when there are any.
+    // JSON fields (each with a leading comma): probe figures, run-queue wait, the 1-worker reps,
+    // speed-up and efficiency when there are any, and the flag.
     std::string json() const {
         std::string out = probe.json();
-        if (base_times.empty())
-            return out;
         char buf[160];
-        out += ",\"base_threads\":1,\"base_times_s\":[";
-        for (std::size_t i = 0; i < base_times.size(); ++i) {
-            std::snprintf(buf, sizeof buf, "%s%.9f", i ? "," : "", base_times[i]);
+        std::snprintf(buf, sizeof buf, ",\"wait_frac\":%.4f", wait_frac());
+        out += buf;
+        if (!base_reps.empty()) {
+            out += ",\"base_threads\":1,\"base_times_s\":";
+            out += json_list(figures(base_reps));
+            std::snprintf(buf, sizeof buf,
+                          ",\"base_median_s\":%.9f,\"base_wait_frac\":%.4f,\"speedup\":%.4f,"
+                          "\"efficiency\":%.4f",
+                          median_of(figures(base_reps)), base_wait_frac(), speedup(), efficiency());
             out += buf;
         }
-        std::snprintf(buf, sizeof buf,
-                      "],\"base_median_s\":%.9f,\"speedup\":%.4f,\"efficiency\":%.4f",
-                      median_of(base_times), speedup(), efficiency());
-        out += buf;
+        const std::string why = flag_reasons();
+        out += why.empty() ? ",\"flagged\":false"
+                           : ",\"flagged\":true,\"flag_reasons\":\"" + why + "\"";
         return out;
     }
 };
@@ -318,11 +434,11 @@ inline void run_series(Series& s,
                        const SeriesOptions& o,
                        const std::function<Sample()>& rep,
                        const std::function<Sample()>& base) {
-    auto total = [&] {
+    auto stop = [&] {
         double t = 0;
-        for (double x : s.times)
-            t += x;
-        return t;
+        for (const Sample& r : s.reps)
+            t += r.figure_s;
+        return o.max_time > 0 && s.reps.size() >= k_min_reps && t >= o.max_time;
     };
     if (!base) {
         s.probe.probe();
@@ -331,10 +447,8 @@ inline void run_series(Series& s,
         if (o.before_timed)
             o.before_timed();
         for (std::size_t i = 0; i < o.reps; ++i) {
-            const Sample r = rep();
-            s.times.push_back(r.wall_s);
-            s.cpus.push_back(r.cpu_s);
-            if (o.max_time > 0 && s.times.size() >= k_min_reps && total() >= o.max_time)
+            s.reps.push_back(rep());
+            if (stop())
                 break;
         }
         s.probe.probe(k_settle_long);
@@ -349,15 +463,11 @@ inline void run_series(Series& s,
     if (o.before_timed)
         o.before_timed();
     for (std::size_t i = 0; i < o.reps; ++i) {
-        const Sample b = base();
-        s.base_times.push_back(b.wall_s);
-        s.base_cpus.push_back(b.cpu_s);
+        s.base_reps.push_back(base());
         std::this_thread::sleep_for(k_settle);
-        const Sample r = rep();
-        s.times.push_back(r.wall_s);
-        s.cpus.push_back(r.cpu_s);
+        s.reps.push_back(rep());
         s.probe.probe();
-        if (o.max_time > 0 && s.times.size() >= k_min_reps && total() >= o.max_time)
+        if (stop())
             break;
     }
 }

@@ -359,15 +359,14 @@ bool measure(const Args& args,
     std::uint64_t result = 0;
     auto timed = [&](auto& f) {
         reset();
-        const double c0 = cpu_seconds();
-        const auto t0 = std::chrono::steady_clock::now();
+        bench::RepClock clock;
+        clock.start();
         const std::uint64_t r = f();
-        const auto t1 = std::chrono::steady_clock::now();
-        const double c1 = cpu_seconds();
+        bench::Sample sample = clock.stop();
         if (r != expected)
             checked = false;
         result = r;
-        return bench::Sample{std::chrono::duration<double>(t1 - t0).count(), c1 - c0};
+        return sample;
     };
     bench::Series s(threads);
     std::function<bench::Sample()> base;
@@ -381,8 +380,8 @@ bool measure(const Args& args,
     o.before_timed = hooks.before_timed;
     bench::run_series(
         s, o, [&] { return timed(run); }, base);
-    const std::vector<double>& times = s.times;
-    std::vector<double> st = times, sc = s.cpus;
+    const std::vector<double> times = s.times(), cpus = s.cpus();
+    std::vector<double> st = times, sc = cpus;
     std::sort(st.begin(), st.end());
     std::sort(sc.begin(), sc.end());
     std::printf(
@@ -392,7 +391,7 @@ bool measure(const Args& args,
         "%s%s,\"compiler\":\"%s\",\"checked\":%s}\n",
         args.workload.c_str(), system, threads, args.n, times.size(), args.warmup,
         json_list(times).c_str(), median_of_sorted(st), st.front(), st.back(),
-        json_list(s.cpus).c_str(), median_of_sorted(sc), peak_rss_kb(), result, s.json().c_str(),
+        json_list(cpus).c_str(), median_of_sorted(sc), peak_rss_kb(), result, s.json().c_str(),
         hooks.extra_json ? hooks.extra_json().c_str() : "", compiler_string(),
         checked ? "true" : "false");
     std::fflush(stdout);

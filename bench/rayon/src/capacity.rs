@@ -4,24 +4,30 @@
 //!
 //! Capacity: how many CPUs' worth of work the machine gives this process right now. A probe times
 //! a fixed serial kernel (integer mixing, 8 independent lanes kept in registers: no memory
-//! traffic) alone on each of the run's CPUs in turn, then on T threads at once (one per CPU,
-//! pinned, started together); its capacity = sum over the T threads of (the fastest alone time /
-//! that thread's co-run time), i.e. T x alone / co-run. A run's capacity is the median of its
-//! probes'. The probe threads run while the pools are idle (after a settle sleep). The probe also
-//! records the kernel's thread CPU time / wall time ("probe_cpu_share"): below 1 when other
-//! processes (or the host) preempted it.
+//! traffic; ~10 ms) alone on each of the run's CPUs in turn, then on T threads at once (one per
+//! CPU, pinned, started together); its capacity = sum over the T threads of (the fastest alone
+//! time / that thread's co-run time), i.e. T x alone / co-run. A run's capacity is the median of
+//! its probes'. The probe threads run while the pools are idle (after a settle sleep).
+//!
+//! Time-sharing with other processes slows alone and co-run alike; two more figures show it: the
+//! probe's CPU share (thread CPU time / wall time of the kernel runs) and the reps' run-queue wait
+//! (time the process's threads were runnable but waited for a CPU, /proc/self/task/*/schedstat,
+//! as a fraction of threads x wall time).
 //!
 //! Interleaving: a T-worker run also builds a 1-worker `ThreadPool` and alternates reps 1, T, 1,
-//! T, ... with a probe after every pair; efficiency = speed-up / capacity.
+//! T, ... with a probe after every pair; efficiency = speed-up / capacity. A run is flagged when
+//! its capacity < 0.9 x T, its probe CPU share < 0.9, or its reps' run-queue wait > 0.1.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-/// Iterations of the probe kernel (the same as bench/capacity.hpp's k_probe_iters).
-pub const PROBE_ITERS: u64 = 400_000;
+/// Iterations of the probe kernel (the same as bench/capacity.hpp's k_probe_iters): ~10 ms.
+pub const PROBE_ITERS: u64 = 2_000_000;
 /// A probe whose capacity is below this fraction of the thread count, or whose threads ran for
 /// less than this fraction of their wall time, is flagged.
 pub const PROBE_FLAG_FRACTION: f64 = 0.9;
+/// A run whose reps' threads waited for a CPU more than this fraction of their time is flagged.
+pub const WAIT_FLAG_FRACTION: f64 = 0.1;
 /// Sleep before each probe and between the 1-worker and the T-worker rep.
 pub const SETTLE: Duration = Duration::from_millis(2);
 /// Before the final probe of a run that is not interleaved.
@@ -286,10 +292,11 @@ impl CapacityProbe {
     fn flag_below(&self) -> f64 {
         PROBE_FLAG_FRACTION * self.threads as f64
     }
-    /// Capacity below 0.9 x threads, or the probe threads ran less than 0.9 of the time.
-    pub fn flagged(&self) -> bool {
-        (self.threads > 1 && self.capacity() < self.flag_below())
-            || self.cpu_share() < PROBE_FLAG_FRACTION
+    pub fn low_capacity(&self) -> bool {
+        self.threads > 1 && self.capacity() < self.flag_below()
+    }
+    pub fn low_share(&self) -> bool {
+        self.cpu_share() < PROBE_FLAG_FRACTION
     }
     pub fn flagged_probes(&self) -> usize {
         let b = self.flag_below();
@@ -325,73 +332,188 @@ impl CapacityProbe {
             );
         }
         out += &format!(
-            ",\"probe_cpu_share\":{:.4},\"flagged_probes\":{},\"flagged\":{}",
+            ",\"probe_cpu_share\":{:.4},\"flagged_probes\":{}",
             self.cpu_share(),
-            self.flagged_probes(),
-            self.flagged()
+            self.flagged_probes()
         );
         out
     }
 }
 
-/// One timed rep: wall (or the workload's own figure) and process CPU time.
+/// Run-queue wait of this process so far: the sum over its threads of the second field of
+/// /proc/self/task/<tid>/schedstat (ns runnable but waiting for a CPU), in seconds; None where
+/// schedstat is missing.
+pub fn runq_wait_seconds() -> Option<f64> {
+    let dir = std::fs::read_dir("/proc/self/task").ok()?;
+    let mut total = 0.0;
+    let mut any = false;
+    for e in dir.flatten() {
+        let mut path = e.path();
+        path.push("schedstat");
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            if let Some(w) = text
+                .split_whitespace()
+                .nth(1)
+                .and_then(|x| x.parse::<u64>().ok())
+            {
+                total += w as f64 * 1e-9;
+                any = true;
+            }
+        }
+    }
+    if any {
+        Some(total)
+    } else {
+        None
+    }
+}
+
+/// One timed rep: its figure (the wall time, or what the workload measured itself), its wall
+/// time, the process CPU time and the process's run-queue wait over it.
+#[derive(Clone, Copy)]
 pub struct Sample {
+    pub figure_s: f64,
     pub wall_s: f64,
     pub cpu_s: f64,
+    pub wait_s: Option<f64>,
+}
+
+/// Times one rep (bench/capacity.hpp's RepClock): the schedstat reads lie outside the wall-clock
+/// window.
+pub struct RepClock {
+    w0: Option<f64>,
+    c0: f64,
+    t0: Instant,
+}
+
+impl RepClock {
+    pub fn start() -> RepClock {
+        let w0 = runq_wait_seconds();
+        let c0 = crate::rusage::cpu_seconds();
+        RepClock {
+            w0,
+            c0,
+            t0: Instant::now(),
+        }
+    }
+    pub fn stop(&self) -> Sample {
+        let wall_s = self.t0.elapsed().as_secs_f64();
+        let c1 = crate::rusage::cpu_seconds();
+        let w1 = runq_wait_seconds();
+        let wait_s = match (self.w0, w1) {
+            (Some(a), Some(b)) => Some((b - a).max(0.0)),
+            _ => None,
+        };
+        Sample {
+            figure_s: wall_s,
+            wall_s,
+            cpu_s: c1 - self.c0,
+            wait_s,
+        }
+    }
 }
 
 pub struct Series {
-    pub times: Vec<f64>,
-    pub cpus: Vec<f64>,
-    pub base_times: Vec<f64>,
-    pub base_cpus: Vec<f64>,
+    pub threads: usize,
+    pub reps: Vec<Sample>,
+    pub base_reps: Vec<Sample>,
     pub probe: CapacityProbe,
+}
+
+fn figures(v: &[Sample]) -> Vec<f64> {
+    v.iter().map(|s| s.figure_s).collect()
+}
+
+/// Run-queue wait over the reps / (threads x their wall time); None if unknown.
+fn wait_fraction(v: &[Sample], threads: usize) -> Option<f64> {
+    let mut wait = 0.0;
+    let mut wall = 0.0;
+    for s in v {
+        wait += s.wait_s?;
+        wall += s.wall_s;
+    }
+    if wall > 0.0 {
+        Some(wait / (wall * threads as f64))
+    } else {
+        None
+    }
 }
 
 impl Series {
     pub fn new(threads: usize) -> Series {
         Series {
-            times: Vec::new(),
-            cpus: Vec::new(),
-            base_times: Vec::new(),
-            base_cpus: Vec::new(),
+            threads: threads.max(1),
+            reps: Vec::new(),
+            base_reps: Vec::new(),
             probe: CapacityProbe::new(threads),
         }
     }
+    pub fn times(&self) -> Vec<f64> {
+        figures(&self.reps)
+    }
+    pub fn cpus(&self) -> Vec<f64> {
+        self.reps.iter().map(|s| s.cpu_s).collect()
+    }
+    pub fn wait_frac(&self) -> Option<f64> {
+        wait_fraction(&self.reps, self.threads)
+    }
+    pub fn base_wait_frac(&self) -> Option<f64> {
+        wait_fraction(&self.base_reps, 1)
+    }
     pub fn speedup(&self) -> f64 {
-        if self.base_times.is_empty() {
+        if self.base_reps.is_empty() {
             0.0
         } else {
-            median_of(&self.base_times) / median_of(&self.times)
+            median_of(&figures(&self.base_reps)) / median_of(&self.times())
         }
     }
     pub fn efficiency(&self) -> f64 {
         let cap = self.probe.capacity();
-        if self.base_times.is_empty() || cap.is_nan() || cap <= 0.0 {
+        if self.base_reps.is_empty() || cap.is_nan() || cap <= 0.0 {
             0.0
         } else {
             self.speedup() / cap
         }
     }
-    /// JSON fields (each with a leading comma): probe figures, and the 1-worker reps, speed-up
-    /// and efficiency when there are any.
+    /// Why the run is flagged ("" if it is not): capacity, share, wait, joined by '+'.
+    pub fn flag_reasons(&self) -> String {
+        let mut r: Vec<&str> = Vec::new();
+        if self.probe.low_capacity() {
+            r.push("capacity");
+        }
+        if self.probe.low_share() {
+            r.push("share");
+        }
+        let high = |w: Option<f64>| w.map_or(false, |w| w > WAIT_FLAG_FRACTION);
+        if high(self.wait_frac()) || high(self.base_wait_frac()) {
+            r.push("wait");
+        }
+        r.join("+")
+    }
+    /// JSON fields (each with a leading comma), the same as the C++ side's.
     pub fn json(&self) -> String {
         let mut out = self.probe.json();
-        if self.base_times.is_empty() {
-            return out;
+        out += &format!(",\"wait_frac\":{:.4}", self.wait_frac().unwrap_or(-1.0));
+        if !self.base_reps.is_empty() {
+            let b: Vec<String> = figures(&self.base_reps)
+                .iter()
+                .map(|x| format!("{:.9}", x))
+                .collect();
+            out += &format!(
+                ",\"base_threads\":1,\"base_times_s\":[{}],\"base_median_s\":{:.9},\"base_wait_frac\":{:.4},\"speedup\":{:.4},\"efficiency\":{:.4}",
+                b.join(","),
+                median_of(&figures(&self.base_reps)),
+                self.base_wait_frac().unwrap_or(-1.0),
+                self.speedup(),
+                self.efficiency()
+            );
         }
-        let b: Vec<String> = self
-            .base_times
-            .iter()
-            .map(|x| format!("{:.9}", x))
-            .collect();
-        out += &format!(
-            ",\"base_threads\":1,\"base_times_s\":[{}],\"base_median_s\":{:.9},\"speedup\":{:.4},\"efficiency\":{:.4}",
-            b.join(","),
-            median_of(&self.base_times),
-            self.speedup(),
-            self.efficiency()
-        );
+        let why = self.flag_reasons();
+        if why.is_empty() {
+            out += ",\"flagged\":false";
+        } else {
+            out += &format!(",\"flagged\":true,\"flag_reasons\":\"{}\"", why);
+        }
         out
     }
 }
@@ -411,7 +533,9 @@ pub fn run_series(
     rep: &mut dyn FnMut(bool) -> Sample,
 ) {
     let stop = |s: &Series| {
-        max_time > 0.0 && s.times.len() >= min_reps && s.times.iter().sum::<f64>() >= max_time
+        max_time > 0.0
+            && s.reps.len() >= min_reps
+            && s.reps.iter().map(|r| r.figure_s).sum::<f64>() >= max_time
     };
     if !has_base {
         s.probe.probe(SETTLE);
@@ -419,9 +543,7 @@ pub fn run_series(
             rep(false);
         }
         for _ in 0..reps {
-            let r = rep(false);
-            s.times.push(r.wall_s);
-            s.cpus.push(r.cpu_s);
+            s.reps.push(rep(false));
             if stop(s) {
                 break;
             }
@@ -436,13 +558,9 @@ pub fn run_series(
     }
     s.probe.probe(SETTLE);
     for _ in 0..reps {
-        let b = rep(true);
-        s.base_times.push(b.wall_s);
-        s.base_cpus.push(b.cpu_s);
+        s.base_reps.push(rep(true));
         std::thread::sleep(SETTLE);
-        let r = rep(false);
-        s.times.push(r.wall_s);
-        s.cpus.push(r.cpu_s);
+        s.reps.push(rep(false));
         s.probe.probe(SETTLE);
         if stop(s) {
             break;
@@ -471,5 +589,27 @@ mod tests {
         // Some capacity, at most the CPUs it ran on with generous slack for noise.
         assert!(p.capacity() > 0.0 && p.capacity() < 2.0 * cpus + 1.0);
         assert!(p.json().contains("\"capacity\":"));
+    }
+
+    #[test]
+    fn series_flags_and_fields() {
+        let mut s = Series::new(2);
+        let mut rep = |_on_base: bool| {
+            let c = RepClock::start();
+            let _ = probe_kernel(3, 1000);
+            c.stop()
+        };
+        run_series(&mut s, 3, 1, 0.0, 3, true, &mut rep);
+        assert_eq!(s.reps.len(), 3);
+        assert_eq!(s.base_reps.len(), 3);
+        let j = s.json();
+        for key in &[
+            "\"speedup\":",
+            "\"efficiency\":",
+            "\"wait_frac\":",
+            "\"flagged\":",
+        ] {
+            assert!(j.contains(key), "{} missing in {}", key, j);
+        }
     }
 }

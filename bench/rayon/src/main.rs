@@ -6,9 +6,10 @@
 //! {"workload":"fib","system":"rayon","lang":"rust","threads":2,"n":30,"reps":7,"warmup":1,
 //!  "times_s":[...],"median_s":..,"min_s":..,"max_s":..,"cpu_s":[...],"cpu_median_s":..,
 //!  "peak_rss_kb":..,"result":832040,"compiler":"rustc 1.xx.y ...","checked":true}
-//! plus the capacity fields of capacity.rs ("probes", "probe_alone_s", "probe_cpus", and at T > 1
-//! "capacity", "capacities", "flagged_probes", "flagged", then "base_times_s", "base_median_s",
-//! "speedup", "efficiency" from a 1-worker pool whose reps alternate with the T-worker ones).
+//! plus the capacity fields of capacity.rs: "probes", "probe_alone_s", "probe_cpus", at T > 1
+//! "capacity" and "capacities", then "probe_cpu_share", "flagged_probes", "wait_frac"; at T > 1
+//! "base_times_s", "base_median_s", "base_wait_frac", "speedup", "efficiency" from a 1-worker pool
+//! whose reps alternate with the T-worker ones; "flagged" (and "flag_reasons").
 //! The C++ side (bench/fib_compare.cpp) has the same CLI and output format.
 //! Exit status: 0 if every result checked, 1 if a result was wrong, 2 on usage errors.
 //!
@@ -19,7 +20,6 @@ mod rusage;
 mod workloads;
 
 use std::process;
-use std::time::Instant;
 
 use workloads::{Instance, Workload};
 
@@ -182,22 +182,19 @@ fn measure(
     {
         let mut rep = |on_base: bool| -> capacity::Sample {
             inst.reset();
-            let c0 = rusage::cpu_seconds();
-            let t0 = Instant::now();
+            let clock = capacity::RepClock::start();
             let r = match (pool, on_base) {
                 (None, _) => inst.run_serial(),
                 (Some(p), false) => inst.run_rayon_pool(p),
                 (Some(_), true) => inst.run_rayon_pool(base.unwrap()),
             };
-            let wall = t0.elapsed().as_secs_f64();
-            let c1 = rusage::cpu_seconds();
-            let dt = inst.self_time().unwrap_or(wall);
+            let mut sample = clock.stop();
+            if let Some(t) = inst.self_time() {
+                sample.figure_s = t;
+            }
             checked &= inst.check(r);
             result = r;
-            capacity::Sample {
-                wall_s: dt,
-                cpu_s: c1 - c0,
-            }
+            sample
         };
         capacity::run_series(
             &mut series,
@@ -209,10 +206,10 @@ fn measure(
             &mut rep,
         );
     }
-    let times = &series.times;
-    let cpus = &series.cpus;
-    let st = sorted(times);
-    let sc = sorted(cpus);
+    let times = series.times();
+    let cpus = series.cpus();
+    let st = sorted(&times);
+    let sc = sorted(&cpus);
     println!(
         "{{\"workload\":\"{}\",\"system\":\"{}\",\"lang\":\"rust\",\"threads\":{},\"n\":{},\"reps\":{},\"warmup\":{},\
 \"times_s\":{},\"median_s\":{:.9},\"min_s\":{:.9},\"max_s\":{:.9},\"cpu_s\":{},\"cpu_median_s\":{:.9},\
@@ -223,11 +220,11 @@ fn measure(
         inst.n(),
         times.len(),
         args.warmup,
-        json_list(times),
+        json_list(&times),
         median(&st),
         st[0],
         st[st.len() - 1],
-        json_list(cpus),
+        json_list(&cpus),
         median(&sc),
         rusage::peak_rss_kb(),
         result,
