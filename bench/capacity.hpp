@@ -135,40 +135,40 @@ class CapacityProbe {
 public:
     // threads: the thread count of the run; probe thread i runs on the run's CPU i mod (number of
     // allowed CPUs).
-    explicit CapacityProbe(std::size_t threads) : threads_(threads ? threads : 1) {
+    explicit CapacityProbe(std::size_t threads) : m_threads(threads ? threads : 1) {
         const std::vector<int> all = allowed_cpus();
-        for (std::size_t i = 0; i < threads_ && i < all.size(); ++i)
-            cpus_.push_back(all[i]);
-        alone_.resize(cpus_.size());
+        for (std::size_t i = 0; i < m_threads && i < all.size(); ++i)
+            m_cpus.push_back(all[i]);
+        m_alone.resize(m_cpus.size());
     }
 
-    std::size_t threads() const { return threads_; }
+    std::size_t threads() const { return m_threads; }
 
     // One probe: settle, the kernel alone on each CPU in turn, then on all at once (threads > 1).
     void probe(std::chrono::milliseconds settle = k_settle) {
         std::this_thread::sleep_for(settle);
-        std::vector<Timed> alone(cpus_.size());
+        std::vector<Timed> alone(m_cpus.size());
         double wall = 0, cpu = 0;
-        for (std::size_t c = 0; c < cpus_.size(); ++c) {
+        for (std::size_t c = 0; c < m_cpus.size(); ++c) {
             std::thread t([&, c] {
-                pin_this_thread(cpus_[c]);
+                pin_this_thread(m_cpus[c]);
                 alone[c] = time_kernel();
             });
             t.join();
-            alone_[c].push_back(alone[c].wall_s);
+            m_alone[c].push_back(alone[c].wall_s);
             wall += alone[c].wall_s;
             cpu += alone[c].cpu_s;
         }
-        if (threads_ > 1) {
-            std::vector<Timed> co(threads_);
+        if (m_threads > 1) {
+            std::vector<Timed> co(m_threads);
             std::atomic<std::size_t> arrived{0};
             std::vector<std::thread> ts;
-            ts.reserve(threads_);
-            for (std::size_t i = 0; i < threads_; ++i) {
+            ts.reserve(m_threads);
+            for (std::size_t i = 0; i < m_threads; ++i) {
                 ts.emplace_back([&, i] {
-                    pin_this_thread(cpus_[i % cpus_.size()]);
+                    pin_this_thread(m_cpus[i % m_cpus.size()]);
                     arrived.fetch_add(1, std::memory_order_acq_rel);
-                    while (arrived.load(std::memory_order_acquire) < threads_) {
+                    while (arrived.load(std::memory_order_acquire) < m_threads) {
                     }
                     co[i] = time_kernel();
                 });
@@ -186,31 +186,31 @@ public:
                 wall += c.wall_s;
                 cpu += c.cpu_s;
             }
-            per_probe_.push_back(cap);
+            m_per_probe.push_back(cap);
         }
-        share_.push_back(wall > 0 ? std::min(1.0, cpu / wall) : 1.0);
+        m_share.push_back(wall > 0 ? std::min(1.0, cpu / wall) : 1.0);
     }
 
-    std::size_t probes() const { return share_.size(); }
+    std::size_t probes() const { return m_share.size(); }
 
     // The median of the probes' capacities (threads > 1).
-    double capacity() const { return median_of(per_probe_); }
+    double capacity() const { return median_of(m_per_probe); }
     // The median over the probes of the kernel's CPU time / wall time (alone and co-run runs):
     // below 1 when the probe threads were preempted.
-    double cpu_share() const { return median_of(share_); }
-    double flag_below() const { return k_probe_flag_fraction * static_cast<double>(threads_); }
-    bool low_capacity() const { return threads_ > 1 && capacity() < flag_below(); }
+    double cpu_share() const { return median_of(m_share); }
+    double flag_below() const { return k_probe_flag_fraction * static_cast<double>(m_threads); }
+    bool low_capacity() const { return m_threads > 1 && capacity() < flag_below(); }
     bool low_share() const { return cpu_share() < k_probe_flag_fraction; }
     std::size_t flagged_probes() const {
         std::size_t n = 0;
-        for (std::size_t k = 0; k < share_.size(); ++k) {
-            const bool low_cap = threads_ > 1 && per_probe_[k] < flag_below();
-            if (low_cap || share_[k] < k_probe_flag_fraction)
+        for (std::size_t k = 0; k < m_share.size(); ++k) {
+            const bool low_cap = m_threads > 1 && m_per_probe[k] < flag_below();
+            if (low_cap || m_share[k] < k_probe_flag_fraction)
                 ++n;
         }
         return n;
     }
-    double alone_median_s() const { return alone_.empty() ? 0 : median_of(alone_[0]); }
+    double alone_median_s() const { return m_alone.empty() ? 0 : median_of(m_alone[0]); }
 
     // JSON fields (each with a leading comma): the probe's figures for this run.
     std::string json() const {
@@ -219,16 +219,16 @@ public:
         std::snprintf(buf, sizeof buf, ",\"probes\":%zu,\"probe_alone_s\":%.9f,\"probe_cpus\":[",
                       probes(), alone_median_s());
         out += buf;
-        for (std::size_t i = 0; i < cpus_.size(); ++i) {
-            std::snprintf(buf, sizeof buf, "%s%d", i ? "," : "", cpus_[i]);
+        for (std::size_t i = 0; i < m_cpus.size(); ++i) {
+            std::snprintf(buf, sizeof buf, "%s%d", i ? "," : "", m_cpus[i]);
             out += buf;
         }
         out += "]";
-        if (threads_ > 1 && !per_probe_.empty()) {
+        if (m_threads > 1 && !m_per_probe.empty()) {
             std::snprintf(buf, sizeof buf, ",\"capacity\":%.4f,\"capacities\":[", capacity());
             out += buf;
-            for (std::size_t i = 0; i < per_probe_.size(); ++i) {
-                std::snprintf(buf, sizeof buf, "%s%.4f", i ? "," : "", per_probe_[i]);
+            for (std::size_t i = 0; i < m_per_probe.size(); ++i) {
+                std::snprintf(buf, sizeof buf, "%s%.4f", i ? "," : "", m_per_probe[i]);
                 out += buf;
             }
             out += "]";
@@ -255,11 +255,11 @@ private:
         return {std::chrono::duration<double>(t1 - t0).count(), c1 - c0};
     }
 
-    std::size_t threads_;
-    std::vector<int> cpus_;
-    std::vector<std::vector<double>> alone_;  // [cpu][probe] wall times
-    std::vector<double> per_probe_;           // capacity of each probe (threads > 1)
-    std::vector<double> share_;               // CPU share of each probe
+    std::size_t m_threads;
+    std::vector<int> m_cpus;
+    std::vector<std::vector<double>> m_alone;  // [cpu][probe] wall times
+    std::vector<double> m_per_probe;           // capacity of each probe (threads > 1)
+    std::vector<double> m_share;               // CPU share of each probe
 };
 
 // Run-queue wait of this process so far: the sum over its threads of the second field of
@@ -307,25 +307,25 @@ struct Sample {
 class RepClock {
 public:
     void start() {
-        w0_ = runq_wait_seconds();
-        c0_ = cpu_seconds();
-        t0_ = std::chrono::steady_clock::now();
+        m_w0 = runq_wait_seconds();
+        m_c0 = cpu_seconds();
+        m_t0 = std::chrono::steady_clock::now();
     }
     Sample stop() {
         const auto t1 = std::chrono::steady_clock::now();
         const double c1 = cpu_seconds();
         const double w1 = runq_wait_seconds();
         Sample s;
-        s.wall_s = std::chrono::duration<double>(t1 - t0_).count();
+        s.wall_s = std::chrono::duration<double>(t1 - m_t0).count();
         s.figure_s = s.wall_s;
-        s.cpu_s = c1 - c0_;
-        s.wait_s = (w0_ >= 0 && w1 >= 0) ? std::max(0.0, w1 - w0_) : -1;
+        s.cpu_s = c1 - m_c0;
+        s.wait_s = (m_w0 >= 0 && w1 >= 0) ? std::max(0.0, w1 - m_w0) : -1;
         return s;
     }
 
 private:
-    double w0_ = -1, c0_ = 0;
-    std::chrono::steady_clock::time_point t0_{};
+    double m_w0 = -1, m_c0 = 0;
+    std::chrono::steady_clock::time_point m_t0{};
 };
 
 struct SeriesOptions {
@@ -353,6 +353,7 @@ struct Series {
 
     static std::vector<double> figures(const std::vector<Sample>& v) {
         std::vector<double> out;
+        out.reserve(v.size());
         for (const Sample& s : v)
             out.push_back(s.figure_s);
         return out;
@@ -360,6 +361,7 @@ struct Series {
     std::vector<double> times() const { return figures(reps); }
     std::vector<double> cpus() const {
         std::vector<double> out;
+        out.reserve(reps.size());
         for (const Sample& s : reps)
             out.push_back(s.cpu_s);
         return out;

@@ -573,7 +573,6 @@ struct WakeupWorkload : PoolJobWorkload {
 
 using bench::available_parallelism;
 using bench::compiler_string;
-using bench::cpu_seconds;
 using bench::json_list;
 using bench::median_of_sorted;
 using bench::peak_rss_kb;

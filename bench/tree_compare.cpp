@@ -185,7 +185,6 @@ bool is_power_of_10(std::uint64_t n) {
 
 using bench::available_parallelism;
 using bench::compiler_string;
-using bench::cpu_seconds;
 using bench::json_list;
 using bench::median_of_sorted;
 using bench::peak_rss_kb;

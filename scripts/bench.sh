@@ -109,6 +109,8 @@ print_table() {
       CPU[k] = num("cpu_median_s"); N[k] = num("n"); RSS[k] = num("peak_rss_kb"); REPS[k] = num("reps")
       SPD[k] = num("speedup"); CAP[k] = num("capacity"); EFF[k] = num("efficiency")
       FLG[k] = ($0 ~ /"flagged":true/) ? 1 : 0
+      FR[k] = "-"; why = str("flag_reasons")
+      if (why != "") { FR[k] = ""; nwhy = split(why, parts, "+"); for (q = 1; q <= nwhy; q++) FR[k] = FR[k] substr(parts[q], 1, 1) }
       if (match($0, /"result":[0-9]+/)) RES[k] = substr($0, RSTART + 9, RLENGTH - 9); else RES[k] = "?"
       CHK[k] = ($0 ~ /"checked":true/) ? "yes" : "NO"
       # idle: the ratios compare CPU time (the wall time is the fixed interval)
@@ -120,12 +122,12 @@ print_table() {
     }
     END {
       if (nrows == 0) { print "bench.sh: no results to tabulate" > "/dev/stderr"; exit 1 }
-      fmt = "%-7s %-12s %10s %21s %9s %8s %9s %8s %8s %5s %7s %6s %6s %5s\n"
+      fmt = "%-7s %-12s %10s %21s %9s %8s %9s %8s %8s %5s %7s %6s %5s %5s %4s\n"
       for (i = 1; i <= nw; i++) {
         w = wl[i]; nn = ""
         for (k = 1; k <= nrows; k++) if (W[k] == w) { nn = N[k]; break }
         printf "\n== %s (n=%s) ==\n", w, nn
-        printf fmt, "threads", "system", "median ms", "min-max ms", "x serial", "x rayon", "cpu s", "cpu/wall", "peak MB", "reps", "checked", "x 1w", "cap", "eff"
+        printf fmt, "threads", "system", "median ms", "min-max ms", "x serial", "x rayon", "cpu s", "cpu/wall", "peak MB", "reps", "checked", "x 1w", "cap", "eff", "flag"
         # rows: serial first, then by thread count, systems in a fixed order
         nt = 0
         for (k = 1; k <= nrows; k++) {
@@ -151,10 +153,9 @@ print_table() {
               }
               if (w == "idle" || w == "wakeup") cw = "-"
               sp = (SPD[k] == "") ? "-" : sprintf("%.2f", SPD[k])
-              cp = ((CAP[k] == "") ? "-" : sprintf("%.2f", CAP[k])) (FLG[k] ? "!" : "")
+              cp = (CAP[k] == "") ? "-" : sprintf("%.2f", CAP[k])
               ef = (EFF[k] == "") ? "-" : sprintf("%.2f", EFF[k])
-              if (FLG[k]) flagged_any = 1
-              printf fmt, T[k], S[k], ms(MED[k]), ms(MIN[k]) "-" ms(MAX[k]), xs, xr, (CPU[k] == "" ? "-" : sprintf("%.4f", CPU[k])), cw, sprintf("%.1f", RSS[k] / 1024), REPS[k], CHK[k], sp, cp, ef
+              printf fmt, T[k], S[k], ms(MED[k]), ms(MIN[k]) "-" ms(MAX[k]), xs, xr, (CPU[k] == "" ? "-" : sprintf("%.4f", CPU[k])), cw, sprintf("%.1f", RSS[k] / 1024), REPS[k], CHK[k], sp, cp, ef, FR[k]
               if (!(RES[k] in RV)) { RV[RES[k]] = 1; nres++ }
             }
           }
@@ -173,7 +174,8 @@ print_table() {
       print "x 1w     = speed-up: median of a 1-worker pool of the same system, its reps alternating with these in the same process, / median."
       print "cap      = capacity: CPUs'"'"' worth of work the machine gave the process (a fixed kernel on T pinned threads at once vs alone; median of"
       print "           the probes taken between the reps); eff = x 1w / cap (bench/README.md, \"Capacity and efficiency\")."
-      if (flagged_any) print "!        flagged: capacity < 0.9 x threads, probe CPU share < 0.9 or run-queue wait > 0.1 (\"flag_reasons\" in the JSON): the machine limited this row."
+      print "flag     = why the process is flagged: c = cap < 0.9 x threads, s = the probe threads'"'"' CPU share < 0.9 (preempted), w = run-queue"
+      print "           wait of the reps > 0.1 (other processes took CPU time); - = not flagged. A flagged row measured the machine, not the pool."
       for (l in COMPILER) printf "compiler (%s): %s\n", l, COMPILER[l]
       if (differ) exit 3
     }
