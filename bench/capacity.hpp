@@ -15,8 +15,8 @@
 // two more figures do: the probe's CPU share (thread CPU time / wall time of the kernel runs:
 // < 1 when preempted, by other processes or by the host; a kernel shorter than a few scheduler
 // slices would never be preempted, hence ~10 ms) and the reps' run-queue wait (the time the
-// process's threads were runnable but waited for a CPU during the timed reps, from
-// /proc/self/task/*/schedstat, as a fraction of threads x wall time).
+// process's threads but the caller were runnable but waited for a CPU during the timed reps,
+// from /proc/self/task/*/schedstat, as a fraction of threads x wall time).
 //
 // Interleaving: a T-worker run also builds a 1-worker pool of the same system and alternates
 // reps 1, T, 1, T, ... with a probe after every pair, so the speed-up (1-worker median / T-worker
@@ -29,7 +29,9 @@
 
 #include <dirent.h>
 #include <sched.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -262,19 +264,24 @@ private:
     std::vector<double> m_share;               // CPU share of each probe
 };
 
-// Run-queue wait of this process so far: the sum over its threads of the second field of
-// /proc/self/task/<tid>/schedstat (ns runnable but waiting for a CPU), in seconds; threads that
-// exited no longer count, so only differences over a window without thread exits mean anything.
-// -1 where schedstat is missing (no CONFIG_SCHED_INFO, not Linux).
+// Run-queue wait of this process so far: the sum over its threads but the calling one of the
+// second field of /proc/self/task/<tid>/schedstat (ns runnable but waiting for a CPU), in
+// seconds; threads that exited no longer count, so only differences over a window without thread
+// exits mean anything. The calling thread (the one in install(), waiting for the rep) does not
+// count: its wait is not the pool's work (libstdc++'s std::atomic::wait, under spindle's
+// external install, stays runnable in sched_yield for a long time before it sleeps on the futex,
+// and so "waits" whenever the workers fill every CPU). -1 where schedstat is missing (no
+// CONFIG_SCHED_INFO, not Linux).
 inline double runq_wait_seconds() {
 #ifdef __linux__
     DIR* d = opendir("/proc/self/task");
     if (d == nullptr)
         return -1;
+    const long self = static_cast<long>(syscall(SYS_gettid));
     double total = 0;
     bool any = false;
     while (const dirent* e = readdir(d)) {
-        if (e->d_name[0] == '.')
+        if (e->d_name[0] == '.' || std::strtol(e->d_name, nullptr, 10) == self)
             continue;
         const std::string path = std::string("/proc/self/task/") + e->d_name + "/schedstat";
         if (std::FILE* f = std::fopen(path.c_str(), "r")) {
@@ -287,7 +294,7 @@ inline double runq_wait_seconds() {
         }
     }
     closedir(d);
-    return any ? total : -1;
+    return any ? total : 0;
 #else
     return -1;
 #endif

@@ -11,8 +11,8 @@
 //!
 //! Time-sharing with other processes slows alone and co-run alike; two more figures show it: the
 //! probe's CPU share (thread CPU time / wall time of the kernel runs) and the reps' run-queue wait
-//! (time the process's threads were runnable but waited for a CPU, /proc/self/task/*/schedstat,
-//! as a fraction of threads x wall time).
+//! (time the process's threads but the caller were runnable but waited for a CPU,
+//! /proc/self/task/*/schedstat, as a fraction of threads x wall time).
 //!
 //! Interleaving: a T-worker run also builds a 1-worker `ThreadPool` and alternates reps 1, T, 1,
 //! T, ... with a probe after every pair; efficiency = speed-up / capacity. A run is flagged when
@@ -340,14 +340,21 @@ impl CapacityProbe {
     }
 }
 
-/// Run-queue wait of this process so far: the sum over its threads of the second field of
-/// /proc/self/task/<tid>/schedstat (ns runnable but waiting for a CPU), in seconds; None where
-/// schedstat is missing.
+/// Run-queue wait of this process so far: the sum over its threads but the calling one of the
+/// second field of /proc/self/task/<tid>/schedstat (ns runnable but waiting for a CPU), in
+/// seconds (bench/capacity.hpp says why the caller does not count); None where schedstat is
+/// missing.
 pub fn runq_wait_seconds() -> Option<f64> {
+    // "/proc/thread-self" links to "<pid>/task/<tid>".
+    let me = std::fs::read_link("/proc/thread-self")
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_os_string()));
     let dir = std::fs::read_dir("/proc/self/task").ok()?;
     let mut total = 0.0;
-    let mut any = false;
     for e in dir.flatten() {
+        if Some(e.file_name()) == me {
+            continue;
+        }
         let mut path = e.path();
         path.push("schedstat");
         if let Ok(text) = std::fs::read_to_string(&path) {
@@ -357,15 +364,10 @@ pub fn runq_wait_seconds() -> Option<f64> {
                 .and_then(|x| x.parse::<u64>().ok())
             {
                 total += w as f64 * 1e-9;
-                any = true;
             }
         }
     }
-    if any {
-        Some(total)
-    } else {
-        None
-    }
+    Some(total)
 }
 
 /// One timed rep: its figure (the wall time, or what the workload measured itself), its wall
