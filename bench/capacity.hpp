@@ -12,26 +12,24 @@
 // still spinning).
 //
 // Time-sharing with other processes slows alone and co-run alike, so the ratio cannot show it;
-// two more figures do: the probe's CPU share (thread CPU time / wall time of the kernel runs:
-// < 1 when preempted, by other processes or by the host; a kernel shorter than a few scheduler
-// slices would never be preempted, hence ~10 ms) and the reps' run-queue wait (the time the
-// process's threads but the caller were runnable but waited for a CPU during the timed reps,
-// from /proc/self/task/*/schedstat, as a fraction of threads x wall time).
+// the probe's CPU share does: thread CPU time / wall time of the kernel runs, < 1 when they were
+// preempted, by other processes or by the host. (A kernel shorter than a few scheduler slices
+// would never be preempted, hence ~10 ms. The reps' run-queue wait from /proc/self/task/*/
+// schedstat would be the direct measure, but on this kernel (6.18, EEVDF with delayed dequeue) a
+// thread that went to sleep on a futex right after sched_yield() kept accruing "wait" while it
+// slept: 15 ms of a 20 ms futex sleep, so it cannot be trusted.)
 //
 // Interleaving: a T-worker run also builds a 1-worker pool of the same system and alternates
 // reps 1, T, 1, T, ... with a probe after every pair, so the speed-up (1-worker median / T-worker
 // median) and the capacity are taken under the same conditions; efficiency = speed-up / capacity.
-// A run is flagged when its capacity < 0.9 x T, its probe CPU share < 0.9, or its reps' run-queue
-// wait > 0.1: then the machine, not the pool, limited it.
+// A run is flagged when its capacity < 0.9 x T or its probe CPU share < 0.9: then the machine,
+// not the pool, limited it.
 #pragma once
 
 #include "compare_common.hpp"
 
-#include <dirent.h>
 #include <sched.h>
-#include <sys/syscall.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -54,8 +52,6 @@ constexpr std::uint64_t k_probe_iters = 2000000;
 // A probe whose capacity is below this fraction of the thread count, or whose threads ran for less
 // than this fraction of their wall time (preempted), is flagged.
 constexpr double k_probe_flag_fraction = 0.9;
-// A run whose reps' threads waited for a CPU more than this fraction of their time is flagged.
-constexpr double k_wait_flag_fraction = 0.1;
 // Sleep before each probe and between the 1-worker and the T-worker rep: longer than any pool's
 // idle spinning (spindle ~155 us, rayon 32 yield rounds), so the idle pool is asleep.
 constexpr auto k_settle = std::chrono::milliseconds(2);
@@ -264,74 +260,31 @@ private:
     std::vector<double> m_share;               // CPU share of each probe
 };
 
-// Run-queue wait of this process so far: the sum over its threads but the calling one of the
-// second field of /proc/self/task/<tid>/schedstat (ns runnable but waiting for a CPU), in
-// seconds; threads that exited no longer count, so only differences over a window without thread
-// exits mean anything. The calling thread (the one in install(), waiting for the rep) does not
-// count: its wait is not the pool's work (libstdc++'s std::atomic::wait, under spindle's
-// external install, stays runnable in sched_yield for a long time before it sleeps on the futex,
-// and so "waits" whenever the workers fill every CPU). -1 where schedstat is missing (no
-// CONFIG_SCHED_INFO, not Linux).
-inline double runq_wait_seconds() {
-#ifdef __linux__
-    DIR* d = opendir("/proc/self/task");
-    if (d == nullptr)
-        return -1;
-    const long self = static_cast<long>(syscall(SYS_gettid));
-    double total = 0;
-    bool any = false;
-    while (const dirent* e = readdir(d)) {
-        if (e->d_name[0] == '.' || std::strtol(e->d_name, nullptr, 10) == self)
-            continue;
-        const std::string path = std::string("/proc/self/task/") + e->d_name + "/schedstat";
-        if (std::FILE* f = std::fopen(path.c_str(), "r")) {
-            unsigned long long on_cpu = 0, waited = 0;
-            if (std::fscanf(f, "%llu %llu", &on_cpu, &waited) == 2) {
-                total += static_cast<double>(waited) * 1e-9;
-                any = true;
-            }
-            std::fclose(f);
-        }
-    }
-    closedir(d);
-    return any ? total : 0;
-#else
-    return -1;
-#endif
-}
-
-// One timed rep: its figure (the wall time, or what the workload measured itself), its wall
-// time, the process CPU time and the process's run-queue wait over it (-1: unknown).
+// One timed rep: its figure (the wall time, or what the workload measured itself) and the
+// process CPU time over it.
 struct Sample {
     double figure_s = 0;
-    double wall_s = 0;
     double cpu_s = 0;
-    double wait_s = -1;
 };
 
-// Times one rep: start() just before it, stop() just after; the schedstat reads lie outside the
-// wall-clock window.
+// Times one rep: start() just before it, stop() just after.
 class RepClock {
 public:
     void start() {
-        m_w0 = runq_wait_seconds();
         m_c0 = cpu_seconds();
         m_t0 = std::chrono::steady_clock::now();
     }
     Sample stop() {
         const auto t1 = std::chrono::steady_clock::now();
         const double c1 = cpu_seconds();
-        const double w1 = runq_wait_seconds();
         Sample s;
-        s.wall_s = std::chrono::duration<double>(t1 - m_t0).count();
-        s.figure_s = s.wall_s;
+        s.figure_s = std::chrono::duration<double>(t1 - m_t0).count();
         s.cpu_s = c1 - m_c0;
-        s.wait_s = (m_w0 >= 0 && w1 >= 0) ? std::max(0.0, w1 - m_w0) : -1;
         return s;
     }
 
 private:
-    double m_w0 = -1, m_c0 = 0;
+    double m_c0 = 0;
     std::chrono::steady_clock::time_point m_t0{};
 };
 
@@ -352,8 +305,7 @@ struct Hooks {
 };
 
 struct Series {
-    explicit Series(std::size_t threads) : threads(threads ? threads : 1), probe(threads) {}
-    std::size_t threads;
+    explicit Series(std::size_t threads) : probe(threads) {}
     std::vector<Sample> reps;       // the T-worker reps
     std::vector<Sample> base_reps;  // the interleaved 1-worker reps (may be empty)
     CapacityProbe probe;
@@ -373,20 +325,6 @@ struct Series {
             out.push_back(s.cpu_s);
         return out;
     }
-    // Run-queue wait over the reps / (threads x their wall time); -1 if unknown.
-    static double wait_fraction(const std::vector<Sample>& v, std::size_t threads) {
-        double wait = 0, wall = 0;
-        for (const Sample& s : v) {
-            if (s.wait_s < 0)
-                return -1;
-            wait += s.wait_s;
-            wall += s.wall_s;
-        }
-        return wall > 0 ? wait / (wall * static_cast<double>(threads)) : -1;
-    }
-    double wait_frac() const { return wait_fraction(reps, threads); }
-    double base_wait_frac() const { return wait_fraction(base_reps, 1); }
-
     double speedup() const {
         return base_reps.empty() ? 0 : median_of(figures(base_reps)) / median_of(times());
     }
@@ -394,7 +332,7 @@ struct Series {
         const double cap = probe.capacity();
         return (base_reps.empty() || !(cap > 0)) ? 0 : speedup() / cap;
     }
-    // Why the run is flagged ("" if it is not): capacity, share, wait, joined by '+'.
+    // Why the run is flagged ("" if it is not): capacity, share, joined by '+'.
     std::string flag_reasons() const {
         std::string r;
         auto add = [&](const char* why) {
@@ -406,25 +344,21 @@ struct Series {
             add("capacity");
         if (probe.low_share())
             add("share");
-        if (wait_frac() > k_wait_flag_fraction || base_wait_frac() > k_wait_flag_fraction)
-            add("wait");
         return r;
     }
 
-    // JSON fields (each with a leading comma): probe figures, run-queue wait, the 1-worker reps,
+    // JSON fields (each with a leading comma): probe figures, the 1-worker reps,
     // speed-up and efficiency when there are any, and the flag.
     std::string json() const {
         std::string out = probe.json();
         char buf[160];
-        std::snprintf(buf, sizeof buf, ",\"wait_frac\":%.4f", wait_frac());
-        out += buf;
         if (!base_reps.empty()) {
             out += ",\"base_threads\":1,\"base_times_s\":";
             out += json_list(figures(base_reps));
             std::snprintf(buf, sizeof buf,
-                          ",\"base_median_s\":%.9f,\"base_wait_frac\":%.4f,\"speedup\":%.4f,"
+                          ",\"base_median_s\":%.9f,\"speedup\":%.4f,"
                           "\"efficiency\":%.4f",
-                          median_of(figures(base_reps)), base_wait_frac(), speedup(), efficiency());
+                          median_of(figures(base_reps)), speedup(), efficiency());
             out += buf;
         }
         const std::string why = flag_reasons();

@@ -49,9 +49,9 @@ usage: scripts/bench.sh [options]
   --threads "1 2"     thread counts to run (default: 1 2, plus nproc if > 2)
   --processes N       run each (workload, system, threads) in N separate processes (in turns:
                       process k of every system, then k+1, ...) and print per workload and thread
-                      count one row per process (median, 1-worker median, speed-up, capacity,
-                      efficiency, flagged probes) and a summary line per system (min/median
-                      efficiency, processes below 0.90, processes flagged). The serial baselines
+                      count one row per process (median, 1-worker median, speed-up, cpu/wall,
+                      capacity, probe CPU share, efficiency, flag) and a summary line per system
+                      (min/median efficiency, processes below 0.90, processes flagged). The serial baselines
                       do not run; no SVG. JSON lines (--json) carry "process":k.
   --no-setup          do not run scripts/setup-deps.sh --bench
   --no-build          do not build; use existing binaries
@@ -174,8 +174,8 @@ print_table() {
       print "x 1w     = speed-up: median of a 1-worker pool of the same system, its reps alternating with these in the same process, / median."
       print "cap      = capacity: CPUs'"'"' worth of work the machine gave the process (a fixed kernel on T pinned threads at once vs alone; median of"
       print "           the probes taken between the reps); eff = x 1w / cap (bench/README.md, \"Capacity and efficiency\")."
-      print "flag     = why the process is flagged: c = cap < 0.9 x threads, s = the probe threads'"'"' CPU share < 0.9 (preempted), w = run-queue"
-      print "           wait of the reps > 0.1 (other processes took CPU time); - = not flagged. A flagged row measured the machine, not the pool."
+      print "flag     = why the process is flagged: c = cap < 0.9 x threads, s = the probe threads'"'"' CPU share < 0.9 (preempted by other"
+      print "           processes or the host); - = not flagged. A flagged row measured the machine, not the pool."
       for (l in COMPILER) printf "compiler (%s): %s\n", l, COMPILER[l]
       if (differ) exit 3
     }
@@ -215,7 +215,8 @@ print_process_tables() {  # $1 JSON lines with a "process" field
       if (p > NP[key]) NP[key] = p
       MED[key, s, p] = num("median_s"); BASE[key, s, p] = num("base_median_s")
       SPD[key, s, p] = num("speedup"); CAP[key, s, p] = num("capacity"); EFF[key, s, p] = num("efficiency")
-      SH[key, s, p] = num("probe_cpu_share"); WT[key, s, p] = num("wait_frac"); BWT[key, s, p] = num("base_wait_frac")
+      SH[key, s, p] = num("probe_cpu_share"); CW[key, s, p] = ""
+      if (num("median_s") > 0 && num("cpu_median_s") != "") CW[key, s, p] = num("cpu_median_s") / num("median_s")
       why = str("flag_reasons"); FR[key, s, p] = "-"
       if (why != "") { FR[key, s, p] = ""; nwhy = split(why, parts, "+"); for (q = 1; q <= nwhy; q++) FR[key, s, p] = FR[key, s, p] substr(parts[q], 1, 1) }
       FLG[key, s, p] = ($0 ~ /"flagged":true/) ? 1 : 0
@@ -233,18 +234,16 @@ print_process_tables() {  # $1 JSON lines with a "process" field
         printf "\n== %s (n=%s), %d threads, %d processes ==\n", KW[i], KN[i], KT[i], NP[key]
         line1 = sprintf("%-5s", "proc"); line2 = sprintf("%-5s", "")
         for (j = 1; j <= n; j++) {
-          line1 = line1 sprintf(" | %-51s", SYS[key, j])
-          line2 = line2 sprintf(" | %9s %9s %5s %5s %5s %5s %5s %4s", "median ms", "1w ms", "x 1w", "cap", "share", "wait", "eff", "flag")
+          line1 = line1 sprintf(" | %-54s", SYS[key, j])
+          line2 = line2 sprintf(" | %9s %9s %5s %8s %5s %5s %5s %4s", "median ms", "1w ms", "x 1w", "cpu/wall", "cap", "share", "eff", "flag")
         }
         print line1; print line2
         for (p = 1; p <= NP[key]; p++) {
           row = sprintf("%-5d", p)
           for (j = 1; j <= n; j++) {
             s = SYS[key, j]
-            if (!((key, s, p) in HAVE)) { row = row sprintf(" | %-51s", "(no result)"); continue }
-            wt = WT[key, s, p]; if (BWT[key, s, p] != "" && BWT[key, s, p] > wt) wt = BWT[key, s, p]
-            if (wt < 0) wt = ""
-            row = row sprintf(" | %9s %9s %5s %5s %5s %5s %5s %4s", ms(MED[key, s, p]), ms(BASE[key, s, p]), f2(SPD[key, s, p]), f2(CAP[key, s, p]), f2(SH[key, s, p]), f2(wt), f2(EFF[key, s, p]), FR[key, s, p])
+            if (!((key, s, p) in HAVE)) { row = row sprintf(" | %-54s", "(no result)"); continue }
+            row = row sprintf(" | %9s %9s %5s %8s %5s %5s %5s %4s", ms(MED[key, s, p]), ms(BASE[key, s, p]), f2(SPD[key, s, p]), f2(CW[key, s, p]), f2(CAP[key, s, p]), f2(SH[key, s, p]), f2(EFF[key, s, p]), FR[key, s, p])
           }
           print row
         }
@@ -275,12 +274,11 @@ print_process_tables() {  # $1 JSON lines with a "process" field
       print ""
       print "median ms = the process'"'"'s median over its timed reps at that thread count; 1w ms = the median of the 1-worker pool of the same"
       print "            system whose reps alternated with those in the same process; x 1w = speed-up = 1w ms / median ms."
+      print "cpu/wall  = median process CPU time / median wall time of the T-worker reps (~ threads busy; spinning counts)."
       print "cap       = capacity: CPUs'"'"' worth of work the machine gave the process (a fixed kernel on T pinned threads at once vs alone;"
       print "            median of the probes taken between the reps); eff = x 1w / cap."
       print "share     = the probe threads'"'"' CPU time / wall time (< 1: preempted, by other processes or the host)."
-      print "wait      = run-queue wait of the process'"'"'s threads during the timed reps / (threads x wall time), the larger of the T-worker and"
-      print "            the 1-worker reps'"'"' (> 0: other processes took CPU time from the reps)."
-      print "flag      = why the process is flagged: c = cap < 0.9 x threads, s = share < 0.9, w = wait > 0.1; - = not flagged."
+      print "flag      = why the process is flagged: c = cap < 0.9 x threads, s = share < 0.9; - = not flagged."
       print "            A flagged process measured the machine, not the pool (bench/README.md, \"Capacity and efficiency\")."
       if (differ) exit 3
       if (bad) exit 1

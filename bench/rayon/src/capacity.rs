@@ -9,14 +9,13 @@
 //! time / that thread's co-run time), i.e. T x alone / co-run. A run's capacity is the median of
 //! its probes'. The probe threads run while the pools are idle (after a settle sleep).
 //!
-//! Time-sharing with other processes slows alone and co-run alike; two more figures show it: the
-//! probe's CPU share (thread CPU time / wall time of the kernel runs) and the reps' run-queue wait
-//! (time the process's threads but the caller were runnable but waited for a CPU,
-//! /proc/self/task/*/schedstat, as a fraction of threads x wall time).
+//! Time-sharing with other processes slows alone and co-run alike; the probe's CPU share shows it
+//! (thread CPU time / wall time of the kernel runs; bench/capacity.hpp says why not the
+//! run-queue wait of /proc/self/task/*/schedstat).
 //!
 //! Interleaving: a T-worker run also builds a 1-worker `ThreadPool` and alternates reps 1, T, 1,
 //! T, ... with a probe after every pair; efficiency = speed-up / capacity. A run is flagged when
-//! its capacity < 0.9 x T, its probe CPU share < 0.9, or its reps' run-queue wait > 0.1.
+//! its capacity < 0.9 x T or its probe CPU share < 0.9.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -26,8 +25,6 @@ pub const PROBE_ITERS: u64 = 2_000_000;
 /// A probe whose capacity is below this fraction of the thread count, or whose threads ran for
 /// less than this fraction of their wall time, is flagged.
 pub const PROBE_FLAG_FRACTION: f64 = 0.9;
-/// A run whose reps' threads waited for a CPU more than this fraction of their time is flagged.
-pub const WAIT_FLAG_FRACTION: f64 = 0.1;
 /// Sleep before each probe and between the 1-worker and the T-worker rep.
 pub const SETTLE: Duration = Duration::from_millis(2);
 /// Before the final probe of a run that is not interleaved.
@@ -340,83 +337,39 @@ impl CapacityProbe {
     }
 }
 
-/// Run-queue wait of this process so far: the sum over its threads but the calling one of the
-/// second field of /proc/self/task/<tid>/schedstat (ns runnable but waiting for a CPU), in
-/// seconds (bench/capacity.hpp says why the caller does not count); None where schedstat is
-/// missing.
-pub fn runq_wait_seconds() -> Option<f64> {
-    // "/proc/thread-self" links to "<pid>/task/<tid>".
-    let me = std::fs::read_link("/proc/thread-self")
-        .ok()
-        .and_then(|p| p.file_name().map(|n| n.to_os_string()));
-    let dir = std::fs::read_dir("/proc/self/task").ok()?;
-    let mut total = 0.0;
-    for e in dir.flatten() {
-        if Some(e.file_name()) == me {
-            continue;
-        }
-        let mut path = e.path();
-        path.push("schedstat");
-        if let Ok(text) = std::fs::read_to_string(&path) {
-            if let Some(w) = text
-                .split_whitespace()
-                .nth(1)
-                .and_then(|x| x.parse::<u64>().ok())
-            {
-                total += w as f64 * 1e-9;
-            }
-        }
-    }
-    Some(total)
-}
-
-/// One timed rep: its figure (the wall time, or what the workload measured itself), its wall
-/// time, the process CPU time and the process's run-queue wait over it.
+/// One timed rep: its figure (the wall time, or what the workload measured itself) and the
+/// process CPU time over it.
 #[derive(Clone, Copy)]
 pub struct Sample {
     pub figure_s: f64,
-    pub wall_s: f64,
     pub cpu_s: f64,
-    pub wait_s: Option<f64>,
 }
 
-/// Times one rep (bench/capacity.hpp's RepClock): the schedstat reads lie outside the wall-clock
-/// window.
+/// Times one rep (bench/capacity.hpp's RepClock).
 pub struct RepClock {
-    w0: Option<f64>,
     c0: f64,
     t0: Instant,
 }
 
 impl RepClock {
     pub fn start() -> RepClock {
-        let w0 = runq_wait_seconds();
         let c0 = crate::rusage::cpu_seconds();
         RepClock {
-            w0,
             c0,
             t0: Instant::now(),
         }
     }
     pub fn stop(&self) -> Sample {
-        let wall_s = self.t0.elapsed().as_secs_f64();
+        let figure_s = self.t0.elapsed().as_secs_f64();
         let c1 = crate::rusage::cpu_seconds();
-        let w1 = runq_wait_seconds();
-        let wait_s = match (self.w0, w1) {
-            (Some(a), Some(b)) => Some((b - a).max(0.0)),
-            _ => None,
-        };
         Sample {
-            figure_s: wall_s,
-            wall_s,
+            figure_s,
             cpu_s: c1 - self.c0,
-            wait_s,
         }
     }
 }
 
 pub struct Series {
-    pub threads: usize,
     pub reps: Vec<Sample>,
     pub base_reps: Vec<Sample>,
     pub probe: CapacityProbe,
@@ -426,25 +379,9 @@ fn figures(v: &[Sample]) -> Vec<f64> {
     v.iter().map(|s| s.figure_s).collect()
 }
 
-/// Run-queue wait over the reps / (threads x their wall time); None if unknown.
-fn wait_fraction(v: &[Sample], threads: usize) -> Option<f64> {
-    let mut wait = 0.0;
-    let mut wall = 0.0;
-    for s in v {
-        wait += s.wait_s?;
-        wall += s.wall_s;
-    }
-    if wall > 0.0 {
-        Some(wait / (wall * threads as f64))
-    } else {
-        None
-    }
-}
-
 impl Series {
     pub fn new(threads: usize) -> Series {
         Series {
-            threads: threads.max(1),
             reps: Vec::new(),
             base_reps: Vec::new(),
             probe: CapacityProbe::new(threads),
@@ -455,12 +392,6 @@ impl Series {
     }
     pub fn cpus(&self) -> Vec<f64> {
         self.reps.iter().map(|s| s.cpu_s).collect()
-    }
-    pub fn wait_frac(&self) -> Option<f64> {
-        wait_fraction(&self.reps, self.threads)
-    }
-    pub fn base_wait_frac(&self) -> Option<f64> {
-        wait_fraction(&self.base_reps, 1)
     }
     pub fn speedup(&self) -> f64 {
         if self.base_reps.is_empty() {
@@ -477,7 +408,7 @@ impl Series {
             self.speedup() / cap
         }
     }
-    /// Why the run is flagged ("" if it is not): capacity, share, wait, joined by '+'.
+    /// Why the run is flagged ("" if it is not): capacity, share, joined by '+'.
     pub fn flag_reasons(&self) -> String {
         let mut r: Vec<&str> = Vec::new();
         if self.probe.low_capacity() {
@@ -486,26 +417,20 @@ impl Series {
         if self.probe.low_share() {
             r.push("share");
         }
-        let high = |w: Option<f64>| w.map_or(false, |w| w > WAIT_FLAG_FRACTION);
-        if high(self.wait_frac()) || high(self.base_wait_frac()) {
-            r.push("wait");
-        }
         r.join("+")
     }
     /// JSON fields (each with a leading comma), the same as the C++ side's.
     pub fn json(&self) -> String {
         let mut out = self.probe.json();
-        out += &format!(",\"wait_frac\":{:.4}", self.wait_frac().unwrap_or(-1.0));
         if !self.base_reps.is_empty() {
             let b: Vec<String> = figures(&self.base_reps)
                 .iter()
                 .map(|x| format!("{:.9}", x))
                 .collect();
             out += &format!(
-                ",\"base_threads\":1,\"base_times_s\":[{}],\"base_median_s\":{:.9},\"base_wait_frac\":{:.4},\"speedup\":{:.4},\"efficiency\":{:.4}",
+                ",\"base_threads\":1,\"base_times_s\":[{}],\"base_median_s\":{:.9},\"speedup\":{:.4},\"efficiency\":{:.4}",
                 b.join(","),
                 median_of(&figures(&self.base_reps)),
-                self.base_wait_frac().unwrap_or(-1.0),
                 self.speedup(),
                 self.efficiency()
             );
@@ -605,12 +530,7 @@ mod tests {
         assert_eq!(s.reps.len(), 3);
         assert_eq!(s.base_reps.len(), 3);
         let j = s.json();
-        for key in &[
-            "\"speedup\":",
-            "\"efficiency\":",
-            "\"wait_frac\":",
-            "\"flagged\":",
-        ] {
+        for key in &["\"speedup\":", "\"efficiency\":", "\"flagged\":"] {
             assert!(j.contains(key), "{} missing in {}", key, j);
         }
     }

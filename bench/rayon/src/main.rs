@@ -7,9 +7,9 @@
 //!  "times_s":[...],"median_s":..,"min_s":..,"max_s":..,"cpu_s":[...],"cpu_median_s":..,
 //!  "peak_rss_kb":..,"result":832040,"compiler":"rustc 1.xx.y ...","checked":true}
 //! plus the capacity fields of capacity.rs: "probes", "probe_alone_s", "probe_cpus", at T > 1
-//! "capacity" and "capacities", then "probe_cpu_share", "flagged_probes", "wait_frac"; at T > 1
-//! "base_times_s", "base_median_s", "base_wait_frac", "speedup", "efficiency" from a 1-worker pool
-//! whose reps alternate with the T-worker ones; "flagged" (and "flag_reasons").
+//! "capacity" and "capacities", then "probe_cpu_share", "flagged_probes"; at T > 1
+//! "base_times_s", "base_median_s", "speedup", "efficiency" from a 1-worker pool whose reps
+//! alternate with the T-worker ones; "flagged" (and "flag_reasons").
 //! The C++ side (bench/fib_compare.cpp) has the same CLI and output format.
 //! Exit status: 0 if every result checked, 1 if a result was wrong, 2 on usage errors.
 //!
