@@ -15,9 +15,9 @@
 // the probe's CPU share does: thread CPU time / wall time of the kernel runs, < 1 when they were
 // preempted, by other processes or by the host. (A kernel shorter than a few scheduler slices
 // would never be preempted, hence ~10 ms. The reps' run-queue wait from /proc/self/task/*/
-// schedstat would be the direct measure, but on this kernel (6.18, EEVDF with delayed dequeue) a
-// thread that went to sleep on a futex right after sched_yield() kept accruing "wait" while it
-// slept: 15 ms of a 20 ms futex sleep, so it cannot be trusted.)
+// schedstat would be the direct measure, but on this kernel (6.18; likely EEVDF's delayed
+// dequeue) a thread asleep in libstdc++'s std::atomic::wait (a few sched_yield()s, then a futex
+// wait) kept accruing "wait": 15 ms of a 20 ms wait, where a bare futex wait accrued none.)
 //
 // Interleaving: a T-worker run also builds a 1-worker pool of the same system and alternates
 // reps 1, T, 1, T, ... with a probe after every pair, so the speed-up (1-worker median / T-worker
