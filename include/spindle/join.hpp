@@ -4,6 +4,7 @@
 #include "spindle/detail/job.hpp"
 #include "spindle/detail/runtime.hpp"
 #include "spindle/pool.hpp"
+#include "spindle/stack.hpp"
 
 #include <exception>
 #include <type_traits>
@@ -29,6 +30,10 @@ auto join(A&& a, B&& b)
     detail::WorkerCore* w = detail::current_worker();
     if (w == nullptr) [[unlikely]]
         return global_pool().install([&] { return spindle::join(a, b); });
+    // Deep recursion through join continues on a new stack segment (spindle/stack.hpp).
+    if (detail::stack_check_hit() && !detail::stack_check_cold()) [[unlikely]]
+        return detail::call_on_segment(detail::k_default_segment_size,
+                                       [&] { return spindle::join(a, b); });
 
     detail::StackJob<FB> job_b(b);  // captures the caller's context
     detail::push_local(w, &job_b);

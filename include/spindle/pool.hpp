@@ -22,10 +22,13 @@ struct PoolOptions {
     // (decimal digits only, 0 to 4096, where 0 also means "the default"; anything else is an
     // InvalidPoolOptions error), else the number of hardware threads.
     std::size_t num_threads = 0;
-    // Usable stack bytes of each fiber and of each worker thread. 0: 256 KiB (1 MiB under
-    // AddressSanitizer or ThreadSanitizer). At least 16 KiB. Rounded up to whole pages; every fiber
-    // stack has a guard page below it, and overflowing it kills the process with a message naming
-    // the worker.
+    // Usable stack bytes of each fiber and of each worker thread. 0: 2 MiB, rayon's thread stack
+    // (8 MiB under AddressSanitizer or ThreadSanitizer). At least 16 KiB. Rounded up to whole
+    // pages. A stack is reserved address space: only the pages a fiber touches cost memory, and
+    // a pooled stack that went deeper than 256 KiB gives its pages back when idle. Every stack
+    // has a guard below it, and overflowing it kills the process with a message naming the
+    // worker, the stack size and how deep the recursion was. Recursion through join, scope and
+    // QueryMap never overflows: it continues on new stack segments (spindle/stack.hpp).
     std::size_t stack_size = 0;
     // Name of worker i (Linux truncates to 15 bytes). Default: "spindle-<i>".
     std::function<std::string(std::size_t)> thread_name;

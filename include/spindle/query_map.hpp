@@ -27,6 +27,7 @@
 
 #include "spindle/context.hpp"
 #include "spindle/detail/wait.hpp"
+#include "spindle/stack.hpp"
 
 #include <array>
 #include <concepts>
@@ -43,7 +44,6 @@
 #include <string>
 #include <typeinfo>
 #include <unordered_map>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -81,10 +81,15 @@ struct QueryEntryBase;
 // context frame that with_context allocates, which every job created inside the computation
 // keeps alive, and each frame keeps its parent alive — so `parent` is valid as long as this is.
 struct QueryJob {
-    QueryJob(const QueryJob* p, const QueryEntryBase* e) noexcept : parent(p), entry(e) {}
+    QueryJob(const QueryJob* p, const QueryEntryBase* e) noexcept
+        : parent(p), entry(e), depth(p != nullptr ? p->depth + 1 : 0), jump(jump_for(p)) {}
     // with_context moves its value into the frame; nobody else can see it before that.
     QueryJob(QueryJob&& o) noexcept
-        : parent(o.parent), entry(o.entry), finished(o.finished.load(std::memory_order_relaxed)) {}
+        : parent(o.parent),
+          entry(o.entry),
+          depth(o.depth),
+          jump(o.jump),
+          finished(o.finished.load(std::memory_order_relaxed)) {}
     QueryJob(const QueryJob&) = delete;
     QueryJob& operator=(const QueryJob&) = delete;
     QueryJob& operator=(QueryJob&&) = delete;
@@ -94,12 +99,41 @@ struct QueryJob {
     const QueryJob* parent;
     // The entry being computed; nullptr marks "no chain" (without_query_chain).
     const QueryEntryBase* entry;
+    // Ancestors: depth (0 for a top-level query) and a skew-binary jump pointer (Myers 1983),
+    // so that the ancestor at any depth is found in O(log depth) steps (ancestor_at): a cycle
+    // search in a chain of queries 200,000 deep does not walk the chain.
+    const std::uint32_t depth;
+    const QueryJob* const jump;
     // Set when f has returned or thrown, before the entry is published. Written by the
     // computing task (release store); read by cycle searches (acquire load, under the graph
     // mutex), which stop at finished jobs: a finished computation waits for nothing. Pairs
     // only with itself: everything else the search reads is guarded by the graph mutex.
     mutable std::atomic<bool> finished{false};
+    // The cycle search that last reached this job (find_query_cycle's epoch), so that a
+    // search visits each job once without a hash set: a chain of queries 200,000 deep is
+    // walked in well under a millisecond. Guarded by query_graph_mutex().
+    mutable std::uint64_t search_epoch = 0;
+
+    static const QueryJob* jump_for(const QueryJob* p) noexcept {
+        if (p == nullptr)
+            return nullptr;
+        const QueryJob* j = p->jump;
+        if (j != nullptr && j->jump != nullptr && p->depth - j->depth == j->depth - j->jump->depth)
+            return j->jump;
+        return p;
+    }
 };
+
+// x's ancestor (or x itself) at depth d <= x->depth.
+inline const QueryJob* ancestor_at(const QueryJob* x, std::uint32_t d) noexcept {
+    while (x->depth > d)
+        x = (x->jump != nullptr && x->jump->depth >= d) ? x->jump : x->parent;
+    return x;
+}
+
+inline bool is_ancestor_or_self(const QueryJob* a, const QueryJob* x) noexcept {
+    return a->depth <= x->depth && ancestor_at(x, a->depth) == a;
+}
 
 // The part of a QueryMap entry that the cycle search and the wait callbacks need.
 struct QueryEntryBase {
@@ -118,6 +152,13 @@ struct QueryEntryBase {
     // (job -> this entry) of the query graph. Written with *lock and the graph mutex both held
     // (lock first); read by cycle searches with the graph mutex held.
     std::vector<const QueryJob*> waiting_jobs;
+    // The computation of this entry, once it has begun (nullptr before). Written once by the
+    // computing task (release); read by cycle searches (acquire), which need it only once
+    // that computation can have started waits of its own.
+    std::atomic<const QueryJob*> computing{nullptr};
+    // This entry's index in query_branches() while waiting_jobs is not empty. Guarded by the
+    // graph mutex.
+    std::size_t branch_index = 0;
 };
 
 // Guards every entry's waiting_jobs, across all QueryMaps (a cycle may run through several).
@@ -126,6 +167,41 @@ struct QueryEntryBase {
 inline std::mutex& query_graph_mutex() {
     static std::mutex m;
     return m;
+}
+
+// The entries whose waiting_jobs is not empty, across all maps: the only places where a
+// waits-for path can leave a chain of ancestors. Guarded by query_graph_mutex().
+inline std::vector<QueryEntryBase*>& query_branches() {
+    static std::vector<QueryEntryBase*> b;
+    return b;
+}
+// Adds the waits-for edge job -> e (caller holds e's lock and the graph mutex).
+inline void add_wait_edge(QueryEntryBase& e, const QueryJob* job) {
+    std::vector<QueryEntryBase*>& b = query_branches();
+    if (e.waiting_jobs.empty()) {
+        b.push_back(&e);  // may throw: then nothing changed
+        e.branch_index = b.size() - 1;
+        try {
+            e.waiting_jobs.push_back(job);
+        } catch (...) {
+            b.pop_back();
+            throw;
+        }
+        return;
+    }
+    e.waiting_jobs.push_back(job);
+}
+// Called after e.waiting_jobs lost elements (caller holds the graph mutex).
+inline void edges_removed(QueryEntryBase& e) noexcept {
+    if (!e.waiting_jobs.empty())
+        return;
+    std::vector<QueryEntryBase*>& b = query_branches();
+    const std::size_t i = e.branch_index;
+    if (i < b.size() && b[i] == &e) {
+        b[i] = b.back();
+        b[i]->branch_index = i;
+        b.pop_back();
+    }
 }
 
 // The propagated "innermost query" of the running task.
@@ -142,15 +218,21 @@ inline const QueryJob* current_query_job() noexcept {
 // (breadth first over parents and the jobs waiting on each job's entry) and returns the keys
 // of the path found, target first, start last; empty if there is none. Caller holds
 // query_graph_mutex().
-inline std::vector<std::string> find_query_cycle(const QueryJob* start,
-                                                 const QueryEntryBase* target) {
+inline std::vector<std::string> find_query_cycle_exact(const QueryJob* start,
+                                                       const QueryEntryBase* target) {
     constexpr std::size_t k_none = static_cast<std::size_t>(-1);
     struct Seen {
         const QueryJob* job;
         std::size_t pred;  // index (in seen) of the job this one waits for
     };
-    std::vector<Seen> seen{{start, k_none}};
-    std::unordered_set<const QueryJob*> visited{start};
+    // Both guarded by the graph mutex, which the caller holds: one search at a time. The
+    // vector keeps its capacity from search to search.
+    static std::uint64_t epoch = 0;
+    static std::vector<Seen> seen;
+    ++epoch;
+    seen.clear();
+    seen.push_back({start, k_none});
+    start->search_epoch = epoch;
     for (std::size_t i = 0; i < seen.size(); ++i) {
         const QueryJob* j = seen[i].job;
         // acquire: pairs with the computing task's release store of finished.
@@ -166,12 +248,91 @@ inline std::vector<std::string> find_query_cycle(const QueryJob* start,
             return keys;
         }
         auto visit = [&](const QueryJob* n) {
-            if (n != nullptr && n->entry != nullptr && visited.insert(n).second)
+            if (n != nullptr && n->entry != nullptr && n->search_epoch != epoch) {
+                n->search_epoch = epoch;
                 seen.push_back({n, i});
+            }
         };
         visit(j->parent);
         for (const QueryJob* w : j->entry->waiting_jobs)
             visit(w);
+    }
+    return {};
+}
+
+inline std::string query_key_text(const QueryJob* j) {
+    const QueryEntryBase& e = *j->entry;
+    std::string s = e.key_string(e);
+    return e.label != nullptr ? std::string(e.label) + "(" + s + ")" : s;
+}
+
+// find_query_cycle_exact's answer without walking chains of ancestors: a path from target's
+// computation to start consists of ancestor chains (a job waits for its children) joined by
+// waits-for edges, and such an edge can only leave a chain at an entry in query_branches().
+// So: from each chain head h (start, then every job waiting on a branch reached), test with
+// ancestor_at whether target's computation is above h (found) and which branch computations
+// are above h (their waiting jobs become heads). That ignores the finished flags: a path found
+// is checked job by job, and if a finished job (which waits for nothing) lies on it, the exact
+// search decides. Cost: O((heads + heads x branches) log depth), so chains shallower than a few
+// times the number of branches take the exact search. Caller holds the graph mutex.
+inline std::vector<std::string> find_query_cycle(const QueryJob* start,
+                                                 const QueryEntryBase* target) {
+    const QueryJob* t = target->computing.load(std::memory_order_acquire);
+    // Not begun yet: it waits for nothing yet (its own later waits will find this edge).
+    if (t == nullptr || t->finished.load(std::memory_order_acquire))
+        return {};
+    // A shallow chain is cheaper to walk than the branches are to scan.
+    const std::vector<QueryEntryBase*>& branches = query_branches();
+    if (start->depth <= 4 * branches.size() + 256)
+        return find_query_cycle_exact(start, target);
+    constexpr std::size_t k_none = static_cast<std::size_t>(-1);
+    struct Head {
+        const QueryJob* job;
+        std::size_t pred;     // the head whose chain holds `via`
+        const QueryJob* via;  // job waits on via's entry
+    };
+    static std::uint64_t epoch = 0;  // guarded by the graph mutex, as is search_epoch
+    ++epoch;
+    std::vector<Head> heads{{start, k_none, nullptr}};
+    start->search_epoch = epoch;
+    std::vector<char> used(branches.size(), 0);
+    for (std::size_t i = 0; i < heads.size(); ++i) {
+        const QueryJob* h = heads[i].job;
+        if (is_ancestor_or_self(t, h)) {
+            // Rebuild the path, target first: each segment runs from the job where it was
+            // entered (t, or a branch's computation) down to the head below it.
+            std::vector<const QueryJob*> path;
+            const QueryJob* top = t;
+            for (std::size_t k = i; k != k_none; top = heads[k].via, k = heads[k].pred) {
+                std::vector<const QueryJob*> seg;
+                for (const QueryJob* x = heads[k].job; x != top; x = x->parent)
+                    seg.push_back(x);
+                seg.push_back(top);
+                path.insert(path.end(), seg.rbegin(), seg.rend());
+            }
+            for (const QueryJob* x : path)
+                // acquire: pairs with the computing task's release store of finished.
+                if (x->finished.load(std::memory_order_acquire))
+                    return find_query_cycle_exact(start, target);
+            std::vector<std::string> keys;
+            keys.reserve(path.size());
+            for (const QueryJob* x : path)
+                keys.push_back(query_key_text(x));
+            return keys;
+        }
+        for (std::size_t b = 0; b < branches.size(); ++b) {
+            if (used[b] != 0)
+                continue;
+            const QueryJob* c = branches[b]->computing.load(std::memory_order_acquire);
+            if (c == nullptr || !is_ancestor_or_self(c, h))
+                continue;
+            used[b] = 1;
+            for (const QueryJob* w : branches[b]->waiting_jobs)
+                if (w->search_epoch != epoch) {
+                    w->search_epoch = epoch;
+                    heads.push_back({w, i, c});
+                }
+        }
     }
     return {};
 }
@@ -222,6 +383,11 @@ public:
     // a deadlock breaker failed the wait with.
     template <class F>
     const V& get_or_compute(const K& key, F&& f) {
+        // A query chain recurses through here: continue on a new stack segment when the
+        // stack runs low (spindle/stack.hpp), so no depth of dependencies overflows.
+        if (detail::stack_check_hit() && !detail::stack_check_cold()) [[unlikely]]
+            return detail::call_on_segment(detail::k_default_segment_size,
+                                           [&]() -> const V& { return get_or_compute(key, f); });
         Shard& s = shard_for(key);
         s.lock.lock();
         Entry* e;
@@ -315,6 +481,8 @@ private:
             with_context(detail::k_query_chain, detail::QueryJob(detail::current_query_job(), &e),
                          [&] {
                              const detail::QueryJob* me = detail::k_query_chain.get();
+                             // release: pairs with find_query_cycle's acquire load.
+                             e.computing.store(me, std::memory_order_release);
                              struct Finish {
                                  const detail::QueryJob* job;
                                  // release: pairs with find_query_cycle's acquire load.
@@ -338,6 +506,7 @@ private:
             // Every waiting_jobs element belongs to a node just taken off the list.
             std::lock_guard<std::mutex> g(detail::query_graph_mutex());
             e.waiting_jobs.clear();
+            detail::edges_removed(e);
         }
         e.lock->unlock();
         while (detail::WaitNode* n = woken.pop_front())
@@ -356,7 +525,7 @@ private:
                 std::lock_guard<std::mutex> g(detail::query_graph_mutex());
                 cycle = detail::find_query_cycle(me, &e);
                 if (cycle.empty())
-                    e.waiting_jobs.push_back(me);
+                    detail::add_wait_edge(e, me);
             } catch (...) {
                 e.lock->unlock();
                 throw;
@@ -403,6 +572,7 @@ private:
                         break;
                     }
                 }
+                detail::edges_removed(*e);
             }
         }
         e->lock->unlock();

@@ -5,6 +5,7 @@
 #include "spindle/detail/job.hpp"
 #include "spindle/detail/runtime.hpp"
 #include "spindle/pool.hpp"
+#include "spindle/stack.hpp"
 
 #include <atomic>
 #include <exception>
@@ -118,6 +119,10 @@ std::invoke_result_t<F&, Scope&> scope(F&& f) {
     detail::WorkerCore* w = detail::current_worker();
     if (w == nullptr) [[unlikely]]
         return global_pool().install([&]() -> R { return spindle::scope(f); });
+    // Deep recursion through scope continues on a new stack segment (spindle/stack.hpp).
+    if (detail::stack_check_hit() && !detail::stack_check_cold()) [[unlikely]]
+        return detail::call_on_segment(detail::k_default_segment_size,
+                                       [&]() -> R { return spindle::scope(f); });
     const detail::Context saved = detail::current_context();
     const std::uint64_t switches = w->switches;
     const std::int64_t bottom = w->deque.owner_bottom();

@@ -25,5 +25,6 @@
 #include "spindle/semaphore.hpp"
 #include "spindle/sort.hpp"
 #include "spindle/spawn.hpp"
+#include "spindle/stack.hpp"
 #include "spindle/wait_group.hpp"
 #include "spindle/worker_local.hpp"

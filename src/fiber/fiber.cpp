@@ -1,6 +1,7 @@
 #include "fiber/fiber.hpp"
 
 #include "spindle/detail/config.hpp"
+#include "spindle/detail/stack_check.hpp"
 #include "util/fatal.hpp"
 
 #include <boost/context/detail/fcontext.hpp>
@@ -94,11 +95,13 @@ void Fiber::init_thread_fiber(Fiber& f, void* owner) {
             guard = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
         // glibc reports the usable part; its guard lies just below. Accept a fault anywhere
         // within one guard size of the boundary.
-        f.guard_lo = static_cast<const char*>(addr) - guard;
-        f.guard_hi = static_cast<const char*>(addr) + guard;
+        const auto lo = reinterpret_cast<std::uintptr_t>(addr);
+        init_stack_state(f.st, lo, lo + size, static_cast<const char*>(addr) - guard,
+                         static_cast<const char*>(addr) + guard);
         f.stack.size = size;
     }
     tl_running = &f;
+    publish_stack_state(f.st);
 }
 
 Fiber* Fiber::create(std::size_t stack_size, void (*entry)(void*), void* arg, void* owner) {
@@ -116,8 +119,9 @@ Fiber* Fiber::create(std::size_t stack_size, void (*entry)(void*), void* arg, vo
     f->entry_arg = arg;
     f->asan_bottom = s.bottom;
     f->asan_size = s.size;
-    f->guard_lo = static_cast<const char*>(s.map_base);
-    f->guard_hi = static_cast<const char*>(s.bottom);
+    const auto lo = reinterpret_cast<std::uintptr_t>(s.bottom);
+    init_stack_state(f->st, lo, lo + s.size, static_cast<const char*>(s.guard_lo),
+                     static_cast<const char*>(s.guard_lo != nullptr ? s.bottom : nullptr));
     f->ctx = bctx::make_fcontext(s.top(), s.size, &trampoline);
 #if defined(SPINDLE_TSAN)
     f->tsan_fiber = __tsan_create_fiber(0);
@@ -143,6 +147,7 @@ void switch_fiber(Fiber* from, Fiber* to, AfterSwitch after, void* arg) noexcept
     from->eh = *g;
     *g = to->eh;
     tl_running = to;
+    publish_stack_state(to->st);
 #if defined(SPINDLE_ASAN)
     __sanitizer_start_switch_fiber(&from->asan_fake_stack, to->asan_bottom, to->asan_size);
 #endif
@@ -187,12 +192,27 @@ void on_fault(int sig, siginfo_t* info, void* uctx) {
     const int saved_errno = errno;
     const char* addr = static_cast<const char*>(info->si_addr);
     const Fiber* f = tl_running;
-    if (f != nullptr && f->guard_lo != nullptr && addr >= f->guard_lo && addr < f->guard_hi) {
+    const StackState* st = f != nullptr ? &f->st : nullptr;
+    if (st != nullptr && st->guard_lo != nullptr && addr >= st->guard_lo && addr < st->guard_hi) {
         write_str("spindle: fatal: stack overflow in ");
         write_str(tl_overflow_what != nullptr ? tl_overflow_what : "a spindle thread");
-        write_str(f->entry != nullptr ? " (fiber stack of " : " (thread stack of ");
-        write_num(f->stack.size);
-        write_str(" bytes); raise PoolOptions::stack_size\n");
+        if (st->segments == 0) {
+            write_str(f->entry != nullptr ? " (fiber stack of " : " (thread stack of ");
+            write_num(st->hi - st->lo);
+            write_str(" bytes; the recursion used all of it)");
+        } else {
+            write_str(" (stack segment of ");
+            write_num(st->hi - st->lo);
+            write_str(" bytes; the recursion was ");
+            write_num(st->segment_bytes + (st->hi - st->lo));
+            write_str(" bytes deep, on ");
+            write_num(st->segments + 1);
+            write_str(" stacks)");
+        }
+        write_str(
+            ": a single frame larger than the guard, or recursion with no join, scope or "
+            "query in it; raise PoolOptions::stack_size or call spindle::ensure_stack in "
+            "the recursion\n");
     }
     struct sigaction* old = (sig == SIGBUS) ? &g_old_bus : &g_old_segv;
     errno = saved_errno;
@@ -247,6 +267,8 @@ OverflowGuard enable_overflow_detection(const char* what) {
 void disable_overflow_detection(OverflowGuard& g) noexcept {
     tl_overflow_what = nullptr;
     tl_running = nullptr;
+    tl_stack_lo = 0;  // a plain thread again: its next stack check learns its stack anew
+    tl_stack_limit = UINTPTR_MAX;
     if (g.altstack == nullptr)
         return;
     stack_t ss;

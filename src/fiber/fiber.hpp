@@ -15,6 +15,7 @@
 #include "spindle/detail/job.hpp"
 
 #include <cstddef>
+#include <cstdint>
 
 namespace spindle::detail {
 
@@ -31,6 +32,42 @@ struct EhGlobals {  // mirrors libstdc++'s __cxa_eh_globals
 struct FiberWaiter : Waiter {
     Fiber* fiber;
 };
+
+// The stack a fiber (or a plain thread) is running on now: its own, or a segment that
+// ensure_stack switched to (src/fiber/segment.cpp). Written only by the thread running it.
+struct StackState {
+    std::uintptr_t lo = 0;  // usable [lo, hi); 0: not known yet (a plain thread, until asked)
+    std::uintptr_t hi = 0;
+    // lo + red zone: a default stack check (join, scope, QueryMap) below it continues on a
+    // new segment.
+    std::uintptr_t hard_limit = 0;
+    // What tl_stack_limit holds while this stack runs: the high-water mark (hi minus
+    // k_stack_high_water) until the stack first goes below it, then hard_limit.
+    std::uintptr_t limit = 0;
+    // Guard region of this stack, for the overflow handler: [guard_lo, guard_hi).
+    const char* guard_lo = nullptr;
+    const char* guard_hi = nullptr;
+    // Segments below this one (0 on the fiber's own stack) and the bytes of stack they used.
+    std::uint32_t segments = 0;
+    std::size_t segment_bytes = 0;
+    // The stack went below its high-water mark since it was last trimmed.
+    bool deep = false;
+};
+
+// Sets the bounds of s from a stack [lo, hi) and its guard (resets the segment count).
+void init_stack_state(StackState& s,
+                      std::uintptr_t lo,
+                      std::uintptr_t hi,
+                      const char* guard_lo,
+                      const char* guard_hi) noexcept;
+// If f's own stack went below its high-water mark, gives the pages below the mark back to the
+// kernel and re-arms the mark. Call on f's thread while f is near the top of its stack (between
+// jobs). Returns true if it trimmed.
+struct Fiber;
+bool trim_deep_stack(Fiber* f) noexcept;
+// Installs the running stack's limits in the thread's stack-check variables
+// (spindle/detail/stack_check.hpp).
+void publish_stack_state(const StackState& s) noexcept;
 
 struct Fiber {
     // Makes a fiber for the calling thread's own stack (no allocation; never freed).
@@ -58,9 +95,8 @@ struct Fiber {
     // Owned by the scheduler, opaque here: it keeps the fiber's propagated context while the
     // fiber is switched out (spindle/context.hpp).
     alignas(void*) unsigned char scheduler_data[2 * sizeof(void*)] = {};
-    // Guard region of this fiber's stack, for the overflow handler: [guard_lo, guard_hi).
-    const char* guard_lo = nullptr;
-    const char* guard_hi = nullptr;
+    // The stack it runs on now (its own, or an ensure_stack segment) and its guard.
+    StackState st;
 };
 
 // Switches from the running fiber `from` to `to` (same thread). Returns when some fiber

@@ -23,11 +23,13 @@ constexpr std::size_t k_deque_capacity = 1024;
 constexpr std::size_t k_default_max_fibers = 131072;
 constexpr long k_max_keep_shared = 4;
 
+// At least rayon's 2 MiB thread stack: a stack is reserved address space, and only the pages a
+// fiber touches cost memory (design-notes/0002 "Stacks").
 #if defined(SPINDLE_ASAN) || defined(SPINDLE_TSAN)
 // Sanitizer instrumentation makes frames several times larger.
-constexpr std::size_t k_default_stack = 1024 * 1024;
+constexpr std::size_t k_default_stack = 8 * 1024 * 1024;
 #else
-constexpr std::size_t k_default_stack = 256 * 1024;
+constexpr std::size_t k_default_stack = 2 * 1024 * 1024;
 #endif
 
 std::size_t threads_from_environment() {

@@ -318,6 +318,10 @@ void Worker::run_job(Job* j) noexcept {
     // Between jobs a worker runs with no context: the job's bindings may be freed once it
     // returns, and handlers called from the run loop must not see them.
     set_context(Context{});
+    // A job that recursed deep left pages behind: give them back (once per excursion below
+    // the high-water mark, design-notes/0002 "Stacks").
+    if (m_running->st.deep) [[unlikely]]
+        trim_deep_stack(m_running);
 }
 
 void Worker::switch_to(Fiber* to, AfterSwitch after, void* arg) noexcept {
@@ -327,8 +331,8 @@ void Worker::switch_to(Fiber* to, AfterSwitch after, void* arg) noexcept {
     if (self->stack.canary != nullptr && *self->stack.canary != k_stack_canary) [[unlikely]]
         fatal(
             "stack overflow in %s: a fiber overwrote the canary at the bottom of its %zu-byte "
-            "stack (it has no guard page: the process already holds %zu guarded stacks, "
-            "design-notes/0003); raise PoolOptions::stack_size",
+            "stack (it has no guard: SPINDLE_UNGUARDED_STACKS=1 and the process already holds "
+            "%zu guarded stacks, design-notes/0002); raise PoolOptions::stack_size",
             m_overflow_what.c_str(), self->stack.size, guarded_stack_budget());
     const Context mine = current_context();
     std::memcpy(self->scheduler_data, &mine, sizeof mine);
