@@ -32,7 +32,9 @@
 //
 // This is a plain program with its own main (Google Benchmark's benchmark_main is not linked).
 
+#include "capacity.hpp"
 #include "compare_common.hpp"
+#include "spindle_stats.hpp"
 
 #include <spindle/query_map.hpp>
 #include <spindle/spindle.hpp>
@@ -46,6 +48,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -222,7 +225,6 @@ struct Parallel {
 
 using bench::available_parallelism;
 using bench::compiler_string;
-using bench::cpu_seconds;
 using bench::json_list;
 using bench::median_of_sorted;
 using bench::peak_rss_kb;
@@ -340,35 +342,44 @@ Args parse_args(int argc, char** argv) {
 }
 
 // Runs warm-up + timed reps of one system and prints its JSON line; returns whether all checked.
-// reset() runs before every rep, outside the timed region.
+// reset() runs before every rep, outside the timed region. With `base_run` (T > 1: the same graph
+// on a 1-worker pool) the 1-worker and T-worker reps alternate, with a capacity probe after each
+// pair (bench/capacity.hpp); `hooks` add a stats snapshot and fields (the pool's counters).
 template <class Reset, class Run>
 bool measure(const Args& args,
              const char* system,
              std::size_t threads,
              std::uint64_t expected,
              Reset&& reset,
-             Run&& run) {
+             Run&& run,
+             const std::function<std::uint64_t()>& base_run = {},
+             const bench::Hooks& hooks = {}) {
     bool checked = true;
     std::uint64_t result = 0;
-    for (std::size_t i = 0; i < args.warmup; ++i) {
+    auto timed = [&](auto& f) {
         reset();
-        if (run() != expected)
-            checked = false;
-    }
-    std::vector<double> times, cpus;
-    for (std::size_t i = 0; i < args.reps; ++i) {
-        reset();
-        const double c0 = cpu_seconds();
-        const auto t0 = std::chrono::steady_clock::now();
-        const std::uint64_t r = run();
-        const auto t1 = std::chrono::steady_clock::now();
-        const double c1 = cpu_seconds();
+        bench::RepClock clock;
+        clock.start();
+        const std::uint64_t r = f();
+        bench::Sample sample = clock.stop();
         if (r != expected)
             checked = false;
         result = r;
-        times.push_back(std::chrono::duration<double>(t1 - t0).count());
-        cpus.push_back(c1 - c0);
-    }
+        return sample;
+    };
+    bench::Series s(threads);
+    std::function<bench::Sample()> base;
+    if (base_run)
+        base = [&] { return timed(base_run); };
+    bench::SeriesOptions o;
+    o.reps = args.reps;
+    o.warmup = args.warmup;
+    o.max_time = 0.0;
+    o.threads = threads;
+    o.before_timed = hooks.before_timed;
+    bench::run_series(
+        s, o, [&] { return timed(run); }, base);
+    const std::vector<double> times = s.times(), cpus = s.cpus();
     std::vector<double> st = times, sc = cpus;
     std::sort(st.begin(), st.end());
     std::sort(sc.begin(), sc.end());
@@ -376,10 +387,11 @@ bool measure(const Args& args,
         "{\"workload\":\"%s\",\"system\":\"%s\",\"lang\":\"cpp\",\"threads\":%zu,\"n\":%" PRIu64
         ",\"reps\":%zu,\"warmup\":%zu,\"times_s\":%s,\"median_s\":%.9f,\"min_s\":%.9f,\"max_s\":%."
         "9f,\"cpu_s\":%s,\"cpu_median_s\":%.9f,\"peak_rss_kb\":%ld,\"result\":%" PRIu64
-        ",\"compiler\":\"%s\",\"checked\":%s}\n",
-        args.workload.c_str(), system, threads, args.n, args.reps, args.warmup,
+        "%s%s,\"compiler\":\"%s\",\"checked\":%s}\n",
+        args.workload.c_str(), system, threads, args.n, times.size(), args.warmup,
         json_list(times).c_str(), median_of_sorted(st), st.front(), st.back(),
-        json_list(cpus).c_str(), median_of_sorted(sc), peak_rss_kb(), result, compiler_string(),
+        json_list(cpus).c_str(), median_of_sorted(sc), peak_rss_kb(), result, s.json().c_str(),
+        hooks.extra_json ? hooks.extra_json().c_str() : "", compiler_string(),
         checked ? "true" : "false");
     std::fflush(stdout);
     if (!checked) {
@@ -409,14 +421,27 @@ int main(int argc, char** argv) {
             spindle::PoolOptions opts;
             opts.num_threads = args.threads;
             spindle::ThreadPool pool(opts);
+            spindle::PoolStats stats0;  // the counters after the warm-up (bench/spindle_stats.hpp)
             std::optional<Map> map;
             g_blocking_section = args.blocking_section;
+            // T > 1: a 1-worker pool beside it; their reps alternate (bench/capacity.hpp).
+            std::optional<spindle::ThreadPool> base_pool;
+            std::function<std::uint64_t()> base_run;
+            if (args.threads > 1) {
+                spindle::PoolOptions base_opts;
+                base_opts.num_threads = 1;
+                base_pool.emplace(base_opts);
+                base_run = [&] {
+                    return base_pool->install([&] { return Parallel{g, *map}.run(); });
+                };
+            }
             if (!measure(
                     args, args.blocking_section ? "spindle+blocking" : "spindle", args.threads,
                     expected, [&] { map.emplace(); },
                     [&] { return pool.install([&] {
                               return Parallel{g, *map}.run();
-                          }); }))
+                          }); }, base_run,
+                    bench::stats_hooks(pool, stats0)))
                 ok = false;
         }
     } catch (const std::exception& e) {

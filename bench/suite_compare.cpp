@@ -39,8 +39,10 @@
 //
 // This is a plain program with its own main (Google Benchmark's benchmark_main is not linked).
 
+#include "capacity.hpp"
 #include "compare_common.hpp"
 #include "compare_systems.hpp"
+#include "spindle_stats.hpp"
 
 #include <spindle/spindle.hpp>
 
@@ -55,6 +57,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -570,7 +573,6 @@ struct WakeupWorkload : PoolJobWorkload {
 
 using bench::available_parallelism;
 using bench::compiler_string;
-using bench::cpu_seconds;
 using bench::json_list;
 using bench::median_of_sorted;
 using bench::peak_rss_kb;
@@ -726,34 +728,47 @@ Args parse_args(int argc, char** argv) {
     return a;
 }
 
-// Warm-up + timed reps of one system; prints its JSON line; returns whether all checked.
+// Warm-up + timed reps of one system; prints its JSON line; returns whether all checked. With
+// `base_run` (T > 1: the same kernel on a 1-worker pool of the same system) the 1-worker and
+// T-worker reps alternate, with a capacity probe after each pair (bench/capacity.hpp);
+// `hooks` add a stats snapshot and fields (the pool's counters).
 template <class Run>
-bool measure(const Args& args, Workload& w, System sys, std::size_t threads, Run&& run) {
+bool measure(const Args& args,
+             Workload& w,
+             System sys,
+             std::size_t threads,
+             Run&& run,
+             const std::function<std::uint64_t()>& base_run = {},
+             const bench::Hooks& hooks = {}) {
     bool checked = true;
     std::uint64_t result = 0;
-    for (std::size_t i = 0; i < args.warmup; ++i) {
+    auto timed = [&](auto& f) {
         w.reset();
-        if (!w.check(run()))
-            checked = false;
-    }
-    std::vector<double> times, cpus;
-    for (std::size_t i = 0; i < args.reps; ++i) {
-        w.reset();
-        const double c0 = cpu_seconds();
-        const auto t0 = Clock::now();
-        const std::uint64_t r = run();
-        const auto t1 = Clock::now();
-        const double c1 = cpu_seconds();
+        bench::RepClock clock;
+        clock.start();
+        const std::uint64_t r = f();
+        bench::Sample sample = clock.stop();
         if (!w.check(r))
             checked = false;
         result = r;
         const double self = w.self_time();
-        times.push_back(self >= 0 ? self : std::chrono::duration<double>(t1 - t0).count());
-        cpus.push_back(c1 - c0);
-        if (args.max_time > 0 && times.size() >= bench::k_min_reps &&
-            bench::sum(times) >= args.max_time)
-            break;
-    }
+        if (self >= 0)
+            sample.figure_s = self;
+        return sample;
+    };
+    bench::Series s(threads);
+    std::function<bench::Sample()> base;
+    if (base_run)
+        base = [&] { return timed(base_run); };
+    bench::SeriesOptions o;
+    o.reps = args.reps;
+    o.warmup = args.warmup;
+    o.max_time = args.max_time;
+    o.threads = threads;
+    o.before_timed = hooks.before_timed;
+    bench::run_series(
+        s, o, [&] { return timed(run); }, base);
+    const std::vector<double> times = s.times(), cpus = s.cpus();
     std::vector<double> st = times, sc = cpus;
     std::sort(st.begin(), st.end());
     std::sort(sc.begin(), sc.end());
@@ -761,10 +776,11 @@ bool measure(const Args& args, Workload& w, System sys, std::size_t threads, Run
         "{\"workload\":\"%s\",\"system\":\"%s\",\"lang\":\"cpp\",\"threads\":%zu,\"n\":%" PRIu64
         ",\"reps\":%zu,\"warmup\":%zu,\"times_s\":%s,\"median_s\":%.9f,\"min_s\":%.9f,"
         "\"max_s\":%.9f,\"cpu_s\":%s,\"cpu_median_s\":%.9f,\"peak_rss_kb\":%ld,\"result\":%" PRIu64
-        ",\"compiler\":\"%s\",\"checked\":%s}\n",
+        "%s%s,\"compiler\":\"%s\",\"checked\":%s}\n",
         args.workload.c_str(), bench::system_name(sys), threads, w.n(), times.size(), args.warmup,
         json_list(times).c_str(), median_of_sorted(st), st.front(), st.back(),
-        json_list(cpus).c_str(), median_of_sorted(sc), peak_rss_kb(), result, compiler_string(),
+        json_list(cpus).c_str(), median_of_sorted(sc), peak_rss_kb(), result, s.json().c_str(),
+        hooks.extra_json ? hooks.extra_json().c_str() : "", compiler_string(),
         checked ? "true" : "false");
     std::fflush(stdout);
     if (!checked) {
@@ -783,8 +799,19 @@ bool run_fork_join(const Args& args, ForkJoinWorkload& w, System sys) {
             spindle::PoolOptions opts;
             opts.num_threads = t;
             spindle::ThreadPool pool(opts);
-            return measure(args, w, sys, t,
-                           [&] { return pool.install([&] { return w.body_spindle(); }); });
+            spindle::PoolStats stats0;  // the counters after the warm-up (bench/spindle_stats.hpp)
+            // T > 1: a 1-worker pool beside it; their reps alternate (bench/capacity.hpp).
+            std::optional<spindle::ThreadPool> base_pool;
+            std::function<std::uint64_t()> base_run;
+            if (t > 1) {
+                spindle::PoolOptions base_opts;
+                base_opts.num_threads = 1;
+                base_pool.emplace(base_opts);
+                base_run = [&] { return base_pool->install([&] { return w.body_spindle(); }); };
+            }
+            return measure(
+                args, w, sys, t, [&] { return pool.install([&] { return w.body_spindle(); }); },
+                base_run, bench::stats_hooks(pool, stats0));
         }
         case System::tbb: {
 #if SPINDLE_BENCH_HAVE_TBB
@@ -837,9 +864,11 @@ bool run_pool_job(const Args& args, PoolJobWorkload& w, bool wakeup, System sys)
             spindle::PoolOptions opts;
             opts.num_threads = t;
             spindle::ThreadPool pool(opts);
-            return measure(args, w, sys, t, [&] {
-                return pool_job_rep(w, wakeup, [&](auto&& job) { pool.install(job); });
-            });
+            spindle::PoolStats stats0;  // the counters after the warm-up (bench/spindle_stats.hpp)
+            return measure(
+                args, w, sys, t,
+                [&] { return pool_job_rep(w, wakeup, [&](auto&& job) { pool.install(job); }); }, {},
+                bench::stats_hooks(pool, stats0));
         }
         case System::tbb: {
 #if SPINDLE_BENCH_HAVE_TBB

@@ -24,8 +24,10 @@
 //
 // This is a plain program with its own main (Google Benchmark's benchmark_main is not linked).
 
+#include "capacity.hpp"
 #include "compare_common.hpp"
 #include "compare_systems.hpp"
+#include "spindle_stats.hpp"
 
 #include <spindle/spindle.hpp>
 
@@ -42,6 +44,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -181,7 +185,6 @@ bool is_power_of_10(std::uint64_t n) {
 
 using bench::available_parallelism;
 using bench::compiler_string;
-using bench::cpu_seconds;
 using bench::json_list;
 using bench::median_of_sorted;
 using bench::peak_rss_kb;
@@ -328,34 +331,42 @@ Args parse_args(int argc, char** argv) {
 }
 
 // Runs warm-up + timed reps of one system and prints its JSON line; returns whether all checked.
+// With `base_run` (T > 1: the same body on a 1-worker pool of the same system) the 1-worker and
+// T-worker reps alternate, with a capacity probe after each pair (bench/capacity.hpp);
+// `hooks` add a stats snapshot and fields (the pool's counters).
 template <class Run>
-bool measure(
-    const Args& args, const char* system, std::size_t threads, std::uint64_t expected, Run&& run) {
+bool measure(const Args& args,
+             const char* system,
+             std::size_t threads,
+             std::uint64_t expected,
+             Run&& run,
+             const std::function<std::uint64_t()>& base_run = {},
+             const bench::Hooks& hooks = {}) {
     bool checked = true;
     std::uint64_t result = 0;
-    for (std::size_t i = 0; i < args.warmup; ++i) {
-        if (run() != expected)
-            checked = false;
-    }
-
-    std::vector<double> times, cpus;
-    times.reserve(args.reps);
-    cpus.reserve(args.reps);
-    for (std::size_t i = 0; i < args.reps; ++i) {
-        const double c0 = cpu_seconds();
-        const auto t0 = std::chrono::steady_clock::now();
-        const std::uint64_t r = run();
-        const auto t1 = std::chrono::steady_clock::now();
-        const double c1 = cpu_seconds();
+    auto timed = [&](auto& f) {
+        bench::RepClock clock;
+        clock.start();
+        const std::uint64_t r = f();
+        bench::Sample sample = clock.stop();
         if (r != expected)
             checked = false;
         result = r;
-        times.push_back(std::chrono::duration<double>(t1 - t0).count());
-        cpus.push_back(c1 - c0);
-        if (args.max_time > 0 && times.size() >= bench::k_min_reps &&
-            bench::sum(times) >= args.max_time)
-            break;
-    }
+        return sample;
+    };
+    bench::Series s(threads);
+    std::function<bench::Sample()> base;
+    if (base_run)
+        base = [&] { return timed(base_run); };
+    bench::SeriesOptions o;
+    o.reps = args.reps;
+    o.warmup = args.warmup;
+    o.max_time = args.max_time;
+    o.threads = threads;
+    o.before_timed = hooks.before_timed;
+    bench::run_series(
+        s, o, [&] { return timed(run); }, base);
+    const std::vector<double> times = s.times(), cpus = s.cpus();
     std::vector<double> st = times, sc = cpus;
     std::sort(st.begin(), st.end());
     std::sort(sc.begin(), sc.end());
@@ -365,10 +376,12 @@ bool measure(
         ",\"reps\":%zu,\"warmup\":%zu,\"times_s\":%s,\"median_s\":%.9f,\"min_s\":%.9f,\"max_s\":%."
         "9f,"
         "\"cpu_s\":%s,\"cpu_median_s\":%.9f,\"peak_rss_kb\":%ld,\"result\":%" PRIu64
+        "%s%s"
         ",\"compiler\":\"%s\",\"checked\":%s}\n",
         args.workload.c_str(), system, threads, args.n, times.size(), args.warmup,
         json_list(times).c_str(), median_of_sorted(st), st.front(), st.back(),
-        json_list(cpus).c_str(), median_of_sorted(sc), peak_rss_kb(), result, compiler_string(),
+        json_list(cpus).c_str(), median_of_sorted(sc), peak_rss_kb(), result, s.json().c_str(),
+        hooks.extra_json ? hooks.extra_json().c_str() : "", compiler_string(),
         checked ? "true" : "false");
     std::fflush(stdout);
     if (!checked) {
@@ -406,10 +419,22 @@ int main(int argc, char** argv) {
             spindle::PoolOptions opts;
             opts.num_threads = args.threads;
             spindle::ThreadPool pool(opts);
+            spindle::PoolStats stats0;  // the counters after the warm-up (bench/spindle_stats.hpp)
+            // T > 1: a 1-worker pool beside it; their reps alternate (bench/capacity.hpp).
+            std::optional<spindle::ThreadPool> base_pool;
+            std::function<std::uint64_t()> base_run;
+            if (args.threads > 1) {
+                spindle::PoolOptions base_opts;
+                base_opts.num_threads = 1;
+                base_pool.emplace(base_opts);
+                base_run = [&]() -> std::uint64_t { return base_pool->install(parallel); };
+            }
             // install: the body runs on a pool worker while this (main) thread blocks, like rayon's
             // ThreadPool::install called from outside the pool.
-            if (!measure(args, "spindle", args.threads, expected,
-                         [&]() -> std::uint64_t { return pool.install(parallel); }))
+            if (!measure(
+                    args, "spindle", args.threads, expected,
+                    [&]() -> std::uint64_t { return pool.install(parallel); }, base_run,
+                    bench::stats_hooks(pool, stats0)))
                 ok = false;
         }
         if (args.run_tbb) {

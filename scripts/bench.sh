@@ -47,6 +47,12 @@ usage: scripts/bench.sh [options]
                       (default 1.5; --full 10; 0: always R reps). Keeps OpenMP's slow runs short.
   --warmup W          untimed repetitions after pool creation (default 1)
   --threads "1 2"     thread counts to run (default: 1 2, plus nproc if > 2)
+  --processes N       run each (workload, system, threads) in N separate processes (in turns:
+                      process k of every system, then k+1, ...) and print per workload and thread
+                      count one row per process (median, 1-worker median, speed-up, cpu/wall,
+                      capacity, probe CPU share, efficiency, flag) and a summary line per system
+                      (min/median efficiency, processes below 0.90, processes flagged). The serial baselines
+                      do not run; no SVG. JSON lines (--json) carry "process":k.
   --no-setup          do not run scripts/setup-deps.sh --bench
   --no-build          do not build; use existing binaries
   --no-spindle | --no-rayon | --no-tbb | --no-omp
@@ -56,7 +62,8 @@ usage: scripts/bench.sh [options]
   --spindle-bin PATH  bench_fib_compare to use; the other C++ programs are taken from its folder
   --rayon-bin PATH    use this spindle-rayon-bench binary (implies no cargo build)
   --no-pin            do not pin with taskset
-  --table FILE        only print the tables for an existing JSON-lines FILE (and --svg), then exit
+  --table FILE        only print the tables for an existing JSON-lines FILE (and --svg), then exit;
+                      a --processes file gets the per-process tables
   -h, --help          this help
 Environment: CARGO=/path/to/cargo picks the cargo to use; BENCH_TIMEOUT (default 900) limits
 each program run, in seconds.
@@ -100,6 +107,10 @@ print_table() {
       W[k] = w; S[k] = sys; L[k] = lang; T[k] = t
       MED[k] = num("median_s"); MIN[k] = num("min_s"); MAX[k] = num("max_s")
       CPU[k] = num("cpu_median_s"); N[k] = num("n"); RSS[k] = num("peak_rss_kb"); REPS[k] = num("reps")
+      SPD[k] = num("speedup"); CAP[k] = num("capacity"); EFF[k] = num("efficiency")
+      FLG[k] = ($0 ~ /"flagged":true/) ? 1 : 0
+      FR[k] = "-"; why = str("flag_reasons")
+      if (why != "") { FR[k] = ""; nwhy = split(why, parts, "+"); for (q = 1; q <= nwhy; q++) FR[k] = FR[k] substr(parts[q], 1, 1) }
       if (match($0, /"result":[0-9]+/)) RES[k] = substr($0, RSTART + 9, RLENGTH - 9); else RES[k] = "?"
       CHK[k] = ($0 ~ /"checked":true/) ? "yes" : "NO"
       # idle: the ratios compare CPU time (the wall time is the fixed interval)
@@ -111,12 +122,12 @@ print_table() {
     }
     END {
       if (nrows == 0) { print "bench.sh: no results to tabulate" > "/dev/stderr"; exit 1 }
-      fmt = "%-7s %-12s %10s %21s %9s %8s %9s %8s %8s %5s %7s\n"
+      fmt = "%-7s %-12s %10s %21s %9s %8s %9s %8s %8s %5s %7s %6s %5s %5s %4s\n"
       for (i = 1; i <= nw; i++) {
         w = wl[i]; nn = ""
         for (k = 1; k <= nrows; k++) if (W[k] == w) { nn = N[k]; break }
         printf "\n== %s (n=%s) ==\n", w, nn
-        printf fmt, "threads", "system", "median ms", "min-max ms", "x serial", "x rayon", "cpu s", "cpu/wall", "peak MB", "reps", "checked"
+        printf fmt, "threads", "system", "median ms", "min-max ms", "x serial", "x rayon", "cpu s", "cpu/wall", "peak MB", "reps", "checked", "x 1w", "cap", "eff", "flag"
         # rows: serial first, then by thread count, systems in a fixed order
         nt = 0
         for (k = 1; k <= nrows; k++) {
@@ -141,7 +152,10 @@ print_table() {
                 if (w != "idle" && w != "wakeup" && CPU[k] / MED[k] < 0.8 * T[k]) { cw = cw "*"; starved = 1 }
               }
               if (w == "idle" || w == "wakeup") cw = "-"
-              printf fmt, T[k], S[k], ms(MED[k]), ms(MIN[k]) "-" ms(MAX[k]), xs, xr, (CPU[k] == "" ? "-" : sprintf("%.4f", CPU[k])), cw, sprintf("%.1f", RSS[k] / 1024), REPS[k], CHK[k]
+              sp = (SPD[k] == "") ? "-" : sprintf("%.2f", SPD[k])
+              cp = (CAP[k] == "") ? "-" : sprintf("%.2f", CAP[k])
+              ef = (EFF[k] == "") ? "-" : sprintf("%.2f", EFF[k])
+              printf fmt, T[k], S[k], ms(MED[k]), ms(MIN[k]) "-" ms(MAX[k]), xs, xr, (CPU[k] == "" ? "-" : sprintf("%.4f", CPU[k])), cw, sprintf("%.1f", RSS[k] / 1024), REPS[k], CHK[k], sp, cp, ef, FR[k]
               if (!(RES[k] in RV)) { RV[RES[k]] = 1; nres++ }
             }
           }
@@ -157,8 +171,117 @@ print_table() {
       print "cpu s    = median process CPU time (user+sys, all threads) per rep; cpu/wall ~ threads busy (spinning shows here)."
       print "peak MB  = peak RSS of the process (getrusage ru_maxrss) after that system ran; reps = timed reps (--max-time may cut them to 3)."
       if (starved) print "*        cpu/wall well below the thread count: starved by other load, or not parallel (e.g. a serial partition)."
+      print "x 1w     = speed-up: median of a 1-worker pool of the same system, its reps alternating with these in the same process, / median."
+      print "cap      = capacity: CPUs'"'"' worth of work the machine gave the process (a fixed kernel on T pinned threads at once vs alone; median of"
+      print "           the probes taken between the reps); eff = x 1w / cap (bench/README.md, \"Capacity and efficiency\")."
+      print "flag     = why the process is flagged: c = cap < 0.9 x threads, s = the probe threads'"'"' CPU share < 0.9 (preempted by other"
+      print "           processes or the host); - = not flagged. A flagged row measured the machine, not the pool."
       for (l in COMPILER) printf "compiler (%s): %s\n", l, COMPILER[l]
       if (differ) exit 3
+    }
+  ' "$1"
+}
+
+# ------------------------------------------------------------------------------------------------
+# --processes N: one table per workload and thread count, one row per process index, the systems
+# side by side (process k of every system ran one after the other, so they saw the same machine),
+# then a summary line per (workload, system, threads). Pure awk.
+print_process_tables() {  # $1 JSON lines with a "process" field
+  awk '
+    function num(key,   re) {
+      re = "\"" key "\":-?[0-9][0-9.eE+-]*"
+      if (match($0, re)) return substr($0, RSTART + length(key) + 3, RLENGTH - length(key) - 3) + 0
+      return ""
+    }
+    function str(key,   re) {
+      re = "\"" key "\":\"[^\"]*\""
+      if (match($0, re)) return substr($0, RSTART + length(key) + 4, RLENGTH - length(key) - 5)
+      return ""
+    }
+    function ms(x) { return (x == "") ? "-" : ((x < 0.01) ? sprintf("%.4f", x * 1000) : sprintf("%.2f", x * 1000)) }
+    function f2(x) { return (x == "") ? "-" : sprintf("%.2f", x) }
+    function rank(s) {
+      if (s == "spindle") return 0; if (s == "rayon") return 1; if (s == "tbb") return 2
+      if (s == "omp") return 3; return 4
+    }
+    function sortv(a, n,   i, j, x) { for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x } }
+    function med(a, n) { sortv(a, n); return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+    /^[ \t]*\{/ {
+      w = str("workload"); s = str("system"); t = num("threads") + 0; p = num("process") + 0
+      if (s == "serial") s = "serial-" str("lang")
+      key = w SUBSEP t
+      if (!(key in seen_k)) { seen_k[key] = 1; KL[++nk] = key; KW[nk] = w; KT[nk] = t; KN[nk] = num("n") }
+      if (!((key, s) in seen_s)) { seen_s[key, s] = 1; NS[key]++; SYS[key, NS[key]] = s }
+      if (p > NP[key]) NP[key] = p
+      MED[key, s, p] = num("median_s"); BASE[key, s, p] = num("base_median_s")
+      SPD[key, s, p] = num("speedup"); CAP[key, s, p] = num("capacity"); EFF[key, s, p] = num("efficiency")
+      SH[key, s, p] = num("probe_cpu_share"); CW[key, s, p] = ""
+      if (num("median_s") > 0 && num("cpu_median_s") != "") CW[key, s, p] = num("cpu_median_s") / num("median_s")
+      why = str("flag_reasons"); FR[key, s, p] = "-"
+      if (why != "") { FR[key, s, p] = ""; nwhy = split(why, parts, "+"); for (q = 1; q <= nwhy; q++) FR[key, s, p] = FR[key, s, p] substr(parts[q], 1, 1) }
+      FLG[key, s, p] = ($0 ~ /"flagged":true/) ? 1 : 0
+      HAVE[key, s, p] = 1
+      if ($0 !~ /"checked":true/) bad = 1
+      if (match($0, /"result":[0-9]+/)) { r = substr($0, RSTART + 9, RLENGTH - 9); if (!((w, r) in RV)) { RV[w, r] = 1; NR_W[w]++ } }
+    }
+    END {
+      if (nk == 0) { print "bench.sh: no results to tabulate" > "/dev/stderr"; exit 1 }
+      for (i = 1; i <= nk; i++) {
+        key = KL[i]
+        # systems in a fixed order
+        n = NS[key]
+        for (a = 1; a <= n; a++) for (b = a + 1; b <= n; b++) if (rank(SYS[key, b]) < rank(SYS[key, a])) { x = SYS[key, a]; SYS[key, a] = SYS[key, b]; SYS[key, b] = x }
+        printf "\n== %s (n=%s), %d threads, %d processes ==\n", KW[i], KN[i], KT[i], NP[key]
+        line1 = sprintf("%-5s", "proc"); line2 = sprintf("%-5s", "")
+        for (j = 1; j <= n; j++) {
+          line1 = line1 sprintf(" | %-54s", SYS[key, j])
+          line2 = line2 sprintf(" | %9s %9s %5s %8s %5s %5s %5s %4s", "median ms", "1w ms", "x 1w", "cpu/wall", "cap", "share", "eff", "flag")
+        }
+        print line1; print line2
+        for (p = 1; p <= NP[key]; p++) {
+          row = sprintf("%-5d", p)
+          for (j = 1; j <= n; j++) {
+            s = SYS[key, j]
+            if (!((key, s, p) in HAVE)) { row = row sprintf(" | %-54s", "(no result)"); continue }
+            row = row sprintf(" | %9s %9s %5s %8s %5s %5s %5s %4s", ms(MED[key, s, p]), ms(BASE[key, s, p]), f2(SPD[key, s, p]), f2(CW[key, s, p]), f2(CAP[key, s, p]), f2(SH[key, s, p]), f2(EFF[key, s, p]), FR[key, s, p])
+          }
+          print row
+        }
+        for (j = 1; j <= n; j++) {
+          s = SYS[key, j]; ne = 0; nc = 0; nm = 0; nf = 0; low = 0; mine = ""; split("", E); split("", C); split("", M)
+          nu = 0; lowu = 0; minu = ""; split("", UE)
+          for (p = 1; p <= NP[key]; p++) {
+            if (!((key, s, p) in HAVE)) continue
+            M[++nm] = MED[key, s, p]
+            if (FLG[key, s, p]) nf++
+            if (CAP[key, s, p] != "") C[++nc] = CAP[key, s, p]
+            if (EFF[key, s, p] != "") {
+              E[++ne] = EFF[key, s, p]; if (mine == "" || E[ne] < mine) mine = E[ne]; if (E[ne] < 0.9) low++
+              if (!FLG[key, s, p]) { UE[++nu] = EFF[key, s, p]; if (minu == "" || EFF[key, s, p] < minu) minu = EFF[key, s, p]; if (EFF[key, s, p] < 0.9) lowu++ }
+            }
+          }
+          if (ne > 0) {
+            printf "%s %s %d threads: efficiency min %.2f, median %.2f, %d of %d processes below 0.90; capacity median %.2f; median of medians %s ms; %d of %d processes flagged", KW[i], s, KT[i], mine, med(E, ne), low, ne, med(C, nc), ms(med(M, nm)), nf, nm
+            if (nf > 0 && nu > 0) printf "; unflagged: efficiency min %.2f, median %.2f, %d of %d below 0.90", minu, med(UE, nu), lowu, nu
+            printf "\n"
+          } else if (nc > 0)
+            printf "%s %s %d threads: no efficiency (no 1-worker reps in the process); capacity median %.2f; median of medians %s ms; %d of %d processes flagged\n", KW[i], s, KT[i], med(C, nc), ms(med(M, nm)), nf, nm
+          else
+            printf "%s %s %d threads: median of medians %s ms; %d of %d processes flagged\n", KW[i], s, KT[i], ms(med(M, nm)), nf, nm
+        }
+        if (NR_W[KW[i]] > 1) { printf "WARNING: %s: the processes report different results\n", KW[i]; differ = 1 }
+      }
+      print ""
+      print "median ms = the process'"'"'s median over its timed reps at that thread count; 1w ms = the median of the 1-worker pool of the same"
+      print "            system whose reps alternated with those in the same process; x 1w = speed-up = 1w ms / median ms."
+      print "cpu/wall  = median process CPU time / median wall time of the T-worker reps (~ threads busy; spinning counts)."
+      print "cap       = capacity: CPUs'"'"' worth of work the machine gave the process (a fixed kernel on T pinned threads at once vs alone;"
+      print "            median of the probes taken between the reps); eff = x 1w / cap."
+      print "share     = the probe threads'"'"' CPU time / wall time (< 1: preempted, by other processes or the host)."
+      print "flag      = why the process is flagged: c = cap < 0.9 x threads, s = share < 0.9; - = not flagged."
+      print "            A flagged process measured the machine, not the pool (bench/README.md, \"Capacity and efficiency\")."
+      if (differ) exit 3
+      if (bad) exit 1
     }
   ' "$1"
 }
@@ -240,7 +363,7 @@ write_svg() {  # $1 JSON lines, $2 output SVG
 full=0; json_out=""; svg_out=""; n=""; reps=""; warmup=1; threads_list=""; max_time=""
 do_setup=1; do_build=1; do_pin=1
 systems="spindle rayon tbb omp"
-cpp_dir=""; rayon_bin=""; table_only=""; workloads=""
+cpp_dir=""; rayon_bin=""; table_only=""; workloads=""; processes=0
 declare -A n_of=()  # --n WORKLOAD=N
 set_n() {
   case "$1" in
@@ -263,6 +386,8 @@ while [ $# -gt 0 ]; do
     --max-time) [ $# -ge 2 ] || die "--max-time needs a value"; max_time=$2; shift ;;
     --warmup) [ $# -ge 2 ] || die "--warmup needs a value"; warmup=$2; shift ;;
     --threads) [ $# -ge 2 ] || die "--threads needs a value"; threads_list=$2; shift ;;
+    --processes) [ $# -ge 2 ] || die "--processes needs a count"; processes=$2; shift ;;
+    --processes=*) processes=${1#*=} ;;
     --no-setup) do_setup=0 ;;
     --no-build) do_build=0 ;;
     --no-spindle) drop_system spindle ;;
@@ -280,10 +405,16 @@ while [ $# -gt 0 ]; do
   shift
 done
 
+case "$processes" in ''|*[!0-9]*) die "--processes: not a non-negative integer: '$processes'" ;; esac
+
 if [ -n "$table_only" ]; then
   [ -r "$table_only" ] || die "cannot read $table_only"
   rc=0
-  print_table "$table_only" || rc=1
+  if grep -q '"process":' "$table_only"; then
+    print_process_tables "$table_only" || rc=1
+  else
+    print_table "$table_only" || rc=1
+  fi
   if [ -n "$svg_out" ]; then write_svg "$table_only" "$svg_out"; log "SVG chart written to $svg_out"; fi
   # same rule as a real run: any unchecked result fails
   if grep -q '"checked":false' "$table_only"; then exit 1; fi
@@ -491,8 +622,10 @@ for w in $workloads; do
       *) skip_once "rayon:$w" "rayon for $w: the rayon binary has no '$w' workload" ;;
     esac
   fi
-  if [ "$cpp_ok" = 1 ]; then plan+=("$w serial-c++ 1 cpp serial"); fi
-  if [ "$rust_ok" = 1 ]; then plan+=("$w serial-rust 1 rust serial"); fi
+  if [ "$processes" = 0 ]; then
+    if [ "$cpp_ok" = 1 ]; then plan+=("$w serial-c++ 1 cpp serial"); fi
+    if [ "$rust_ok" = 1 ]; then plan+=("$w serial-rust 1 rust serial"); fi
+  fi
   for t in $threads_list; do
     for s in spindle rayon tbb omp; do
       has_system "$s" || continue
@@ -518,6 +651,21 @@ for w in $workloads; do
   done
 done
 [ "${#plan[@]}" -gt 0 ] || die "nothing to run"
+# --processes N: every entry N times, in turns per workload (process k of each (system, threads)
+# of a workload, then k+1, ...), so the systems' k-th processes saw the same machine; the last
+# word of an entry is its process index (0: the default mode).
+runs=()
+if [ "$processes" -gt 0 ]; then
+  for w in $workloads; do
+    for ((pk = 1; pk <= processes; pk++)); do
+      for entry in "${plan[@]}"; do
+        case "$entry" in "$w "*) runs+=("$entry $pk") ;; esac
+      done
+    done
+  done
+else
+  for entry in "${plan[@]}"; do runs+=("$entry 0"); done
+fi
 
 # ------------------------------------------------------------------------------------------------
 # Runs.
@@ -536,6 +684,7 @@ supports_max_time() {  # $1 binary
 }
 
 if [ -r /proc/loadavg ]; then
+  log "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
   load=$(cut -d' ' -f1 /proc/loadavg)
   if awk -v l="$load" 'BEGIN { exit !(l > 0.5) }'; then
     log "warning: load average $load before starting; other work on this machine will distort the results"
@@ -543,23 +692,26 @@ if [ -r /proc/loadavg ]; then
 fi
 
 start_s=$(date +%s)
-total=${#plan[@]}
+total=${#runs[@]}
 k=0
-for entry in "${plan[@]}"; do
-  read -r workload label t lang sys <<<"$entry"
+for entry in "${runs[@]}"; do
+  read -r workload label t lang sys proc <<<"$entry"
   k=$((k + 1))
   wn=${wl_n[$workload]}
   if [ "$lang" = cpp ]; then bin=${cpp_bin[$(cpp_prog_of "$workload")]}; else bin=$rayon_bin; fi
   cmd=("$bin" "$workload" --n "$wn" --reps "$reps" --warmup "$warmup" --threads "$t" --system "$sys")
   if [ "$max_time" != 0 ] && supports_max_time "$bin"; then cmd+=(--max-time "$max_time"); fi
   pin=$(pin_prefix "$t")
-  log "[$k/$total, $(($(date +%s) - start_s)) s] $workload n=$wn threads=$t $label ${pin:+($pin)}"
+  ptag=""
+  if [ "$proc" != 0 ]; then ptag=" (process $proc/$processes)"; fi
+  log "[$k/$total, $(($(date +%s) - start_s)) s] $workload n=$wn threads=$t $label$ptag ${pin:+($pin)}"
   set +e
   # shellcheck disable=SC2086
   out=$($tmo $pin "${cmd[@]}")
   rc=$?
   set -e
   if [ "$rc" -eq 124 ] && [ -n "$tmo" ]; then log "  TIMED OUT after ${BENCH_TIMEOUT:-900} s"; fi
+  if [ -n "$out" ] && [ "$proc" != 0 ]; then out=$(printf '%s\n' "$out" | sed "s/^{/{\"process\":$proc,/"); fi
   if [ -n "$out" ]; then printf '%s\n' "$out" >>"$results"; fi
   if [ "$rc" -ne 0 ]; then log "  FAILED (exit $rc): ${cmd[*]}"; failed=1; fi
   if [ -z "$out" ]; then log "  no result line"; failed=1; continue; fi
@@ -568,22 +720,33 @@ for entry in "${plan[@]}"; do
       *'"checked":true'*) ;;
       *) log "  NOT CHECKED: $line"; failed=1 ;;
     esac
-    log "  median $(printf '%s' "$line" | sed -n 's/.*"median_s":\([0-9.eE+-]*\).*/\1/p') s"
+    eff=$(printf '%s' "$line" | sed -n 's/.*"efficiency":\([0-9.eE+-]*\).*/\1/p')
+    cap=$(printf '%s' "$line" | sed -n 's/.*"capacity":\([0-9.eE+-]*\).*/\1/p')
+    flag=""
+    case "$line" in *'"flagged":true'*) flag=" FLAGGED ($(printf '%s' "$line" | sed -n 's/.*"flag_reasons":"\([^"]*\)".*/\1/p'))" ;; esac
+    log "  median $(printf '%s' "$line" | sed -n 's/.*"median_s":\([0-9.eE+-]*\).*/\1/p') s${cap:+, capacity $cap}${eff:+, efficiency $eff}$flag"
   done <<<"$out"
 done
 log "all runs done in $(($(date +%s) - start_s)) s"
+if [ -r /proc/loadavg ]; then log "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"; fi
 
 if [ -n "$json_out" ]; then
   cp "$results" "$json_out"
   log "JSON lines written to $json_out"
-  if [ -z "$svg_out" ]; then svg_out="${json_out%.*}.svg"; [ "$svg_out" != "$json_out" ] || svg_out="$json_out.svg"; fi
+  if [ -z "$svg_out" ] && [ "$processes" = 0 ]; then svg_out="${json_out%.*}.svg"; [ "$svg_out" != "$json_out" ] || svg_out="$json_out.svg"; fi
 fi
-if [ -n "$svg_out" ]; then
+if [ -n "$svg_out" ] && [ "$processes" = 0 ]; then
   write_svg "$results" "$svg_out"
   log "SVG chart written to $svg_out"
+elif [ -n "$svg_out" ]; then
+  log "no SVG chart in --processes mode"
 fi
 
-print_table "$results" || failed=1
+if [ "$processes" -gt 0 ]; then
+  print_process_tables "$results" || failed=1
+else
+  print_table "$results" || failed=1
+fi
 if [ "$failed" != 0 ]; then
   echo "bench.sh: FAILED: a build/run failed, a result was not checked, or systems disagree" >&2
   exit 1

@@ -6,16 +6,20 @@
 //! {"workload":"fib","system":"rayon","lang":"rust","threads":2,"n":30,"reps":7,"warmup":1,
 //!  "times_s":[...],"median_s":..,"min_s":..,"max_s":..,"cpu_s":[...],"cpu_median_s":..,
 //!  "peak_rss_kb":..,"result":832040,"compiler":"rustc 1.xx.y ...","checked":true}
+//! plus the capacity fields of capacity.rs: "probes", "probe_alone_s", "probe_cpus", at T > 1
+//! "capacity" and "capacities", then "probe_cpu_share", "flagged_probes"; at T > 1
+//! "base_times_s", "base_median_s", "speedup", "efficiency" from a 1-worker pool whose reps
+//! alternate with the T-worker ones; "flagged" (and "flag_reasons").
 //! The C++ side (bench/fib_compare.cpp) has the same CLI and output format.
 //! Exit status: 0 if every result checked, 1 if a result was wrong, 2 on usage errors.
 //!
 //! Must build with Debian 12's rustc 1.63: no let-else, no std::hint::black_box, std + rayon only.
 
+mod capacity;
 mod rusage;
 mod workloads;
 
 use std::process;
-use std::time::Instant;
 
 use workloads::{Instance, Workload};
 
@@ -160,49 +164,56 @@ fn json_list(v: &[f64]) -> String {
     format!("[{}]", items.join(","))
 }
 
-/// Runs warmup + timed reps of one system and prints its JSON line. Returns whether all results checked.
+/// Runs warmup + timed reps of one system and prints its JSON line. Returns whether all results
+/// checked. `pool` is None for the serial system; with `base` (T > 1: a 1-worker rayon pool) the
+/// 1-worker and T-worker reps alternate, with a capacity probe after each pair (capacity.rs).
 fn measure(
     args: &Args,
     w: &dyn Workload,
     system: &str,
     inst: &mut dyn Instance,
-    run: &mut dyn FnMut(&mut dyn Instance) -> u64,
+    pool: Option<&rayon::ThreadPool>,
+    base: Option<&rayon::ThreadPool>,
 ) -> bool {
     let threads = if system == "serial" { 1 } else { args.threads };
     let mut checked = true;
     let mut result = 0u64;
-    for _ in 0..args.warmup {
-        inst.reset();
-        let r = run(inst);
-        checked &= inst.check(r);
+    let mut series = capacity::Series::new(threads);
+    {
+        let mut rep = |on_base: bool| -> capacity::Sample {
+            inst.reset();
+            let clock = capacity::RepClock::start();
+            let r = match (pool, on_base) {
+                (None, _) => inst.run_serial(),
+                (Some(p), false) => inst.run_rayon_pool(p),
+                (Some(_), true) => inst.run_rayon_pool(base.unwrap()),
+            };
+            let mut sample = clock.stop();
+            if let Some(t) = inst.self_time() {
+                sample.figure_s = t;
+            }
+            checked &= inst.check(r);
+            result = r;
+            sample
+        };
+        capacity::run_series(
+            &mut series,
+            args.reps,
+            args.warmup,
+            args.max_time,
+            MIN_REPS,
+            base.is_some(),
+            &mut rep,
+        );
     }
-    let mut times = Vec::with_capacity(args.reps);
-    let mut cpus = Vec::with_capacity(args.reps);
-    for _ in 0..args.reps {
-        inst.reset();
-        let c0 = rusage::cpu_seconds();
-        let t0 = Instant::now();
-        let r = run(inst);
-        let wall = t0.elapsed().as_secs_f64();
-        let c1 = rusage::cpu_seconds();
-        let dt = inst.self_time().unwrap_or(wall);
-        checked &= inst.check(r);
-        result = r;
-        times.push(dt);
-        cpus.push(c1 - c0);
-        if args.max_time > 0.0
-            && times.len() >= MIN_REPS
-            && times.iter().sum::<f64>() >= args.max_time
-        {
-            break;
-        }
-    }
+    let times = series.times();
+    let cpus = series.cpus();
     let st = sorted(&times);
     let sc = sorted(&cpus);
     println!(
         "{{\"workload\":\"{}\",\"system\":\"{}\",\"lang\":\"rust\",\"threads\":{},\"n\":{},\"reps\":{},\"warmup\":{},\
 \"times_s\":{},\"median_s\":{:.9},\"min_s\":{:.9},\"max_s\":{:.9},\"cpu_s\":{},\"cpu_median_s\":{:.9},\
-\"peak_rss_kb\":{},\"result\":{},\"compiler\":\"{}\",\"checked\":{}}}",
+\"peak_rss_kb\":{},\"result\":{}{},\"compiler\":\"{}\",\"checked\":{}}}",
         w.name(),
         system,
         threads,
@@ -217,6 +228,7 @@ fn measure(
         median(&sc),
         rusage::peak_rss_kb(),
         result,
+        series.json(),
         env!("BENCH_RUSTC_VERSION"),
         checked
     );
@@ -232,6 +244,20 @@ fn measure(
     checked
 }
 
+fn build_pool(threads: usize) -> rayon::ThreadPool {
+    match rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("rayon-{}", i))
+        .build()
+    {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("spindle-rayon-bench: cannot build rayon pool: {}", e);
+            process::exit(1);
+        }
+    }
+}
+
 fn main() {
     let args = parse_args();
     let w = match workloads::find(&args.workload) {
@@ -244,27 +270,19 @@ fn main() {
     let mut ok = true;
     for &system in &args.systems {
         if system == "serial" {
-            ok &= measure(&args, w, system, &mut *inst, &mut |i: &mut dyn Instance| {
-                i.run_serial()
-            });
+            ok &= measure(&args, w, system, &mut *inst, None, None);
         } else {
             // Pool creation is outside the timed region; the warm-up reps absorb thread start-up.
-            let pool = match rayon::ThreadPoolBuilder::new()
-                .num_threads(args.threads)
-                .thread_name(|i| format!("rayon-{}", i))
-                .build()
-            {
-                Ok(p) => p,
-                Err(e) => {
-                    eprintln!("spindle-rayon-bench: cannot build rayon pool: {}", e);
-                    process::exit(1);
-                }
+            let pool = build_pool(args.threads);
+            // T > 1: a 1-worker pool beside it, built the same way; their reps alternate.
+            let base = if args.threads > 1 && inst.scales() {
+                Some(build_pool(1))
+            } else {
+                None
             };
             // install: the body runs on a pool worker while this (main) thread blocks,
             // same as spindle::ThreadPool::install on the C++ side.
-            ok &= measure(&args, w, system, &mut *inst, &mut |i: &mut dyn Instance| {
-                i.run_rayon_pool(&pool)
-            });
+            ok &= measure(&args, w, system, &mut *inst, Some(&pool), base.as_ref());
         }
     }
     process::exit(if ok { 0 } else { 1 });

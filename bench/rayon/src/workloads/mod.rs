@@ -48,6 +48,11 @@ pub trait Instance: Send {
     fn run_rayon_pool(&mut self, pool: &rayon::ThreadPool) -> u64 {
         pool.install(|| self.run_rayon())
     }
+    /// Whether a T-worker run also times a 1-worker pool for the speed-up (bench/capacity.hpp);
+    /// idle and wakeup measure latency and CPU burnt, not speed-up: false.
+    fn scales(&self) -> bool {
+        true
+    }
     /// The time of the last run when the workload measures itself (wakeup: mean latency);
     /// None: the wall time of the run.
     fn self_time(&self) -> Option<f64> {

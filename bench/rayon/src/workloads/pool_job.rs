@@ -101,4 +101,7 @@ impl Instance for PoolJobInstance {
     fn self_time(&self) -> Option<f64> {
         self.last_latency
     }
+    fn scales(&self) -> bool {
+        false
+    }
 }

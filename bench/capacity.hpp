@@ -1,0 +1,418 @@
+// Capacity calibration and interleaved reps for the side-by-side benchmark programs
+// (bench/README.md, "Capacity and efficiency"). bench/rayon/src/capacity.rs is the same method in
+// Rust, line for line, so the figures of the two languages are comparable.
+//
+// Capacity: how many CPUs' worth of work the machine gives this process right now. A probe times
+// a fixed serial kernel (integer mixing, 8 independent lanes kept in registers: no memory traffic;
+// ~10 ms) alone on each of the run's CPUs in turn, then on T threads at once (one per CPU, pinned,
+// started together); its capacity = sum over the T threads of (the fastest alone time / that
+// thread's co-run time), i.e. T x alone / co-run. A run's capacity is the median of its probes'.
+// On T idle cores it is ~T; when the host runs two vCPUs as hyperthread siblings of one core it
+// drops. The probe threads run while the pools are idle (after a settle sleep, so no worker is
+// still spinning).
+//
+// Time-sharing with other processes slows alone and co-run alike, so the ratio cannot show it;
+// the probe's CPU share does: thread CPU time / wall time of the kernel runs, < 1 when they were
+// preempted, by other processes or by the host. (A kernel shorter than a few scheduler slices
+// would never be preempted, hence ~10 ms. The reps' run-queue wait from /proc/self/task/*/
+// schedstat would be the direct measure, but on this kernel (6.18; likely EEVDF's delayed
+// dequeue) a thread asleep in libstdc++'s std::atomic::wait (a few sched_yield()s, then a futex
+// wait) kept accruing "wait": 15 ms of a 20 ms wait, where a bare futex wait accrued none.)
+//
+// Interleaving: a T-worker run also builds a 1-worker pool of the same system and alternates
+// reps 1, T, 1, T, ... with a probe after every pair, so the speed-up (1-worker median / T-worker
+// median) and the capacity are taken under the same conditions; efficiency = speed-up / capacity.
+// A run is flagged when its capacity < 0.9 x T or its probe CPU share < 0.9: then the machine,
+// not the pool, limited it.
+#pragma once
+
+#include "compare_common.hpp"
+
+#include <sched.h>
+#include <time.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cinttypes>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace bench {
+
+// Iterations of the probe kernel: ~10 ms alone on the 2-vCPU dev box (EPYC family 26); a 2 ms
+// kernel fits in one scheduler slice and showed a CPU share of 1.00 where 10 ms showed 0.25.
+constexpr std::uint64_t k_probe_iters = 2000000;
+// A probe whose capacity is below this fraction of the thread count, or whose threads ran for less
+// than this fraction of their wall time (preempted), is flagged.
+constexpr double k_probe_flag_fraction = 0.9;
+// Sleep before each probe and between the 1-worker and the T-worker rep: longer than any pool's
+// idle spinning (spindle ~155 us, rayon 32 yield rounds), so the idle pool is asleep.
+constexpr auto k_settle = std::chrono::milliseconds(2);
+// Before the final probe of a system that is not interleaved (tbb, omp): libgomp spins up to
+// GOMP_SPINCOUNT (300,000 rounds) after a region.
+constexpr auto k_settle_long = std::chrono::milliseconds(20);
+
+// The probe kernel: 8 lanes of SplitMix64's finalizer. The empty asm keeps each lane in a
+// general register (no vectorization, nothing folded), the same instructions in C++ and Rust.
+[[gnu::noinline]] inline std::uint64_t probe_kernel(std::uint64_t seed, std::uint64_t iters) {
+    constexpr int k_lanes = 8;
+    std::uint64_t x[k_lanes];
+    for (int i = 0; i < k_lanes; ++i)
+        x[i] = seed + static_cast<std::uint64_t>(i);
+    for (std::uint64_t k = 0; k < iters; ++k) {
+        for (int i = 0; i < k_lanes; ++i) {
+            std::uint64_t z = x[i] + 0x9E3779B97F4A7C15ull;
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+            z ^= z >> 31;
+            __asm__ __volatile__("" : "+r"(z));
+            x[i] = z;
+        }
+    }
+    std::uint64_t s = 0;
+    for (int i = 0; i < k_lanes; ++i)
+        s ^= x[i];
+    return s;
+}
+
+// The CPUs this process may run on (sched_getaffinity), ascending; {0} if unknown.
+inline std::vector<int> allowed_cpus() {
+    std::vector<int> out;
+#ifdef __linux__
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+        for (int c = 0; c < CPU_SETSIZE; ++c)
+            if (CPU_ISSET(c, &set))
+                out.push_back(c);
+    }
+#endif
+    if (out.empty())
+        out.push_back(0);
+    return out;
+}
+
+// Pins the calling thread to one CPU; false if that failed (the probe then runs unpinned).
+inline bool pin_this_thread(int cpu) {
+#ifdef __linux__
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return sched_setaffinity(0, sizeof(set), &set) == 0;
+#else
+    (void)cpu;
+    return false;
+#endif
+}
+
+inline double median_of(std::vector<double> v) {
+    if (v.empty())
+        return 0;
+    std::sort(v.begin(), v.end());
+    const std::size_t k = v.size();
+    return (k % 2 == 1) ? v[k / 2] : 0.5 * (v[k / 2 - 1] + v[k / 2]);
+}
+
+// CPU time of the calling thread (CLOCK_THREAD_CPUTIME_ID): time it actually ran, so wall time
+// minus this is time it was preempted (other processes, or the host taking the vCPU).
+inline double thread_cpu_seconds() {
+    timespec ts{};
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+        return 0;
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+class CapacityProbe {
+public:
+    // threads: the thread count of the run; probe thread i runs on the run's CPU i mod (number of
+    // allowed CPUs).
+    explicit CapacityProbe(std::size_t threads) : m_threads(threads ? threads : 1) {
+        const std::vector<int> all = allowed_cpus();
+        for (std::size_t i = 0; i < m_threads && i < all.size(); ++i)
+            m_cpus.push_back(all[i]);
+        m_alone.resize(m_cpus.size());
+    }
+
+    std::size_t threads() const { return m_threads; }
+
+    // One probe: settle, the kernel alone on each CPU in turn, then on all at once (threads > 1).
+    void probe(std::chrono::milliseconds settle = k_settle) {
+        std::this_thread::sleep_for(settle);
+        std::vector<Timed> alone(m_cpus.size());
+        double wall = 0, cpu = 0;
+        for (std::size_t c = 0; c < m_cpus.size(); ++c) {
+            std::thread t([&, c] {
+                pin_this_thread(m_cpus[c]);
+                alone[c] = time_kernel();
+            });
+            t.join();
+            m_alone[c].push_back(alone[c].wall_s);
+            wall += alone[c].wall_s;
+            cpu += alone[c].cpu_s;
+        }
+        if (m_threads > 1) {
+            std::vector<Timed> co(m_threads);
+            std::atomic<std::size_t> arrived{0};
+            std::vector<std::thread> ts;
+            ts.reserve(m_threads);
+            for (std::size_t i = 0; i < m_threads; ++i) {
+                ts.emplace_back([&, i] {
+                    pin_this_thread(m_cpus[i % m_cpus.size()]);
+                    arrived.fetch_add(1, std::memory_order_acq_rel);
+                    while (arrived.load(std::memory_order_acquire) < m_threads) {
+                    }
+                    co[i] = time_kernel();
+                });
+            }
+            for (auto& t : ts)
+                t.join();
+            // The reference: the fastest CPU alone (a 1-worker pool's thread is not pinned: the
+            // kernel's scheduler puts it on the least loaded CPU).
+            double ref = alone[0].wall_s;
+            for (const Timed& a : alone)
+                ref = std::min(ref, a.wall_s);
+            double cap = 0;
+            for (const Timed& c : co) {
+                cap += ref / c.wall_s;
+                wall += c.wall_s;
+                cpu += c.cpu_s;
+            }
+            m_per_probe.push_back(cap);
+        }
+        m_share.push_back(wall > 0 ? std::min(1.0, cpu / wall) : 1.0);
+    }
+
+    std::size_t probes() const { return m_share.size(); }
+
+    // The median of the probes' capacities (threads > 1).
+    double capacity() const { return median_of(m_per_probe); }
+    // The median over the probes of the kernel's CPU time / wall time (alone and co-run runs):
+    // below 1 when the probe threads were preempted.
+    double cpu_share() const { return median_of(m_share); }
+    double flag_below() const { return k_probe_flag_fraction * static_cast<double>(m_threads); }
+    bool low_capacity() const { return m_threads > 1 && capacity() < flag_below(); }
+    bool low_share() const { return cpu_share() < k_probe_flag_fraction; }
+    std::size_t flagged_probes() const {
+        std::size_t n = 0;
+        for (std::size_t k = 0; k < m_share.size(); ++k) {
+            const bool low_cap = m_threads > 1 && m_per_probe[k] < flag_below();
+            if (low_cap || m_share[k] < k_probe_flag_fraction)
+                ++n;
+        }
+        return n;
+    }
+    double alone_median_s() const { return m_alone.empty() ? 0 : median_of(m_alone[0]); }
+
+    // JSON fields (each with a leading comma): the probe's figures for this run.
+    std::string json() const {
+        std::string out;
+        char buf[160];
+        std::snprintf(buf, sizeof buf, ",\"probes\":%zu,\"probe_alone_s\":%.9f,\"probe_cpus\":[",
+                      probes(), alone_median_s());
+        out += buf;
+        for (std::size_t i = 0; i < m_cpus.size(); ++i) {
+            std::snprintf(buf, sizeof buf, "%s%d", i ? "," : "", m_cpus[i]);
+            out += buf;
+        }
+        out += "]";
+        if (m_threads > 1 && !m_per_probe.empty()) {
+            std::snprintf(buf, sizeof buf, ",\"capacity\":%.4f,\"capacities\":[", capacity());
+            out += buf;
+            for (std::size_t i = 0; i < m_per_probe.size(); ++i) {
+                std::snprintf(buf, sizeof buf, "%s%.4f", i ? "," : "", m_per_probe[i]);
+                out += buf;
+            }
+            out += "]";
+        }
+        std::snprintf(buf, sizeof buf, ",\"probe_cpu_share\":%.4f,\"flagged_probes\":%zu",
+                      cpu_share(), flagged_probes());
+        out += buf;
+        return out;
+    }
+
+private:
+    struct Timed {
+        double wall_s = 0;
+        double cpu_s = 0;
+    };
+    static Timed time_kernel() {
+        static std::atomic<std::uint64_t> sink{1};
+        const double c0 = thread_cpu_seconds();
+        const auto t0 = std::chrono::steady_clock::now();
+        const std::uint64_t r = probe_kernel(sink.load(std::memory_order_relaxed), k_probe_iters);
+        const auto t1 = std::chrono::steady_clock::now();
+        const double c1 = thread_cpu_seconds();
+        sink.fetch_xor(r & 1, std::memory_order_relaxed);
+        return {std::chrono::duration<double>(t1 - t0).count(), c1 - c0};
+    }
+
+    std::size_t m_threads;
+    std::vector<int> m_cpus;
+    std::vector<std::vector<double>> m_alone;  // [cpu][probe] wall times
+    std::vector<double> m_per_probe;           // capacity of each probe (threads > 1)
+    std::vector<double> m_share;               // CPU share of each probe
+};
+
+// One timed rep: its figure (the wall time, or what the workload measured itself) and the
+// process CPU time over it.
+struct Sample {
+    double figure_s = 0;
+    double cpu_s = 0;
+};
+
+// Times one rep: start() just before it, stop() just after.
+class RepClock {
+public:
+    void start() {
+        m_c0 = cpu_seconds();
+        m_t0 = std::chrono::steady_clock::now();
+    }
+    Sample stop() {
+        const auto t1 = std::chrono::steady_clock::now();
+        const double c1 = cpu_seconds();
+        Sample s;
+        s.figure_s = std::chrono::duration<double>(t1 - m_t0).count();
+        s.cpu_s = c1 - m_c0;
+        return s;
+    }
+
+private:
+    double m_c0 = 0;
+    std::chrono::steady_clock::time_point m_t0{};
+};
+
+struct SeriesOptions {
+    std::size_t reps = 7;
+    std::size_t warmup = 1;
+    double max_time = 0;  // stop after k_min_reps+ reps once the T-worker reps took this long
+    std::size_t threads = 1;
+    // Called once, after the warm-up and before the first timed rep (a stats snapshot).
+    std::function<void()> before_timed;
+};
+
+// What a system adds to its run: a callback after the warm-up (a stats snapshot) and extra JSON
+// fields (each with a leading comma) for its line.
+struct Hooks {
+    std::function<void()> before_timed;
+    std::function<std::string()> extra_json;
+};
+
+struct Series {
+    explicit Series(std::size_t threads) : probe(threads) {}
+    std::vector<Sample> reps;       // the T-worker reps
+    std::vector<Sample> base_reps;  // the interleaved 1-worker reps (may be empty)
+    CapacityProbe probe;
+
+    static std::vector<double> figures(const std::vector<Sample>& v) {
+        std::vector<double> out;
+        out.reserve(v.size());
+        for (const Sample& s : v)
+            out.push_back(s.figure_s);
+        return out;
+    }
+    std::vector<double> times() const { return figures(reps); }
+    std::vector<double> cpus() const {
+        std::vector<double> out;
+        out.reserve(reps.size());
+        for (const Sample& s : reps)
+            out.push_back(s.cpu_s);
+        return out;
+    }
+    double speedup() const {
+        return base_reps.empty() ? 0 : median_of(figures(base_reps)) / median_of(times());
+    }
+    double efficiency() const {
+        const double cap = probe.capacity();
+        return (base_reps.empty() || !(cap > 0)) ? 0 : speedup() / cap;
+    }
+    // Why the run is flagged ("" if it is not): capacity, share, joined by '+'.
+    std::string flag_reasons() const {
+        std::string r;
+        auto add = [&](const char* why) {
+            if (!r.empty())
+                r += "+";
+            r += why;
+        };
+        if (probe.low_capacity())
+            add("capacity");
+        if (probe.low_share())
+            add("share");
+        return r;
+    }
+
+    // JSON fields (each with a leading comma): probe figures, the 1-worker reps,
+    // speed-up and efficiency when there are any, and the flag.
+    std::string json() const {
+        std::string out = probe.json();
+        char buf[160];
+        if (!base_reps.empty()) {
+            out += ",\"base_threads\":1,\"base_times_s\":";
+            out += json_list(figures(base_reps));
+            std::snprintf(buf, sizeof buf,
+                          ",\"base_median_s\":%.9f,\"speedup\":%.4f,"
+                          "\"efficiency\":%.4f",
+                          median_of(figures(base_reps)), speedup(), efficiency());
+            out += buf;
+        }
+        const std::string why = flag_reasons();
+        out += why.empty() ? ",\"flagged\":false"
+                           : ",\"flagged\":true,\"flag_reasons\":\"" + why + "\"";
+        return out;
+    }
+};
+
+// Runs the warm-up and the timed reps of one system. `rep` runs one rep on the T-worker pool
+// (resetting, timing and checking it itself) and returns its sample; `base`, when set, one rep on
+// the 1-worker pool. With `base` (T > 1): warm-up base, rep; probe; then rounds of
+// base, settle, rep, probe. Without: probe, warm-up, reps back to back, probe (after a longer
+// settle: tbb and omp threads may still spin).
+inline void run_series(Series& s,
+                       const SeriesOptions& o,
+                       const std::function<Sample()>& rep,
+                       const std::function<Sample()>& base) {
+    auto stop = [&] {
+        double t = 0;
+        for (const Sample& r : s.reps)
+            t += r.figure_s;
+        return o.max_time > 0 && s.reps.size() >= k_min_reps && t >= o.max_time;
+    };
+    if (!base) {
+        s.probe.probe();
+        for (std::size_t i = 0; i < o.warmup; ++i)
+            rep();
+        if (o.before_timed)
+            o.before_timed();
+        for (std::size_t i = 0; i < o.reps; ++i) {
+            s.reps.push_back(rep());
+            if (stop())
+                break;
+        }
+        s.probe.probe(k_settle_long);
+        return;
+    }
+    for (std::size_t i = 0; i < o.warmup; ++i) {
+        base();
+        std::this_thread::sleep_for(k_settle);
+        rep();
+    }
+    s.probe.probe();
+    if (o.before_timed)
+        o.before_timed();
+    for (std::size_t i = 0; i < o.reps; ++i) {
+        s.base_reps.push_back(base());
+        std::this_thread::sleep_for(k_settle);
+        s.reps.push_back(rep());
+        s.probe.probe();
+        if (stop())
+            break;
+    }
+}
+
+}  // namespace bench
