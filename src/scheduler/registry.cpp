@@ -304,13 +304,16 @@ void Registry::detached_exception(std::exception_ptr e) noexcept {
     fatal("an exception escaped a detached job and the pool has no exception_handler: %s", what);
 }
 
-void Registry::inject(Job* job) {
+bool Registry::inject(Job* job) {
     ForeignCall guard(*this);
     if (!m_injector.enqueue(job))
         throw std::bad_alloc();
     // seq_cst: pairs with the sleeper's load in has_injected(); see Worker::sleep_cold().
     m_injected.fetch_add(1, std::memory_order_seq_cst);
-    wake_one();
+    // A hint for the caller's wait (wait_latch): the count may include started spare workers,
+    // so a worker may still have been awake; then the caller only blocks where it could have
+    // spun.
+    return wake_one() >= m_num_threads;
 }
 
 void Registry::inject_bulk(Job* const* jobs, std::size_t n) {
@@ -334,9 +337,10 @@ Job* Registry::take_injected() noexcept {
     return j;
 }
 
-void Registry::wake_one() noexcept {
-    if (m_sleepers.load(std::memory_order_seq_cst) == 0)
-        return;
+std::uint32_t Registry::wake_one() noexcept {
+    const std::uint32_t sleepers = m_sleepers.load(std::memory_order_seq_cst);
+    if (sleepers == 0)
+        return 0;
     // Regular workers, and the spare workers that blocking sections admit now (a spare that
     // no section needs would go back to sleep without looking at the work).
     const std::size_t n = m_num_threads + std::min(m_in_sections.load(std::memory_order_relaxed),
@@ -348,8 +352,9 @@ void Registry::wake_one() noexcept {
         // seq_cst load: a 0 read here is ordered before that worker's step 2, so its re-check
         // (step 3) will see what we published (Worker::sleep_cold).
         if (w.m_sleep_word.load(std::memory_order_seq_cst) == 1 && w.wake())
-            return;
+            return sleepers;
     }
+    return 0;
 }
 
 void Registry::wake_all() noexcept {
@@ -362,9 +367,10 @@ void Registry::wake_all() noexcept {
 std::size_t registry_num_threads(const Registry* r) noexcept {
     return r->num_threads();
 }
-void inject(Registry* r, Job* job) {
-    r->inject(job);
+bool inject(Registry* r, Job* job) {
+    const bool to_idle_pool = r->inject(job);
     r->count_injected(1);
+    return to_idle_pool;
 }
 void detached_begin(Registry* r) noexcept {
     r->detached_begin();

@@ -103,14 +103,17 @@ public:
     // Calls a user handler on a worker; an exception goes to detached_exception().
     void call_handler(const std::function<void()>& h) noexcept;
 
-    void inject(Job* job);
+    // Returns true when the job went to an idle pool: every regular worker was asleep and one
+    // was woken for it, so it starts only after that worker's futex wake-up (tens of us).
+    bool inject(Job* job);
     void inject_bulk(Job* const* jobs, std::size_t n);
     Job* take_injected() noexcept;
     bool has_injected() const noexcept { return m_injected.load(std::memory_order_seq_cst) > 0; }
 
     // Wakes one sleeping worker if there is one. Callers have already published their work
-    // and executed a seq_cst fence or RMW (see push_local / inject).
-    void wake_one() noexcept;
+    // and executed a seq_cst fence or RMW (see push_local / inject). Returns the sleeper count
+    // it read when it woke a worker, 0 when it woke none.
+    std::uint32_t wake_one() noexcept;
     void wake_all() noexcept;
     // Workers inside blocking sections now (spare worker k takes jobs while this is > k).
     std::size_t in_sections() const noexcept {

@@ -78,12 +78,15 @@ void wake_waiter(Waiter* w) noexcept {
     }
 }
 
-void wait_latch(Latch& latch) {
+void wait_latch(Latch& latch, bool spin) {
     auto* w = static_cast<Worker*>(tl_worker);
     // A thread outside any pool has nothing else to run and its futex sleep and wake-up cost
     // microseconds, so it spins longer: with the workers' 16, an external install() slept on
     // the futex almost every time and took 4 us instead of 1.2 us (bench/core_bench.cpp).
-    const int spins = w != nullptr ? k_spin_before_park : k_spin_before_block;
+    // Unless its job waits for a worker's wake-up (spin = false): then the job cannot finish
+    // within the spin, and on a CPU shared with that worker (under EEVDF the waker keeps the
+    // CPU) the spin delayed the job's start by ~8 us (wakeup at 1 worker: 29 -> 21 us).
+    const int spins = w != nullptr ? k_spin_before_park : (spin ? k_spin_before_block : 0);
     for (int i = 0; i < spins; ++i) {
         if (latch.probe())
             return;

@@ -80,8 +80,9 @@ private:
 
 // Waits until latch is set: spins briefly, then parks the current fiber (on a worker; if no
 // fiber can be had, runs other jobs nested until it is set) or blocks the thread (elsewhere).
-// Defined in src/scheduler/worker.cpp.
-void wait_latch(Latch& latch);
+// spin = false: a thread outside any pool blocks at once, without spinning (its job went to an
+// idle pool, see inject()). Defined in src/scheduler/worker.cpp.
+void wait_latch(Latch& latch, bool spin = true);
 
 // A latch set when a counter reaches zero.
 class CountLatch {

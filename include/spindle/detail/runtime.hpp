@@ -143,7 +143,9 @@ inline void wait_for(Latch& latch) {
 // Registry entry points used by templates.
 Registry* global_registry();
 std::size_t registry_num_threads(const Registry* r) noexcept;
-void inject(Registry* r, Job* job);
+// Returns true when the job went to an idle pool and waits for a worker's futex wake-up (then
+// a thread that waits for it should block at once: see wait_latch).
+bool inject(Registry* r, Job* job);
 // Pushes on the current worker if it belongs to r, else injects.
 inline void submit(Registry* r, Job* job) {
     WorkerCore* w = current_worker();
