@@ -268,6 +268,7 @@ void Worker::fiber_entry(void* self) noexcept {
 void Worker::run_loop() noexcept {
     unsigned idle = 0;
     std::uint64_t search_start = 0;  // when this search for work began (idle > 0)
+    bool woken = false;              // the last pass slept and was woken
     for (;;) {
         if (Fiber* f = take_ready()) {
             if (idle != 0)
@@ -278,7 +279,9 @@ void Worker::run_loop() noexcept {
         }
         const bool jobs_allowed = may_take_jobs();
         if (jobs_allowed) {
-            if (Job* j = find_job()) {
+            // Woken from its sleep, this worker's own deque is empty, and the likeliest reason
+            // is a job from outside: look at the injector first (design-notes/0001 §3).
+            if (Job* j = woken ? find_job_injected_first() : find_job()) {
                 if (idle != 0)
                     counters.search_ns.bump(now_ns() - search_start);
                 run_job(j);
@@ -286,6 +289,7 @@ void Worker::run_loop() noexcept {
                 continue;
             }
         }
+        woken = false;
         if (m_suspended == 0 && m_registry->terminating())
             break;
         if (idle == 0)
@@ -305,7 +309,7 @@ void Worker::run_loop() noexcept {
                 notify_published(this);
         }
         counters.search_ns.bump(now_ns() - search_start);
-        sleep_cold(jobs_allowed);
+        woken = sleep_cold(jobs_allowed);
         idle = 0;
     }
     if (m_running != &m_thread_fiber) {
@@ -547,6 +551,10 @@ Job* Worker::steal_from_others() noexcept {
         const std::size_t start = static_cast<std::size_t>(next_random() % n);
         for (std::size_t i = 0; i < n; ++i) {
             Worker& victim = m_registry->worker(level[(start + i) % n]);
+            // A spare worker that never started has never pushed a job (a stale false only
+            // skips a deque that sleepers still probe, has_stealable_work).
+            if (victim.is_spare() && !victim.ever_started())
+                continue;
             for (int attempt = 0; attempt < 4; ++attempt) {
                 Job* j = nullptr;
                 const Steal s = victim.deque.steal(&j);
@@ -565,6 +573,14 @@ Job* Worker::steal_from_others() noexcept {
         }
     }
     return nullptr;
+}
+
+Job* Worker::find_job_injected_first() noexcept {
+    if (Job* j = m_registry->take_injected()) {
+        counters.jobs_run.bump();
+        return j;
+    }
+    return find_job();
 }
 
 Job* Worker::find_job() noexcept {
@@ -623,7 +639,7 @@ bool Worker::has_work_for_sleeper(bool jobs_allowed) noexcept {
 // a waker (exchange in wake()), or the sleeper itself when step 3 finds work and it cancels.
 // So sleepers is decremented exactly once per increment and a woken worker is never counted
 // as asleep.
-void Worker::sleep_cold(bool jobs_allowed) noexcept {
+bool Worker::sleep_cold(bool jobs_allowed) noexcept {
     std::atomic<std::uint32_t>& count = m_registry->sleepers();
     count.fetch_add(1, std::memory_order_seq_cst);
     m_sleep_word.store(1, std::memory_order_seq_cst);
@@ -635,7 +651,7 @@ void Worker::sleep_cold(bool jobs_allowed) noexcept {
     if (has_work_for_sleeper(jobs_allowed)) {
         if (m_sleep_word.exchange(0, std::memory_order_seq_cst) == 1)
             count.fetch_sub(1, std::memory_order_seq_cst);
-        return;
+        return false;
     }
     // Committed: from here on only a waker ends the sleep, and it counts this worker as
     // running again (active_up) before it does.
@@ -647,6 +663,7 @@ void Worker::sleep_cold(bool jobs_allowed) noexcept {
         m_sleep_word.wait(1, std::memory_order_acquire);
     counters.wakeups.bump();
     m_registry->call_handler(o.acquire_thread_handler);
+    return true;
 }
 
 }  // namespace spindle::detail

@@ -99,19 +99,37 @@ public:
         }
         if (m_no_thieves)
             return pop_unshared();
+        // Nothing shared either: give up without the PopFence. relaxed suffices: top only grows,
+        // so a stale value that already reaches split proves the shared part empty (an idle or
+        // just woken worker looks at its empty deque first, design-notes/0001 §3).
+        if (m_top.load(std::memory_order_relaxed) >= m_split)
+            return nullptr;
         return pop_shared();
     }
 
     // Any thread. On success stores the oldest shared job in *out. Returns empty when the
-    // shared part is empty; if the owner holds private jobs, asks it to publish some.
+    // shared part is empty (or looked empty, below); if the owner holds private jobs, asks it
+    // to publish some.
     Steal steal(Job** out) noexcept {
 #ifdef SPINDLE_TSAN
         std::int64_t t = m_top.load(std::memory_order_seq_cst);
-        const std::int64_t s = m_split_shared.load(std::memory_order_seq_cst);
 #else
         // acquire on top: pairs with the CAS of an earlier thief (kept as in the paper, see
-        // design-notes/0001). StealFence (seq_cst): pairs with PopFence in pop_shared().
+        // design-notes/0001).
         std::int64_t t = m_top.load(std::memory_order_acquire);
+#endif
+        // Nothing shared: give up before the fence, so that idle workers looking at empty
+        // deques pay none. relaxed: a stale split only makes this thief miss a job, never take
+        // one; no sleeper relies on steal() to see work (it probes with looks_empty() after its
+        // SleepFence), and push_spill, the owner, reads a split it wrote itself.
+        if (const std::int64_t s0 = m_split_shared.load(std::memory_order_relaxed); t >= s0) {
+            request_if_private(s0);
+            return Steal::empty;
+        }
+#ifdef SPINDLE_TSAN
+        const std::int64_t s = m_split_shared.load(std::memory_order_seq_cst);
+#else
+        // StealFence (seq_cst): pairs with PopFence in pop_shared().
         std::atomic_thread_fence(std::memory_order_seq_cst);
         // acquire: pairs with the release store of split in publish_cold(); makes the slots
         // and the jobs' contents visible.
