@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -92,9 +93,13 @@ TEST(Stats, CountsAddUp) {
 
 TEST(Stats, StealsHappenAndAreCounted) {
     // Two workers and enough parallel slack: the second worker must steal to get any job.
+    // Rounds until a steal, for up to 20 s rather than a count: on a loaded machine the kernel
+    // may run both workers on one CPU, and then the thief runs only when the other worker's
+    // time slice ends (50 rounds of ~40 us each saw no steal at all there).
     spindle::ThreadPool pool({.num_threads = 2});
     std::uint64_t stolen = 0;
-    for (int round = 0; round < 50 && stolen == 0; ++round) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (stolen == 0 && std::chrono::steady_clock::now() < deadline) {
         pool.install([] { (void)spindle_test::fib_join(22, 6); });
         stolen = pool.stats().total().steals_succeeded;
     }
