@@ -22,6 +22,8 @@ constexpr std::size_t k_min_stack = 16 * 1024;
 constexpr std::size_t k_deque_capacity = 1024;
 constexpr std::size_t k_default_max_fibers = 131072;
 constexpr long k_max_keep_shared = 4;
+// How long an idle worker looks for work before it sleeps (design-notes/0001 "Tuning").
+constexpr long k_default_idle_us = 100;
 
 #if defined(SPINDLE_ASAN) || defined(SPINDLE_TSAN)
 // Sanitizer instrumentation makes frames several times larger.
@@ -100,8 +102,14 @@ Registry::Registry(const PoolOptions& options)
     // At least one: with none published, a push would never wake a worker that fell asleep
     // before the job existed (only a thief's request makes the owner publish).
     m_tuning.keep_shared = std::max<long>(1, tuning_from_environment("SPINDLE_KEEP_SHARED", keep));
-    m_tuning.idle_rounds =
-        static_cast<unsigned>(tuning_from_environment("SPINDLE_IDLE_ROUNDS", 64));
+    m_tuning.idle_ns =
+        static_cast<std::uint64_t>(tuning_from_environment("SPINDLE_IDLE_US", k_default_idle_us)) *
+        1000;
+    m_tuning.idle_rounds = static_cast<unsigned>(tuning_from_environment("SPINDLE_IDLE_ROUNDS", 0));
+    if (m_tuning.idle_rounds != 0 && std::getenv("SPINDLE_IDLE_US") != nullptr)
+        throw InvalidPoolOptions(
+            "spindle: SPINDLE_IDLE_US and SPINDLE_IDLE_ROUNDS are both set (a time budget and a "
+            "round count for idle workers); set one");
     m_placement = make_flat_placement(n);
     m_num_threads = n;
     m_max_fibers = options.max_fibers != 0 ? options.max_fibers : k_default_max_fibers;

@@ -60,11 +60,16 @@ using Injector = moodycamel::ConcurrentQueue<Job*>;
 #endif
 
 // Scheduling constants that experiments may override through the environment (read once
-// per pool; design-notes/0001 "Tuning"): SPINDLE_KEEP_SHARED, SPINDLE_IDLE_ROUNDS.
+// per pool; design-notes/0001 "Tuning"): SPINDLE_KEEP_SHARED, SPINDLE_IDLE_US,
+// SPINDLE_IDLE_ROUNDS.
 struct Tuning {
     // Jobs each worker keeps published for thieves (split deque). Default: min(workers - 1, 4).
     std::int64_t keep_shared;
-    // Rounds of looking for work before a worker goes to sleep. Default: 64.
+    // How long an idle worker looks for work before it goes to sleep, in ns (SPINDLE_IDLE_US
+    // is in us). Default: k_default_idle_us.
+    std::uint64_t idle_ns;
+    // SPINDLE_IDLE_ROUNDS: when not 0, a number of rounds of looking replaces idle_ns (the rule
+    // before the time budget, kept for experiments). Default: 0.
     unsigned idle_rounds;
 };
 
