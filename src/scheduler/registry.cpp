@@ -215,8 +215,9 @@ PoolStats Registry::stats() const {
         ws.index = w.index;
         ws.spare = w.is_spare();
         ws.started = w.index < m_num_threads || w.ever_started();
-        ws.jobs_created = c.jobs_created.read();
-        ws.jobs_run = c.jobs_run.read();
+        const std::uint64_t inline_joins = c.inline_joins.read();  // created and run
+        ws.jobs_created = c.jobs_created.read() + inline_joins;
+        ws.jobs_run = c.jobs_run.read() + inline_joins;
         ws.steals_tried = c.steals_tried.read();
         ws.steals_succeeded = c.steals_succeeded.read();
         ws.steal_requests_raised = w.deque.requests_raised();

@@ -26,9 +26,13 @@ struct StatCounter {
 };
 
 // The per-worker counters behind ThreadPool::stats() (spindle/pool.hpp says what each counts).
+// A join whose b its creator took back and ran is one bump of inline_joins, a job both created
+// and run (stats() adds it to both); a join job that escaped (stolen, or taken by another fiber)
+// is counted in jobs_created by its creator and in jobs_run by whoever runs it.
 struct WorkerCounters {
     StatCounter jobs_created;
     StatCounter jobs_run;
+    StatCounter inline_joins;
     StatCounter steals_tried;
     StatCounter steals_succeeded;
     StatCounter parks;
@@ -97,7 +101,8 @@ inline void notify_published(WorkerCore* w) noexcept {
 }
 
 // Pushes job on the current worker's deque (spilling half of a full deque to the injector).
-// push_local counts a new job; push_back_local puts back one taken by mistake.
+// push_local counts a new job; push_back_local puts back one taken by mistake, and pushes
+// join's job, which pop_join counts.
 inline void push_back_local(WorkerCore* w, Job* job) {
     bool published_into_empty = false;
     if (!w->deque.push(job, &published_into_empty)) [[unlikely]] {
@@ -122,14 +127,16 @@ inline Job* pop_local(WorkerCore* w) noexcept {
     return job;
 }
 
-// Takes job back from the current worker's deque if it is still the newest entry. Returns
-// false when it was stolen, or taken by another fiber of this worker.
-inline bool pop_local_if(WorkerCore* w, Job* job) {
+// Takes join's job back from the current worker's deque if it is still the newest entry: one
+// inline join, created and run here (see WorkerCounters). Returns false when it was stolen, or
+// taken by another fiber of this worker: then it escaped, and counts as created.
+inline bool pop_join(WorkerCore* w, Job* job) {
     Job* got = pop_local(w);
     if (got == job) [[likely]] {
-        w->counters.jobs_run.bump();  // the caller runs it inline
+        w->counters.inline_joins.bump();
         return true;
     }
+    w->counters.jobs_created.bump();
     if (got != nullptr)
         push_back_local(w, got);  // another fiber's job: leave it where it was
     return false;
