@@ -151,9 +151,8 @@ void push_spill(WorkerCore* core, Job* job) {
         }
         remaining -= n;
     }
-    bool published_into_empty = false;
-    if (core->deque.push(job, &published_into_empty)) {
-        if (published_into_empty)
+    if (const Pushed p = core->deque.push(job); p != Pushed::full) {
+        if (p == Pushed::published_into_empty)
             notify_published(core);
         return;
     }

@@ -22,7 +22,9 @@ struct StatCounter {
     void bump(std::uint64_t n = 1) noexcept {
         value.store(value.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
     }
-    std::uint64_t read() const noexcept { return value.load(std::memory_order_relaxed); }
+    std::uint64_t read() const noexcept {
+        return value.load(std::memory_order_relaxed);
+    }
 };
 
 // The per-worker counters behind ThreadPool::stats() (spindle/pool.hpp says what each counts).
@@ -104,12 +106,12 @@ inline void notify_published(WorkerCore* w) noexcept {
 // push_local counts a new job; push_back_local puts back one taken by mistake, and pushes
 // join's job, which pop_join counts.
 inline void push_back_local(WorkerCore* w, Job* job) {
-    bool published_into_empty = false;
-    if (!w->deque.push(job, &published_into_empty)) [[unlikely]] {
-        push_spill(w, job);
+    const Pushed p = w->deque.push(job);
+    if (p == Pushed::pushed) [[likely]]
         return;
-    }
-    if (published_into_empty) [[unlikely]]
+    if (p == Pushed::full)
+        push_spill(w, job);
+    else
         notify_published(w);
 }
 inline void push_local(WorkerCore* w, Job* job) {
