@@ -116,6 +116,18 @@ void wait_latch(Latch& latch, bool spin) {
     }
 }
 
+bool pop_join_slow(WorkerCore* w, Job* job) noexcept {
+    Job* got = pop_local(w);
+    if (got == job) {
+        w->counters.inline_joins.bump();
+        return true;
+    }
+    w->counters.jobs_created.bump();
+    if (got != nullptr)
+        push_back_local(w, got);  // another fiber's job: leave it where it was
+    return false;
+}
+
 void wake_one_sleeper(WorkerCore* w) noexcept {
     w->registry->wake_one();
 }

@@ -109,6 +109,17 @@ public:
         return p.job;
     }
 
+    // Owner only: pop() when the newest job is `job` and private with no flag raised (join's
+    // fast path; the same one test as pop()); false, changing nothing, in every other case.
+    bool pop_if_newest(const Job* job) noexcept {
+        const std::int64_t b = m_bottom.load(std::memory_order_relaxed) - 1;
+        if (b < m_pop_limit.load(std::memory_order_relaxed) ||
+            m_slots[b & m_mask].load(std::memory_order_relaxed) != job) [[unlikely]]
+            return false;
+        m_bottom.store(b, std::memory_order_relaxed);
+        return true;
+    }
+
     // Any thread. On success stores the oldest shared job in *out. Returns empty when the
     // shared part is empty (or looked empty, below); if the owner holds private jobs, asks it
     // to publish some.

@@ -138,19 +138,19 @@ inline Job* pop_local(WorkerCore* w) noexcept {
     return job;
 }
 
+// pop_join when the fast test fails: pops as pop_local does (answering requests, racing
+// thieves for a shared job), then decides as pop_join does. Out of line (worker.cpp), so that
+// nothing of join's fast path lives across a call.
+bool pop_join_slow(WorkerCore* w, Job* job) noexcept;
+
 // Takes join's job back from the current worker's deque if it is still the newest entry: one
 // inline join, created and run here (see WorkerCounters). Returns false when it was stolen, or
 // taken by another fiber of this worker: then it escaped, and counts as created.
-inline bool pop_join(WorkerCore* w, Job* job) {
-    Job* got = pop_local(w);
-    if (got == job) [[likely]] {
-        w->counters.inline_joins.bump();
-        return true;
-    }
-    w->counters.jobs_created.bump();
-    if (got != nullptr)
-        push_back_local(w, got);  // another fiber's job: leave it where it was
-    return false;
+inline bool pop_join(WorkerCore* w, Job* job) noexcept {
+    if (!w->deque.pop_if_newest(job)) [[unlikely]]
+        return pop_join_slow(w, job);
+    w->counters.inline_joins.bump();
+    return true;
 }
 
 inline void wait_for(Latch& latch) {
