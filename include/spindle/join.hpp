@@ -56,7 +56,7 @@ template <class FB, class RA>
         out_a.drop_value();
         std::rethrow_exception(job_b.outcome.take_error());
     }
-    return {out_a.take_value(), job_b.outcome.take_value()};
+    return take_both(out_a, job_b.outcome);
 }
 
 }  // namespace detail
@@ -95,7 +95,7 @@ auto join(A&& a, B&& b)
     if (!job_b.outcome.run(b)) [[unlikely]]
         detail::join_b_threw(job_b, out_a);
     detail::set_context(job_b.ctx);
-    return {out_a.take_value(), job_b.outcome.take_value()};
+    return detail::take_both(out_a, job_b.outcome);
 }
 
 template <class A, class B>

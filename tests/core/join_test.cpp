@@ -254,6 +254,33 @@ TEST_P(JoinWorkers, ResultsAreDestroyedExactlyOnceOnEveryPath) {
     }
 }
 
+// A result whose move throws while join hands the values out: the other one is still destroyed.
+struct MoveThrows {
+    explicit MoveThrows(bool t) : throws(t) { g_live.fetch_add(1); }
+    MoveThrows(MoveThrows&& o) : throws(o.throws) {
+        if (throws)
+            throw ErrorA{7};
+        g_live.fetch_add(1);
+    }
+    ~MoveThrows() { g_live.fetch_sub(1); }
+    bool throws;
+};
+
+TEST_P(JoinWorkers, AResultWhoseMoveThrowsLeaksNothing) {
+    for (int round = 0; round < 20; ++round) {
+        EXPECT_THROW(pool().install([] {
+            (void)spindle::join([] { return MoveThrows(true); }, [] { return Counted(1); });
+        }),
+                     ErrorA);
+        EXPECT_EQ(g_live.load(), 0);
+        EXPECT_THROW(pool().install([] {
+            (void)spindle::join([] { return Counted(1); }, [] { return MoveThrows(true); });
+        }),
+                     ErrorA);
+        EXPECT_EQ(g_live.load(), 0);
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(Workers,
                          JoinWorkers,
                          ::testing::ValuesIn(spindle_test::k_worker_counts),

@@ -204,6 +204,23 @@ struct UncheckedOutcome {
     void drop_error() noexcept { error.~exception_ptr(); }
 };
 
+// After both runs returned true: moves both values out into a pair and destroys them, also
+// when a move throws (the value not yet taken is still destroyed).
+template <class RA, class RB>
+std::pair<RA, RB> take_both(UncheckedOutcome<RA>& a, UncheckedOutcome<RB>& b) {
+    struct Drop {
+        UncheckedOutcome<RB>* b;
+        bool owns;
+        ~Drop() {
+            if (owns)
+                b->drop_value();
+        }
+    } drop_b{&b, true};
+    RA&& va = a.take_value();  // a temporary, extended: if b's move throws, it is destroyed too
+    drop_b.owns = false;
+    return {std::move(va), b.take_value()};
+}
+
 // join's second half, on the joiner's stack. Its constructor writes only the job header, fn
 // and the latch: when the joiner takes it back (the fast path) it runs b itself, straight into
 // outcome; only a thief's run() writes `failed`.
