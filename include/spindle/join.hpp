@@ -11,6 +11,56 @@
 #include <utility>
 
 namespace spindle {
+namespace detail {
+
+// join's cold paths, out of line so that the fast path stays a straight line (design-notes/
+// 0001 §1). Each one returns (or rethrows) with the caller's context of join's entry.
+
+// a threw: b still runs (both closures always run), its outcome is dropped, a's exception goes.
+template <class FB, class RA>
+[[noreturn, gnu::noinline, gnu::cold]] void join_a_threw(WorkerCore* w,
+                                                         JoinJob<FB>& job_b,
+                                                         UncheckedOutcome<RA>& out_a) {
+    set_context(job_b.ctx);
+    if (pop_join(w, &job_b)) {
+        if (job_b.outcome.run(job_b.fn))
+            job_b.outcome.drop_value();
+        else
+            job_b.outcome.drop_error();
+        set_context(job_b.ctx);
+    } else {
+        wait_for(job_b.done);
+        if (job_b.failed)
+            job_b.outcome.drop_error();
+        else
+            job_b.outcome.drop_value();
+    }
+    std::rethrow_exception(out_a.take_error());
+}
+
+// b, run inline, threw.
+template <class FB, class RA>
+[[noreturn, gnu::noinline, gnu::cold]] void join_b_threw(JoinJob<FB>& job_b,
+                                                         UncheckedOutcome<RA>& out_a) {
+    set_context(job_b.ctx);
+    out_a.drop_value();
+    std::rethrow_exception(job_b.outcome.take_error());
+}
+
+// b was stolen (or taken by another fiber of this worker): wait for it. A parked caller gets
+// its context back from its fiber (design-notes/0006).
+template <class FB, class RA>
+[[gnu::noinline]] std::pair<RA, typename JoinJob<FB>::R> join_b_stolen(
+    JoinJob<FB>& job_b, UncheckedOutcome<RA>& out_a) {
+    wait_for(job_b.done);
+    if (job_b.failed) [[unlikely]] {
+        out_a.drop_value();
+        std::rethrow_exception(job_b.outcome.take_error());
+    }
+    return take_both(out_a, job_b.outcome);
+}
+
+}  // namespace detail
 
 // Runs a() and b(), potentially in parallel, and returns {a's result, b's result}; a void
 // result is std::monostate. On a worker: b is pushed on the worker's deque where another worker
@@ -27,6 +77,7 @@ auto join(A&& a, B&& b)
                  detail::result_t<std::invoke_result_t<std::remove_reference_t<B>&>>> {
     using FA = std::remove_reference_t<A>;
     using FB = std::remove_reference_t<B>;
+    using RA = detail::result_t<std::invoke_result_t<FA&>>;
     detail::WorkerCore* w = detail::current_worker();
     if (w == nullptr) [[unlikely]]
         return global_pool().install([&] { return spindle::join(a, b); });
@@ -35,25 +86,21 @@ auto join(A&& a, B&& b)
         return detail::call_on_segment(detail::k_default_segment_size,
                                        [&] { return spindle::join(a, b); });
 
-    detail::StackJob<FB> job_b(b);  // captures the caller's context
-    detail::push_local(w, &job_b);
-    detail::Outcome<FA> out_a;
-    out_a.run(a);
+    detail::JoinJob<FB> job_b(b);        // captures the caller's context
+    detail::push_back_local(w, &job_b);  // counted by pop_join
+    detail::UncheckedOutcome<RA> out_a;
+    if (!out_a.run(a)) [[unlikely]]
+        detail::join_a_threw(w, job_b, out_a);
     // b runs, and the caller continues, with the context captured at entry even if a changed
     // it (rustc's tlv rule); a parked caller gets it back from its fiber (design-notes/0006).
     detail::set_context(job_b.ctx);
     // Fibers never migrate, so w is still this thread's worker after a() (design-notes/0002).
-    if (detail::pop_local_if(w, &job_b)) [[likely]] {
-        job_b.outcome.run(b);
-        detail::set_context(job_b.ctx);
-    } else {
-        detail::wait_for(job_b.done);
-    }
-    if (out_a.error) [[unlikely]]
-        std::rethrow_exception(out_a.error);
-    if (job_b.outcome.error) [[unlikely]]
-        std::rethrow_exception(job_b.outcome.error);
-    return {out_a.value.take(), job_b.outcome.value.take()};
+    if (!detail::pop_join(w, &job_b)) [[unlikely]]
+        return detail::join_b_stolen(job_b, out_a);
+    if (!job_b.outcome.run(b)) [[unlikely]]
+        detail::join_b_threw(job_b, out_a);
+    detail::set_context(job_b.ctx);
+    return detail::take_both(out_a, job_b.outcome);
 }
 
 template <class A, class B>

@@ -222,8 +222,12 @@ namespace detail {
 template <class F>
 std::invoke_result_t<F&> install_cold(Registry* r, F& f) {
     StackJob<F> job(f);
-    inject(r, &job);
-    wait_for(job.done);
+    // Into an idle pool the job starts only after a worker's futex wake-up (~20 us on the dev
+    // VM), so spinning cannot pay; on a shared CPU it would even delay that worker (1.4 x
+    // rayon's wake-up latency at 1 worker, design-notes/0001 "Waking an idle pool").
+    const bool to_idle_pool = inject(r, &job);
+    if (!job.done.probe())
+        wait_latch(job.done, !to_idle_pool);
     if (job.outcome.error)
         std::rethrow_exception(job.outcome.error);
     if constexpr (std::is_void_v<std::invoke_result_t<F&>>)

@@ -23,6 +23,8 @@ constexpr std::size_t k_min_stack = 16 * 1024;
 constexpr std::size_t k_deque_capacity = 1024;
 constexpr std::size_t k_default_max_fibers = 131072;
 constexpr long k_max_keep_shared = 4;
+// How long an idle worker looks for work before it sleeps (design-notes/0001 "Tuning").
+constexpr long k_default_idle_us = 100;
 
 // At least rayon's 2 MiB thread stack: a stack is reserved address space, and only the pages a
 // fiber touches cost memory (design-notes/0002 "Stacks").
@@ -105,8 +107,14 @@ Registry::Registry(const PoolOptions& options)
     // At least one: with none published, a push would never wake a worker that fell asleep
     // before the job existed (only a thief's request makes the owner publish).
     m_tuning.keep_shared = std::max<long>(1, tuning_from_environment("SPINDLE_KEEP_SHARED", keep));
-    m_tuning.idle_rounds =
-        static_cast<unsigned>(tuning_from_environment("SPINDLE_IDLE_ROUNDS", 64));
+    m_tuning.idle_ns =
+        static_cast<std::uint64_t>(tuning_from_environment("SPINDLE_IDLE_US", k_default_idle_us)) *
+        1000;
+    m_tuning.idle_rounds = static_cast<unsigned>(tuning_from_environment("SPINDLE_IDLE_ROUNDS", 0));
+    if (m_tuning.idle_rounds != 0 && std::getenv("SPINDLE_IDLE_US") != nullptr)
+        throw InvalidPoolOptions(
+            "spindle: SPINDLE_IDLE_US and SPINDLE_IDLE_ROUNDS are both set (a time budget and a "
+            "round count for idle workers); set one");
     m_placement = make_flat_placement(n);
     m_num_threads = n;
     m_max_fibers = options.max_fibers != 0 ? options.max_fibers : k_default_max_fibers;
@@ -218,8 +226,9 @@ PoolStats Registry::stats() const {
         ws.index = w.index;
         ws.spare = w.is_spare();
         ws.started = w.index < m_num_threads || w.ever_started();
-        ws.jobs_created = c.jobs_created.read();
-        ws.jobs_run = c.jobs_run.read();
+        const std::uint64_t inline_joins = c.inline_joins.read();  // created and run
+        ws.jobs_created = c.jobs_created.read() + inline_joins;
+        ws.jobs_run = c.jobs_run.read() + inline_joins;
         ws.steals_tried = c.steals_tried.read();
         ws.steals_succeeded = c.steals_succeeded.read();
         ws.steal_requests_raised = w.deque.requests_raised();
@@ -336,7 +345,7 @@ void Registry::detached_exception(std::exception_ptr e) noexcept {
     fatal("an exception escaped a detached job and the pool has no exception_handler: %s", what);
 }
 
-void Registry::inject(Job* job) {
+bool Registry::inject(Job* job) {
     if (created_before_fork()) [[unlikely]] {
         if (is_own_thread())
             fatal_worker_used_after_fork("a full deque spilled into the pool's queue");
@@ -347,7 +356,10 @@ void Registry::inject(Job* job) {
         throw std::bad_alloc();
     // seq_cst: pairs with the sleeper's load in has_injected(); see Worker::sleep_cold().
     m_injected.fetch_add(1, std::memory_order_seq_cst);
-    wake_one();
+    // A hint for the caller's wait (wait_latch): the count may include started spare workers,
+    // so a worker may still have been awake; then the caller only blocks where it could have
+    // spun.
+    return wake_one() >= m_num_threads;
 }
 
 void Registry::inject_bulk(Job* const* jobs, std::size_t n) {
@@ -371,9 +383,10 @@ Job* Registry::take_injected() noexcept {
     return j;
 }
 
-void Registry::wake_one() noexcept {
-    if (m_sleepers.load(std::memory_order_seq_cst) == 0)
-        return;
+std::uint32_t Registry::wake_one() noexcept {
+    const std::uint32_t sleepers = m_sleepers.load(std::memory_order_seq_cst);
+    if (sleepers == 0)
+        return 0;
     // Regular workers, and the spare workers that blocking sections admit now (a spare that
     // no section needs would go back to sleep without looking at the work).
     const std::size_t n = m_num_threads + std::min(m_in_sections.load(std::memory_order_relaxed),
@@ -385,8 +398,9 @@ void Registry::wake_one() noexcept {
         // seq_cst load: a 0 read here is ordered before that worker's step 2, so its re-check
         // (step 3) will see what we published (Worker::sleep_cold).
         if (w.m_sleep_word.load(std::memory_order_seq_cst) == 1 && w.wake())
-            return;
+            return sleepers;
     }
+    return 0;
 }
 
 void Registry::wake_all() noexcept {
@@ -399,9 +413,10 @@ void Registry::wake_all() noexcept {
 std::size_t registry_num_threads(const Registry* r) noexcept {
     return r->num_threads();
 }
-void inject(Registry* r, Job* job) {
-    r->inject(job);
+bool inject(Registry* r, Job* job) {
+    const bool to_idle_pool = r->inject(job);
     r->count_injected(1);
+    return to_idle_pool;
 }
 void detached_begin(Registry* r) noexcept {
     r->detached_begin();

@@ -61,11 +61,16 @@ using Injector = moodycamel::ConcurrentQueue<Job*>;
 #endif
 
 // Scheduling constants that experiments may override through the environment (read once
-// per pool; design-notes/0001 "Tuning"): SPINDLE_KEEP_SHARED, SPINDLE_IDLE_ROUNDS.
+// per pool; design-notes/0001 "Tuning"): SPINDLE_KEEP_SHARED, SPINDLE_IDLE_US,
+// SPINDLE_IDLE_ROUNDS.
 struct Tuning {
     // Jobs each worker keeps published for thieves (split deque). Default: min(workers - 1, 4).
     std::int64_t keep_shared;
-    // Rounds of looking for work before a worker goes to sleep. Default: 64.
+    // How long an idle worker looks for work before it goes to sleep, in ns (SPINDLE_IDLE_US
+    // is in us). Default: k_default_idle_us.
+    std::uint64_t idle_ns;
+    // SPINDLE_IDLE_ROUNDS: when not 0, a number of rounds of looking replaces idle_ns (the rule
+    // before the time budget, kept for experiments). Default: 0.
     unsigned idle_rounds;
 };
 
@@ -111,14 +116,17 @@ public:
     // Calls a user handler on a worker; an exception goes to detached_exception().
     void call_handler(const std::function<void()>& h) noexcept;
 
-    void inject(Job* job);
+    // Returns true when the job went to an idle pool: every regular worker was asleep and one
+    // was woken for it, so it starts only after that worker's futex wake-up (tens of us).
+    bool inject(Job* job);
     void inject_bulk(Job* const* jobs, std::size_t n);
     Job* take_injected() noexcept;
     bool has_injected() const noexcept { return m_injected.load(std::memory_order_seq_cst) > 0; }
 
     // Wakes one sleeping worker if there is one. Callers have already published their work
-    // and executed a seq_cst fence or RMW (see push_local / inject).
-    void wake_one() noexcept;
+    // and executed a seq_cst fence or RMW (see push_local / inject). Returns the sleeper count
+    // it read when it woke a worker, 0 when it woke none.
+    std::uint32_t wake_one() noexcept;
     void wake_all() noexcept;
     // Workers inside blocking sections now (spare worker k takes jobs while this is > k).
     std::size_t in_sections() const noexcept {

@@ -5,7 +5,7 @@
 // acquisition agent thread that polls the source's fd together with an eventfd (no worker ever
 // blocks in read()). A stopping worker hands its token straight to a waiting one; with nobody
 // waiting, surplus explicit tokens go back to the source at once. The pool's own idle spinning
-// before a worker sleeps (Tuning::idle_rounds) is the grace period that keeps a busy pool from
+// before a worker sleeps (Tuning::idle_ns) is the grace period that keeps a busy pool from
 // churning tokens (rust-lang/rust#64750).
 //
 // It plugs into the pool through PoolOptions::acquire_thread_handler / release_thread_handler,

@@ -30,7 +30,7 @@ constexpr int k_spin_before_park = 16;
 // The same for a thread outside any pool before it blocks on its futex (see wait_latch).
 constexpr int k_spin_before_block = 256;
 // Rounds of searching for work with a pause in between, before the rounds with sched_yield;
-// the total before a worker announces that it goes to sleep is Tuning::idle_rounds.
+// a worker announces that it goes to sleep once its search took Tuning::idle_ns.
 constexpr unsigned k_pause_rounds = 16;
 
 std::uint64_t now_ns() noexcept {
@@ -81,12 +81,15 @@ void wake_waiter(Waiter* w) noexcept {
     }
 }
 
-void wait_latch(Latch& latch) {
+void wait_latch(Latch& latch, bool spin) {
     auto* w = static_cast<Worker*>(tl_worker);
     // A thread outside any pool has nothing else to run and its futex sleep and wake-up cost
     // microseconds, so it spins longer: with the workers' 16, an external install() slept on
     // the futex almost every time and took 4 us instead of 1.2 us (bench/core_bench.cpp).
-    const int spins = w != nullptr ? k_spin_before_park : k_spin_before_block;
+    // Unless its job waits for a worker's wake-up (spin = false): then the job cannot finish
+    // within the spin, and on a CPU shared with that worker (under EEVDF the waker keeps the
+    // CPU) the spin delayed the job's start by ~8 us (wakeup at 1 worker: 29 -> 21 us).
+    const int spins = w != nullptr ? k_spin_before_park : (spin ? k_spin_before_block : 0);
     for (int i = 0; i < spins; ++i) {
         if (latch.probe())
             return;
@@ -116,6 +119,18 @@ void wait_latch(Latch& latch) {
             sched_yield();
         }
     }
+}
+
+bool pop_join_slow(WorkerCore* w, Job* job) noexcept {
+    Job* got = pop_local(w);
+    if (got == job) {
+        w->counters.inline_joins.bump();
+        return true;
+    }
+    w->counters.jobs_created.bump();
+    if (got != nullptr)
+        push_back_local(w, got);  // another fiber's job: leave it where it was
+    return false;
 }
 
 void wake_one_sleeper(WorkerCore* w) noexcept {
@@ -153,9 +168,8 @@ void push_spill(WorkerCore* core, Job* job) {
         }
         remaining -= n;
     }
-    bool published_into_empty = false;
-    if (core->deque.push(job, &published_into_empty)) {
-        if (published_into_empty)
+    if (const Pushed p = core->deque.push(job); p != Pushed::full) {
+        if (p == Pushed::published_into_empty)
             notify_published(core);
         return;
     }
@@ -272,6 +286,7 @@ void Worker::fiber_entry(void* self) noexcept {
 void Worker::run_loop() noexcept {
     unsigned idle = 0;
     std::uint64_t search_start = 0;  // when this search for work began (idle > 0)
+    bool woken = false;              // the last pass slept and was woken
     for (;;) {
         if (Fiber* f = take_ready()) {
             if (idle != 0)
@@ -282,7 +297,9 @@ void Worker::run_loop() noexcept {
         }
         const bool jobs_allowed = may_take_jobs();
         if (jobs_allowed) {
-            if (Job* j = find_job()) {
+            // Woken from its sleep, this worker's own deque is empty, and the likeliest reason
+            // is a job from outside: look at the injector first (design-notes/0001 §3).
+            if (Job* j = woken ? find_job_injected_first() : find_job()) {
                 if (idle != 0)
                     counters.search_ns.bump(now_ns() - search_start);
                 run_job(j);
@@ -290,11 +307,18 @@ void Worker::run_loop() noexcept {
                 continue;
             }
         }
+        woken = false;
         if (m_suspended == 0 && m_registry->terminating())
             break;
         if (idle == 0)
             search_start = now_ns();
-        if (++idle < m_registry->tuning().idle_rounds) {
+        ++idle;
+        // Keep looking for the idle budget, a time (design-notes/0001 "Tuning"): a round count
+        // took 30 us on a quiet machine and milliseconds on a loaded one, where each
+        // sched_yield gives the CPU away.
+        const Tuning& tuning = m_registry->tuning();
+        if (tuning.idle_rounds != 0 ? idle < tuning.idle_rounds
+                                    : now_ns() - search_start < tuning.idle_ns) {
             if (idle < k_pause_rounds)
                 cpu_relax();
             else
@@ -309,7 +333,7 @@ void Worker::run_loop() noexcept {
                 notify_published(this);
         }
         counters.search_ns.bump(now_ns() - search_start);
-        sleep_cold(jobs_allowed);
+        woken = sleep_cold(jobs_allowed);
         idle = 0;
     }
     if (m_running != &m_thread_fiber) {
@@ -555,6 +579,10 @@ Job* Worker::steal_from_others() noexcept {
         const std::size_t start = static_cast<std::size_t>(next_random() % n);
         for (std::size_t i = 0; i < n; ++i) {
             Worker& victim = m_registry->worker(level[(start + i) % n]);
+            // A spare worker that never started has never pushed a job (a stale false only
+            // skips a deque that sleepers still probe, has_stealable_work).
+            if (victim.is_spare() && !victim.ever_started())
+                continue;
             for (int attempt = 0; attempt < 4; ++attempt) {
                 Job* j = nullptr;
                 const Steal s = victim.deque.steal(&j);
@@ -573,6 +601,14 @@ Job* Worker::steal_from_others() noexcept {
         }
     }
     return nullptr;
+}
+
+Job* Worker::find_job_injected_first() noexcept {
+    if (Job* j = m_registry->take_injected()) {
+        counters.jobs_run.bump();
+        return j;
+    }
+    return find_job();
 }
 
 Job* Worker::find_job() noexcept {
@@ -631,7 +667,7 @@ bool Worker::has_work_for_sleeper(bool jobs_allowed) noexcept {
 // a waker (exchange in wake()), or the sleeper itself when step 3 finds work and it cancels.
 // So sleepers is decremented exactly once per increment and a woken worker is never counted
 // as asleep.
-void Worker::sleep_cold(bool jobs_allowed) noexcept {
+bool Worker::sleep_cold(bool jobs_allowed) noexcept {
     if (m_registry->created_before_fork()) [[unlikely]]
         fatal_worker_used_after_fork("the worker ran out of work");
     std::atomic<std::uint32_t>& count = m_registry->sleepers();
@@ -645,7 +681,7 @@ void Worker::sleep_cold(bool jobs_allowed) noexcept {
     if (has_work_for_sleeper(jobs_allowed)) {
         if (m_sleep_word.exchange(0, std::memory_order_seq_cst) == 1)
             count.fetch_sub(1, std::memory_order_seq_cst);
-        return;
+        return false;
     }
     // Committed: from here on only a waker ends the sleep, and it counts this worker as
     // running again (active_up) before it does.
@@ -662,6 +698,7 @@ void Worker::sleep_cold(bool jobs_allowed) noexcept {
     if (at_fiber_limit)
         m_asleep_at_fiber_limit.store(0, std::memory_order_relaxed);
     m_registry->call_handler(o.acquire_thread_handler);
+    return true;
 }
 
 }  // namespace spindle::detail

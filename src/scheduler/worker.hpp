@@ -60,13 +60,16 @@ public:
     // Any job available to this worker right now, taking it (own deque, broadcast queue,
     // other workers' deques, the injector), or nullptr.
     Job* find_job() noexcept;
+    // find_job() for a worker just woken from its sleep: the injector first.
+    Job* find_job_injected_first() noexcept;
     Fiber* running() const noexcept { return m_running; }
     // True when this worker's own fiber lists hold something runnable (this thread only).
     bool has_ready_fiber() const noexcept;
     bool is_spare() const noexcept { return m_spare_rank != 0; }
     bool started() const noexcept { return m_thread_started; }
-    // True once start() succeeded, also after the thread was joined (any thread: set before
-    // the thread exists, read after; relaxed, orders nothing).
+    // True once start() succeeded, also after the thread was joined (written by the starting
+    // thread; read by stats() and by thieves, which skip a spare that never started; relaxed,
+    // orders nothing: a stale false only skips a deque that sleepers still probe).
     bool ever_started() const noexcept { return m_ever_started.load(std::memory_order_relaxed); }
 
 private:
@@ -90,7 +93,8 @@ private:
     bool may_take_jobs() const noexcept;
     bool has_work_for_sleeper(bool jobs_allowed) noexcept;
     bool has_stealable_work() noexcept;
-    void sleep_cold(bool jobs_allowed) noexcept;
+    // Returns true when it slept (and was woken), false when its last look found work.
+    bool sleep_cold(bool jobs_allowed) noexcept;
     std::uint64_t next_random() noexcept;
 
     static void after_park(Fiber* from, void* arg) noexcept;

@@ -211,6 +211,76 @@ TEST_P(JoinWorkers, ExceptionInStolenBIsRethrown) {
     }
 }
 
+// join keeps each half's result in storage that records nothing (the control flow knows what
+// it holds), so every path must destroy exactly what it built: both values, the surviving value
+// when the other half threw, nothing twice, inline or stolen.
+std::atomic<int> g_live{0};
+struct Counted {
+    explicit Counted(int v) : value(v) { g_live.fetch_add(1); }
+    Counted(Counted&& o) noexcept : value(o.value) { g_live.fetch_add(1); }
+    Counted(const Counted&) = delete;
+    ~Counted() { g_live.fetch_sub(1); }
+    int value;
+};
+
+// a's closure throws at depth throw_a, b's at depth throw_b (-1: never).
+int counted_tree(int depth, int throw_a, int throw_b) {
+    if (depth == 0)
+        return 1;
+    auto [a, b] = spindle::join(
+        [&] {
+            if (depth == throw_a)
+                throw ErrorA{depth};
+            return Counted(counted_tree(depth - 1, throw_a, throw_b));
+        },
+        [&] {
+            if (depth == throw_b)
+                throw ErrorB{depth};
+            return Counted(counted_tree(depth - 1, throw_a, throw_b));
+        });
+    return a.value + b.value;
+}
+
+TEST_P(JoinWorkers, ResultsAreDestroyedExactlyOnceOnEveryPath) {
+    for (int round = 0; round < 20; ++round) {
+        EXPECT_EQ(pool().install([] { return counted_tree(10, -1, -1); }), 1024);
+        EXPECT_EQ(g_live.load(), 0);
+        // b throws at depth 3, so a's value there is dropped (and above it both halves throw).
+        EXPECT_THROW(pool().install([] { return counted_tree(10, -1, 3); }), ErrorB);
+        EXPECT_EQ(g_live.load(), 0);
+        // a throws at depth 3, so b's value there is dropped.
+        EXPECT_THROW(pool().install([] { return counted_tree(10, 3, -1); }), ErrorA);
+        EXPECT_EQ(g_live.load(), 0);
+    }
+}
+
+// A result whose move throws while join hands the values out: the other one is still destroyed.
+struct MoveThrows {
+    explicit MoveThrows(bool t) : throws(t) { g_live.fetch_add(1); }
+    MoveThrows(MoveThrows&& o) : throws(o.throws) {
+        if (throws)
+            throw ErrorA{7};
+        g_live.fetch_add(1);
+    }
+    ~MoveThrows() { g_live.fetch_sub(1); }
+    bool throws;
+};
+
+TEST_P(JoinWorkers, AResultWhoseMoveThrowsLeaksNothing) {
+    for (int round = 0; round < 20; ++round) {
+        EXPECT_THROW(pool().install([] {
+            (void)spindle::join([] { return MoveThrows(true); }, [] { return Counted(1); });
+        }),
+                     ErrorA);
+        EXPECT_EQ(g_live.load(), 0);
+        EXPECT_THROW(pool().install([] {
+            (void)spindle::join([] { return Counted(1); }, [] { return MoveThrows(true); });
+        }),
+                     ErrorA);
+        EXPECT_EQ(g_live.load(), 0);
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(Workers,
                          JoinWorkers,
                          ::testing::ValuesIn(spindle_test::k_worker_counts),

@@ -91,6 +91,31 @@ TEST(Pool, EnvironmentZeroMeansTheDefault) {
     EXPECT_EQ(pool.num_threads(), hw == 0 ? 1u : hw);
 }
 
+// design-notes/0001 "Tuning": the idle budget is a time (SPINDLE_IDLE_US) or, for experiments, a
+// round count (SPINDLE_IDLE_ROUNDS); malformed values and both at once are InvalidPoolOptions.
+TEST(Pool, IdleBudgetFromTheEnvironment) {
+    for (const char* us : {"0", "1", "100000"}) {
+        SCOPED_TRACE(us);
+        ScopedEnv env("SPINDLE_IDLE_US", us);
+        spindle::ThreadPool pool({.num_threads = 2});
+        EXPECT_EQ(pool.install([] { return spindle_test::fib_join(16, 4); }),
+                  spindle_test::fib_serial(16));
+    }
+    {
+        ScopedEnv env("SPINDLE_IDLE_ROUNDS", "8");
+        spindle::ThreadPool pool({.num_threads = 2});
+        EXPECT_EQ(pool.install([] { return 7; }), 7);
+    }
+    for (const char* bad : {"-1", "1.5", "10us", "", "1000000"}) {
+        SCOPED_TRACE(bad);
+        ScopedEnv env("SPINDLE_IDLE_US", bad);
+        EXPECT_THROW(spindle::ThreadPool pool({.num_threads = 1}), spindle::InvalidPoolOptions);
+    }
+    ScopedEnv us("SPINDLE_IDLE_US", "50");
+    ScopedEnv rounds("SPINDLE_IDLE_ROUNDS", "8");
+    EXPECT_THROW(spindle::ThreadPool pool({.num_threads = 1}), spindle::InvalidPoolOptions);
+}
+
 TEST(Pool, TooManyThreadsIsInvalidPoolOptions) {
     // "Number of workers, at most 4096."
     EXPECT_THROW(spindle::ThreadPool pool({.num_threads = 4097}), spindle::InvalidPoolOptions);

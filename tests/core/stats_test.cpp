@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -90,8 +91,32 @@ TEST(Stats, CountsAddUp) {
     }
 }
 
+// Joins whose creator runs b itself are one counter bump on the fast path (jobs created and
+// run at once, WorkerCounters), so check the exact totals where nothing can be stolen: one
+// worker, no spares.
+std::uint64_t joins_above_cutoff(unsigned n, unsigned cutoff) {
+    if (n < 2 || n <= cutoff)
+        return 0;
+    return 1 + joins_above_cutoff(n - 1, cutoff) + joins_above_cutoff(n - 2, cutoff);
+}
+
+TEST(Stats, OneWorkerCountsEveryJoinOnceAsCreatedAndRun) {
+    spindle::ThreadPool pool({.num_threads = 1});
+    const spindle::PoolStats before = pool.stats();
+    EXPECT_EQ(pool.install([] { return spindle_test::fib_join(20, 2); }),
+              spindle_test::fib_serial(20));
+    const spindle::PoolStats after = pool.stats();
+    const std::uint64_t joins = joins_above_cutoff(20, 2);
+    EXPECT_EQ(after.total().jobs_created - before.total().jobs_created, joins);
+    EXPECT_EQ(after.total().jobs_run - before.total().jobs_run, joins + 1);  // + the install
+    EXPECT_EQ(after.jobs_injected - before.jobs_injected, 1u);
+}
+
 TEST(Stats, StealsHappenAndAreCounted) {
     // Two workers and enough parallel slack: the second worker must steal to get any job.
+    // Rounds until a steal, for up to 20 s rather than a count: on a loaded machine the kernel
+    // may run both workers on one CPU, and then the thief runs only when the other worker's
+    // time slice ends (50 rounds of ~40 us each saw no steal at all there).
     spindle::ThreadPool pool({.num_threads = 2});
     // On a loaded machine the second worker may not get a CPU for a while: keep going.
     EXPECT_TRUE(spindle_test::wait_until([&] {

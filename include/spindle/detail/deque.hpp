@@ -19,7 +19,10 @@
 //     plain loads and stores, no fence and no RMW. The owner keeps `keep_shared` jobs (the
 //     oldest, i.e. the biggest in divide and conquer) published, and publishes more when a
 //     thief asks (request flag). Only a pop that reaches the shared part pays the Chase-Lev
-//     fence. With keep_shared = k_share_all every job is published at once: plain Chase-Lev.
+//     fence. With keep_shared = k_share_all every job is published at once: plain Chase-Lev;
+//   * the owner's push and pop each make one test, of bottom against a limit the owner keeps
+//     (settle()) and thieves lower when they raise a flag (raise()): room, nothing to publish,
+//     the job private, no request; everything else is the slow path (push_slow, pop_slow).
 #pragma once
 
 #include "spindle/detail/config.hpp"
@@ -35,6 +38,11 @@ struct Job;
 
 enum class Steal { empty, abort, success };
 
+// What Deque::push did. published_into_empty: it published jobs into a shared part that the
+// owner saw empty; only then may a worker about to sleep have found nothing to steal, so only
+// then does the caller need the wake-up check.
+enum class Pushed : std::uint8_t { full, pushed, published_into_empty };
+
 class Deque {
 public:
     // keep_shared value meaning "publish every job as soon as it is pushed".
@@ -46,7 +54,8 @@ public:
     explicit Deque(std::size_t capacity = 1024,
                    bool no_thieves = false,
                    std::int64_t keep_shared = k_share_all)
-        : m_mask(static_cast<std::int64_t>(capacity) - 1),
+        : m_push_limit(keep_shared > 0 ? k_push_slow : static_cast<std::int64_t>(capacity)),
+          m_mask(static_cast<std::int64_t>(capacity) - 1),
           m_keep_shared(keep_shared),
           m_no_thieves(no_thieves),
           m_slots(new std::atomic<Job*>[capacity]) {
@@ -59,24 +68,25 @@ public:
 
     std::size_t capacity() const noexcept { return static_cast<std::size_t>(m_mask + 1); }
 
-    // Owner only. Returns false (and changes nothing) when the deque is full. *published_into_empty
-    // is set when this push published jobs into a shared part that the owner saw empty: only
-    // then may a worker about to sleep have found nothing to steal, so only then does the
-    // caller need the wake-up check.
-    bool push(Job* job, bool* published_into_empty) noexcept {
+    // Owner only. Returns Pushed::full (and changes nothing) when the deque is full.
+    Pushed push(Job* job) noexcept {
         const std::int64_t b = m_bottom.load(std::memory_order_relaxed);
-        // acquire: pairs with the seq_cst CAS on top in steal(); a slot is reused only after
-        // the thief that took its previous occupant has finished reading it.
-        const std::int64_t t = m_top.load(std::memory_order_acquire);
-        if (b - t > m_mask)
-            return false;
+        // One test: below the limit the deque has room and nothing is to be published (see
+        // settle()). relaxed: the owner's own stores it reads in program order; a k_slow from
+        // raise() not seen yet only delays the answer to the next push or pop.
+        if (b >= m_push_limit.load(std::memory_order_relaxed)) [[unlikely]]
+            return push_slow(job);
         m_slots[b & m_mask].store(job, std::memory_order_relaxed);
         m_bottom.store(b + 1, std::memory_order_relaxed);  // owner-private; thieves only read hints
-        const std::int64_t s = m_split;
-        const std::int64_t shared = s - t;
-        *published_into_empty = false;
-        if (shared < m_keep_shared || m_request.load(std::memory_order_relaxed)) [[unlikely]]
-            *published_into_empty = publish_cold(b + 1, t, s);
+        return Pushed::pushed;
+    }
+    // As push(); returns false when full (leaving *published_into_empty alone), else sets
+    // *published_into_empty (tests use this form).
+    bool push(Job* job, bool* published_into_empty) noexcept {
+        const Pushed p = push(job);
+        if (p == Pushed::full)
+            return false;
+        *published_into_empty = p == Pushed::published_into_empty;
         return true;
     }
 
@@ -88,30 +98,51 @@ public:
     // As pop(); *published_into_empty as for push() (pop answers thieves' requests too).
     Job* pop(bool* published_into_empty) noexcept {
         const std::int64_t b = m_bottom.load(std::memory_order_relaxed) - 1;
-        if (b >= m_split) [[likely]] {  // private: nobody else can touch [split, bottom)
+        // One test: at or above the limit the job is private (nobody else can touch
+        // [split, bottom)) and no flag is raised (see settle()). relaxed: as in push().
+        if (b >= m_pop_limit.load(std::memory_order_relaxed)) [[likely]] {
             m_bottom.store(b, std::memory_order_relaxed);
-            // A thief asked for work: answer here too, not only in push(), or the tail of a
-            // loop of spawns (pushes done, pops left) would run on this worker alone.
-            if (m_request.load(std::memory_order_relaxed)) [[unlikely]]
-                *published_into_empty =
-                    publish_cold(b, m_top.load(std::memory_order_relaxed), m_split);
             return m_slots[b & m_mask].load(std::memory_order_relaxed);
         }
-        if (m_no_thieves)
-            return pop_unshared();
-        return pop_shared();
+        const Popped p = pop_slow();
+        *published_into_empty = p.published_into_empty;
+        return p.job;
+    }
+
+    // Owner only: pop() when the newest job is `job` and private with no flag raised (join's
+    // fast path; the same one test as pop()); false, changing nothing, in every other case.
+    bool pop_if_newest(const Job* job) noexcept {
+        const std::int64_t b = m_bottom.load(std::memory_order_relaxed) - 1;
+        if (b < m_pop_limit.load(std::memory_order_relaxed) ||
+            m_slots[b & m_mask].load(std::memory_order_relaxed) != job) [[unlikely]]
+            return false;
+        m_bottom.store(b, std::memory_order_relaxed);
+        return true;
     }
 
     // Any thread. On success stores the oldest shared job in *out. Returns empty when the
-    // shared part is empty; if the owner holds private jobs, asks it to publish some.
+    // shared part is empty (or looked empty, below); if the owner holds private jobs, asks it
+    // to publish some.
     Steal steal(Job** out) noexcept {
 #ifdef SPINDLE_TSAN
         std::int64_t t = m_top.load(std::memory_order_seq_cst);
-        const std::int64_t s = m_split_shared.load(std::memory_order_seq_cst);
 #else
         // acquire on top: pairs with the CAS of an earlier thief (kept as in the paper, see
-        // design-notes/0001). StealFence (seq_cst): pairs with PopFence in pop_shared().
+        // design-notes/0001).
         std::int64_t t = m_top.load(std::memory_order_acquire);
+#endif
+        // Nothing shared: give up before the fence, so that idle workers looking at empty
+        // deques pay none. relaxed: a stale split only makes this thief miss a job, never take
+        // one; no sleeper relies on steal() to see work (it probes with looks_empty() after its
+        // SleepFence), and push_spill, the owner, reads a split it wrote itself.
+        if (const std::int64_t s0 = m_split_shared.load(std::memory_order_relaxed); t >= s0) {
+            request_if_private(s0);
+            return Steal::empty;
+        }
+#ifdef SPINDLE_TSAN
+        const std::int64_t s = m_split_shared.load(std::memory_order_seq_cst);
+#else
+        // StealFence (seq_cst): pairs with PopFence in pop_shared().
         std::atomic_thread_fence(std::memory_order_seq_cst);
         // acquire: pairs with the release store of split in publish_cold(); makes the slots
         // and the jobs' contents visible.
@@ -127,6 +158,9 @@ public:
         if (!m_top.compare_exchange_strong(t, t + 1, std::memory_order_seq_cst,
                                            std::memory_order_relaxed))
             return Steal::abort;
+        // The shared part fell below keep_shared: the owner refills it at its next push.
+        if (s - (t + 1) < m_keep_shared && m_keep_shared != k_share_all)
+            raise(k_refill);
         *out = job;
         return Steal::success;
     }
@@ -170,6 +204,7 @@ public:
         const std::int64_t b = m_bottom.load(std::memory_order_relaxed);
         if (b > m_split)
             set_split(b);
+        settle();
     }
 
 private:
@@ -179,12 +214,112 @@ private:
         m_split_shared.store(s, std::memory_order_release);
     }
 
-    // Returns true when it published into a shared part that was empty.
-    [[gnu::noinline]] bool publish_cold(std::int64_t b, std::int64_t t, std::int64_t s) noexcept {
+    // m_flags bits: a thief found nothing shared while the owner held private jobs / the
+    // shared part fell below keep_shared (a steal).
+    static constexpr std::uint32_t k_request = 1;
+    static constexpr std::uint32_t k_refill = 2;
+    // Limits meaning "take the slow path": every index is at or above k_push_slow and below
+    // k_pop_slow.
+    static constexpr std::int64_t k_push_slow = INT64_MIN;
+    static constexpr std::int64_t k_pop_slow = INT64_MAX;
+
+    // Owner only, after every change of split, top (its own) or the flags, before its next
+    // push or pop: the limits for the one test of push() and of pop().
+    //   push: top + capacity (the deque is full at that index; top only grows, so a limit from
+    //     an older top is lower, never higher, than the true one) when nothing is to be
+    //     published, else k_push_slow (the shared part is below keep_shared, or a flag is up).
+    //   pop: split (below it the jobs are shared; every publication, which raises split, is
+    //     followed by a settle() before the next pop), else k_pop_slow (a request is up: pop
+    //     answers requests too, see pop_slow()).
+    void settle() noexcept {
+        // acquire: pairs with the seq_cst CAS on top in steal(); a push below the limit reuses
+        // a slot only after the thief that took its previous occupant has finished reading it.
+        const std::int64_t t = m_top.load(std::memory_order_acquire);
+        const bool refill = m_split - t < m_keep_shared;
+        // seq_cst stores, then a seq_cst load of the flags: pairs with raise(), which sets a
+        // flag and then stores the slow limits, all seq_cst. Either this load sees the flag, or
+        // raise()'s stores come after ours in the total order and win; either way no raised
+        // flag sits behind limits that let push() and pop() pass.
+        m_push_limit.store(refill ? k_push_slow : t + m_mask + 1, std::memory_order_seq_cst);
+        m_pop_limit.store(m_split, std::memory_order_seq_cst);
+        const std::uint32_t flags = m_flags.load(std::memory_order_seq_cst);
+        if (flags != 0)
+            m_push_limit.store(k_push_slow, std::memory_order_seq_cst);
+        if ((flags & k_request) != 0)
+            m_pop_limit.store(k_pop_slow, std::memory_order_seq_cst);
+    }
+
+    // Any thread (a thief, a sleeper's probe, the owner in push_spill): raises a flag for the
+    // owner's next push or pop. Written only when not yet set, so idle thieves do not bounce
+    // the owner's cache lines.
+    void raise(std::uint32_t flag) noexcept {
+        if ((m_flags.load(std::memory_order_relaxed) & flag) != 0)
+            return;
+        // seq_cst, all: see settle().
+        const std::uint32_t before = m_flags.fetch_or(flag, std::memory_order_seq_cst);
+        m_push_limit.store(k_push_slow, std::memory_order_seq_cst);
+        if (flag == k_request) {
+            if ((before & k_request) == 0)
+                m_requests_raised.fetch_add(1, std::memory_order_relaxed);
+            m_pop_limit.store(k_pop_slow, std::memory_order_seq_cst);
+        }
+    }
+
+    struct Popped {
+        Job* job;
+        bool published_into_empty;
+    };
+
+    // The pop that met the limit: the private part is empty, or a flag is raised.
+    [[gnu::noinline]] Popped pop_slow() noexcept {
+        const std::int64_t b = m_bottom.load(std::memory_order_relaxed) - 1;
+        if (b >= m_split) {  // private
+            m_bottom.store(b, std::memory_order_relaxed);
+            // A thief asked for work: answer here too, not only in push(), or the tail of a
+            // loop of spawns (pushes done, pops left) would run on this worker alone.
+            const bool published = m_flags.load(std::memory_order_relaxed) != 0 &&
+                                   publish_cold(b, m_top.load(std::memory_order_relaxed), m_split);
+            settle();
+            return {m_slots[b & m_mask].load(std::memory_order_relaxed), published};
+        }
+        if (m_no_thieves)
+            return {pop_unshared(), false};
+        // Nothing shared either: give up without the PopFence. relaxed suffices: top only grows,
+        // so a stale value that already reaches split proves the shared part empty (an idle or
+        // just woken worker looks at its empty deque first, design-notes/0001 §3).
+        if (m_top.load(std::memory_order_relaxed) >= m_split)
+            return {nullptr, false};
+        return {pop_shared(), false};
+    }
+
+    // The push that met the limit: full, or something to publish.
+    [[gnu::noinline]] Pushed push_slow(Job* job) noexcept {
+        const std::int64_t b = m_bottom.load(std::memory_order_relaxed);
+        // acquire: as in settle().
+        const std::int64_t t = m_top.load(std::memory_order_acquire);
+        if (b - t > m_mask) {
+            settle();
+            return Pushed::full;
+        }
+        m_slots[b & m_mask].store(job, std::memory_order_relaxed);
+        m_bottom.store(b + 1, std::memory_order_relaxed);
+        const bool into_empty = publish_cold(b + 1, t, m_split);
+        settle();
+        return into_empty ? Pushed::published_into_empty : Pushed::pushed;
+    }
+
+    // Returns true when it published into a shared part that was empty. Clears the flags; the
+    // caller settles the limits afterwards.
+    bool publish_cold(std::int64_t b, std::int64_t t, std::int64_t s) noexcept {
         // Publish up to keep_shared jobs, or half of the private ones on request, oldest first.
         std::int64_t want = m_keep_shared == k_share_all ? b - s : m_keep_shared - (s - t);
-        if (m_request.load(std::memory_order_relaxed)) {
-            m_request.store(false, std::memory_order_relaxed);
+        // The exchange clears what it reads: a flag raised after it stays up for the next slow
+        // path. seq_cst: see settle(); also the sleeper's request (design-notes/0001, "A
+        // request"), cleared before the caller's WakeFence.
+        const std::uint32_t flags = m_flags.load(std::memory_order_relaxed) != 0
+                                        ? m_flags.exchange(0, std::memory_order_seq_cst)
+                                        : 0;
+        if ((flags & k_request) != 0) {
             m_requests_answered.store(m_requests_answered.load(std::memory_order_relaxed) + 1,
                                       std::memory_order_relaxed);
             const std::int64_t half = (b - s + 1) / 2;
@@ -199,13 +334,9 @@ private:
     }
 
     void request_if_private(std::int64_t s) noexcept {
-        // A hint: the owner reads it at its next push or pop. Written only when needed, so
-        // the owner's cache line is not bounced by idle thieves.
-        if (m_bottom.load(std::memory_order_relaxed) > s &&
-            !m_request.load(std::memory_order_relaxed)) {
-            m_request.store(true, std::memory_order_relaxed);
-            m_requests_raised.fetch_add(1, std::memory_order_relaxed);
-        }
+        // A hint: the owner reads it at its next push or pop.
+        if (m_bottom.load(std::memory_order_relaxed) > s)
+            raise(k_request);
     }
 
     // No thief exists, but jobs were published (k_share_all, or publish_all() before a spill in
@@ -217,6 +348,7 @@ private:
         m_split = s;
         m_split_shared.store(s, std::memory_order_relaxed);
         m_bottom.store(s, std::memory_order_relaxed);
+        settle();
         return m_slots[s & m_mask].load(std::memory_order_relaxed);
     }
 
@@ -243,9 +375,10 @@ private:
                 job = nullptr;
             set_split(s + 1);
             m_bottom.store(s + 1, std::memory_order_relaxed);
-            return job;
+        } else {
+            m_bottom.store(s, std::memory_order_relaxed);
         }
-        m_bottom.store(s, std::memory_order_relaxed);
+        settle();  // the shared part shrank: refill it at the next push
         return job;
     }
 
@@ -254,18 +387,24 @@ private:
     // (release store when publishing, seq_cst exchange in pop_shared), read by thieves.
     // m_bottom: written only by the owner (relaxed: the private part needs no ordering); read
     // by thieves as a hint of private work. m_split: the owner's plain copy of the split.
-    // m_request: set by thieves that found nothing shared while the owner held private jobs;
-    // read and cleared by the owner when it pushes or pops. Separate cache lines so that thieves
-    // polling top and split do not slow the owner's pushes.
+    // m_flags (k_request, k_refill): raised by thieves (and sleepers' probes) with a seq_cst
+    // fetch_or in raise(), read by the owner in its slow paths and cleared by it in
+    // publish_cold (seq_cst exchange). m_push_limit / m_pop_limit: the one test of push() /
+    // pop(), on the owner's line; written by the owner (settle(), seq_cst) and by raise() (the
+    // slow values, seq_cst), read by the owner's push / pop (relaxed); settle() says why no
+    // raised flag is missed. Separate cache lines so that thieves polling top and split do not
+    // slow the owner's pushes.
     // Statistics, relaxed, order nothing: m_requests_raised is incremented (RMW) by the thief
-    // that sets m_request, m_requests_answered only by the owner when it clears it; read by
+    // that raises k_request, m_requests_answered only by the owner when it clears it; read by
     // ThreadPool::stats().
     alignas(64) std::atomic<std::int64_t> m_top{0};
     alignas(64) std::atomic<std::int64_t> m_split_shared{0};
-    std::atomic<bool> m_request{false};
+    std::atomic<std::uint32_t> m_flags{0};
     std::atomic<std::uint64_t> m_requests_raised{0};
     std::atomic<std::uint64_t> m_requests_answered{0};
     alignas(64) std::atomic<std::int64_t> m_bottom{0};
+    std::atomic<std::int64_t> m_push_limit;
+    std::atomic<std::int64_t> m_pop_limit{0};
     std::int64_t m_split = 0;
     const std::int64_t m_mask;
     const std::int64_t m_keep_shared;

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <new>
 #include <type_traits>
 #include <utility>
@@ -80,8 +81,9 @@ private:
 
 // Waits until latch is set: spins briefly, then parks the current fiber (on a worker; if no
 // fiber can be had, runs other jobs nested until it is set) or blocks the thread (elsewhere).
-// Defined in src/scheduler/worker.cpp.
-void wait_latch(Latch& latch);
+// spin = false: a thread outside any pool blocks at once, without spinning (its job went to an
+// idle pool, see inject()). Defined in src/scheduler/worker.cpp.
+void wait_latch(Latch& latch, bool spin = true);
 
 // A latch set when a counter reaches zero.
 class CountLatch {
@@ -151,7 +153,96 @@ struct Outcome {
     }
 };
 
-// A job that lives on the stack of the fiber that waits for it (join's second half, install).
+// A closure's result or its exception, without a record of which: join's control flow knows
+// (run() returned true: value; false: error), so nothing is stored on its fast path beyond
+// the result itself. Constructs nothing by itself; the code that ran it destroys what run()
+// built, with take_value(), take_error() or drop_*().
+template <class R>
+struct UncheckedOutcome {
+    union {
+        R value;
+        std::exception_ptr error;
+    };
+    UncheckedOutcome() noexcept {}
+    ~UncheckedOutcome() {}
+    UncheckedOutcome(const UncheckedOutcome&) = delete;
+    UncheckedOutcome& operator=(const UncheckedOutcome&) = delete;
+
+    // Calls f: builds value from its result and returns true, or builds error from the
+    // exception it threw and returns false.
+    template <class F>
+    [[gnu::always_inline]] bool run(F& f) noexcept {
+        try {
+            if constexpr (std::is_void_v<std::invoke_result_t<F&>>) {
+                f();
+                ::new (static_cast<void*>(std::addressof(value))) R();
+            } else {
+                ::new (static_cast<void*>(std::addressof(value))) R(f());
+            }
+            return true;
+        } catch (...) {
+            ::new (static_cast<void*>(std::addressof(error)))
+                std::exception_ptr(std::current_exception());
+            return false;
+        }
+    }
+    // After run() returned true: moves the value out and destroys it (also if the move throws).
+    R take_value() {
+        struct Destroy {
+            R* p;
+            ~Destroy() { p->~R(); }
+        } destroy{std::addressof(value)};
+        return R(std::move(value));
+    }
+    void drop_value() noexcept { value.~R(); }
+    // After run() returned false.
+    std::exception_ptr take_error() noexcept {
+        std::exception_ptr e(std::move(error));
+        error.~exception_ptr();
+        return e;
+    }
+    void drop_error() noexcept { error.~exception_ptr(); }
+};
+
+// After both runs returned true: moves both values out into a pair and destroys them, also
+// when a move throws (the value not yet taken is still destroyed).
+template <class RA, class RB>
+std::pair<RA, RB> take_both(UncheckedOutcome<RA>& a, UncheckedOutcome<RB>& b) {
+    struct Drop {
+        UncheckedOutcome<RB>* b;
+        bool owns;
+        ~Drop() {
+            if (owns)
+                b->drop_value();
+        }
+    } drop_b{&b, true};
+    RA&& va = a.take_value();  // a temporary, extended: if b's move throws, it is destroyed too
+    drop_b.owns = false;
+    return {std::move(va), b.take_value()};
+}
+
+// join's second half, on the joiner's stack. Its constructor writes only the job header, fn
+// and the latch: when the joiner takes it back (the fast path) it runs b itself, straight into
+// outcome; only a thief's run() writes `failed`.
+template <class F>
+struct JoinJob : Job {
+    using R = result_t<std::invoke_result_t<F&>>;
+    explicit JoinJob(F& f) noexcept : Job(&JoinJob::run), fn(f) {}
+    F& fn;
+    Latch done;
+    // Written by run() before done.set() (whose release publishes it with the outcome); read
+    // by the joiner after it saw the latch set. Unset while the joiner runs b itself.
+    bool failed;
+    UncheckedOutcome<R> outcome;
+
+    static void run(Job* j) noexcept {
+        auto* self = static_cast<JoinJob*>(j);
+        self->failed = !self->outcome.run(self->fn);
+        self->done.set();
+    }
+};
+
+// A job that lives on the stack of the fiber that waits for it (install from outside).
 template <class F>
 struct StackJob : Job {
     explicit StackJob(F& f) noexcept : Job(&StackJob::run), fn(f) {}

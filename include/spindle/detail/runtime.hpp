@@ -20,15 +20,30 @@ class Registry;  // a pool's shared state (src/scheduler/registry.hpp)
 struct StatCounter {
     std::atomic<std::uint64_t> value{0};
     void bump(std::uint64_t n = 1) noexcept {
+#if defined(__x86_64__) && !defined(SPINDLE_TSAN)
+        // The same load and store as one instruction, a non-locked `add` to memory (3
+        // instructions otherwise; join's fast path bumps one counter): with a single writer
+        // nothing can come between its load and its store, and its store is one aligned
+        // 8-byte write, which readers see whole. ThreadSanitizer does not see inside asm, so
+        // its build keeps the portable form.
+        asm volatile("addq %1, %0" : "+m"(value) : "er"(n));
+#else
         value.store(value.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+#endif
     }
-    std::uint64_t read() const noexcept { return value.load(std::memory_order_relaxed); }
+    std::uint64_t read() const noexcept {
+        return value.load(std::memory_order_relaxed);
+    }
 };
 
 // The per-worker counters behind ThreadPool::stats() (spindle/pool.hpp says what each counts).
+// A join whose b its creator took back and ran is one bump of inline_joins, a job both created
+// and run (stats() adds it to both); a join job that escaped (stolen, or taken by another fiber)
+// is counted in jobs_created by its creator and in jobs_run by whoever runs it.
 struct WorkerCounters {
     StatCounter jobs_created;
     StatCounter jobs_run;
+    StatCounter inline_joins;
     StatCounter steals_tried;
     StatCounter steals_succeeded;
     StatCounter parks;
@@ -97,14 +112,15 @@ inline void notify_published(WorkerCore* w) noexcept {
 }
 
 // Pushes job on the current worker's deque (spilling half of a full deque to the injector).
-// push_local counts a new job; push_back_local puts back one taken by mistake.
+// push_local counts a new job; push_back_local puts back one taken by mistake, and pushes
+// join's job, which pop_join counts.
 inline void push_back_local(WorkerCore* w, Job* job) {
-    bool published_into_empty = false;
-    if (!w->deque.push(job, &published_into_empty)) [[unlikely]] {
-        push_spill(w, job);
+    const Pushed p = w->deque.push(job);
+    if (p == Pushed::pushed) [[likely]]
         return;
-    }
-    if (published_into_empty) [[unlikely]]
+    if (p == Pushed::full)
+        push_spill(w, job);
+    else
         notify_published(w);
 }
 inline void push_local(WorkerCore* w, Job* job) {
@@ -122,17 +138,19 @@ inline Job* pop_local(WorkerCore* w) noexcept {
     return job;
 }
 
-// Takes job back from the current worker's deque if it is still the newest entry. Returns
-// false when it was stolen, or taken by another fiber of this worker.
-inline bool pop_local_if(WorkerCore* w, Job* job) {
-    Job* got = pop_local(w);
-    if (got == job) [[likely]] {
-        w->counters.jobs_run.bump();  // the caller runs it inline
-        return true;
-    }
-    if (got != nullptr)
-        push_back_local(w, got);  // another fiber's job: leave it where it was
-    return false;
+// pop_join when the fast test fails: pops as pop_local does (answering requests, racing
+// thieves for a shared job), then decides as pop_join does. Out of line (worker.cpp), so that
+// nothing of join's fast path lives across a call.
+bool pop_join_slow(WorkerCore* w, Job* job) noexcept;
+
+// Takes join's job back from the current worker's deque if it is still the newest entry: one
+// inline join, created and run here (see WorkerCounters). Returns false when it was stolen, or
+// taken by another fiber of this worker: then it escaped, and counts as created.
+inline bool pop_join(WorkerCore* w, Job* job) noexcept {
+    if (!w->deque.pop_if_newest(job)) [[unlikely]]
+        return pop_join_slow(w, job);
+    w->counters.inline_joins.bump();
+    return true;
 }
 
 inline void wait_for(Latch& latch) {
@@ -143,7 +161,9 @@ inline void wait_for(Latch& latch) {
 // Registry entry points used by templates.
 Registry* global_registry();
 std::size_t registry_num_threads(const Registry* r) noexcept;
-void inject(Registry* r, Job* job);
+// Returns true when the job went to an idle pool and waits for a worker's futex wake-up (then
+// a thread that waits for it should block at once: see wait_latch).
+bool inject(Registry* r, Job* job);
 // Pushes on the current worker if it belongs to r, else injects.
 inline void submit(Registry* r, Job* job) {
     WorkerCore* w = current_worker();
