@@ -131,10 +131,6 @@ inline const QueryJob* ancestor_at(const QueryJob* x, std::uint32_t d) noexcept 
     return x;
 }
 
-inline bool is_ancestor_or_self(const QueryJob* a, const QueryJob* x) noexcept {
-    return a->depth <= x->depth && ancestor_at(x, a->depth) == a;
-}
-
 // The part of a QueryMap entry that the cycle search and the wait callbacks need.
 struct QueryEntryBase {
     enum class State : std::uint8_t { computing, done, failed };
@@ -152,10 +148,12 @@ struct QueryEntryBase {
     // (job -> this entry) of the query graph. Written with *lock and the graph mutex both held
     // (lock first); read by cycle searches with the graph mutex held.
     std::vector<const QueryJob*> waiting_jobs;
-    // The computation of this entry, once it has begun (nullptr before). Written once by the
-    // computing task (release); read by cycle searches (acquire), which need it only once
-    // that computation can have started waits of its own.
-    std::atomic<const QueryJob*> computing{nullptr};
+    // The depth of this entry's computation (its QueryJob) once it has begun, else
+    // k_not_begun. A depth, not a pointer: the computation's job is freed when it finishes,
+    // while a search can find it, alive, as the ancestor at this depth of a job that waits
+    // for it. Written once by the computing task (release); read by cycle searches (acquire).
+    static constexpr std::uint32_t k_not_begun = UINT32_MAX;
+    std::atomic<std::uint32_t> computing_depth{k_not_begun};
     // This entry's index in query_branches() while waiting_jobs is not empty. Guarded by the
     // graph mutex.
     std::size_t branch_index = 0;
@@ -277,9 +275,9 @@ inline std::string query_key_text(const QueryJob* j) {
 // times the number of branches take the exact search. Caller holds the graph mutex.
 inline std::vector<std::string> find_query_cycle(const QueryJob* start,
                                                  const QueryEntryBase* target) {
-    const QueryJob* t = target->computing.load(std::memory_order_acquire);
+    const std::uint32_t td = target->computing_depth.load(std::memory_order_acquire);
     // Not begun yet: it waits for nothing yet (its own later waits will find this edge).
-    if (t == nullptr || t->finished.load(std::memory_order_acquire))
+    if (td == QueryEntryBase::k_not_begun)
         return {};
     // A shallow chain is cheaper to walk than the branches are to scan.
     const std::vector<QueryEntryBase*>& branches = query_branches();
@@ -298,7 +296,10 @@ inline std::vector<std::string> find_query_cycle(const QueryJob* start,
     std::vector<char> used(branches.size(), 0);
     for (std::size_t i = 0; i < heads.size(); ++i) {
         const QueryJob* h = heads[i].job;
-        if (is_ancestor_or_self(t, h)) {
+        // Every job above a live job is alive (each context frame keeps its parent), so
+        // ancestor_at only ever reads live jobs.
+        const QueryJob* t = h->depth >= td ? ancestor_at(h, td) : nullptr;
+        if (t != nullptr && t->entry == target) {
             // Rebuild the path, target first: each segment runs from the job where it was
             // entered (t, or a branch's computation) down to the head below it.
             std::vector<const QueryJob*> path;
@@ -323,8 +324,11 @@ inline std::vector<std::string> find_query_cycle(const QueryJob* start,
         for (std::size_t b = 0; b < branches.size(); ++b) {
             if (used[b] != 0)
                 continue;
-            const QueryJob* c = branches[b]->computing.load(std::memory_order_acquire);
-            if (c == nullptr || !is_ancestor_or_self(c, h))
+            const std::uint32_t bd = branches[b]->computing_depth.load(std::memory_order_acquire);
+            if (bd == QueryEntryBase::k_not_begun || bd > h->depth)
+                continue;
+            const QueryJob* c = ancestor_at(h, bd);
+            if (c->entry != branches[b])
                 continue;
             used[b] = 1;
             for (const QueryJob* w : branches[b]->waiting_jobs)
@@ -482,7 +486,7 @@ private:
                          [&] {
                              const detail::QueryJob* me = detail::k_query_chain.get();
                              // release: pairs with find_query_cycle's acquire load.
-                             e.computing.store(me, std::memory_order_release);
+                             e.computing_depth.store(me->depth, std::memory_order_release);
                              struct Finish {
                                  const detail::QueryJob* job;
                                  // release: pairs with find_query_cycle's acquire load.
