@@ -1,53 +1,21 @@
 // Deadlock detection (design-notes/0005): each scenario runs in a child process
 // (tests/wait/deadlock_helper.cpp) under a timeout, so that a detector that never fires
 // fails the test instead of hanging it.
+#include "common/child_process.hpp"
 #include "common/test_util.hpp"
 
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
-
-#include <cstdio>
-#include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 namespace {
 
-struct Child {
-    int exit_code = -1;  // -1: did not exit normally; 137: killed by the timeout
-    std::string out;
-    std::string err;
-};
+using Child = spindle_test::ChildResult;
+using spindle_test::contains;
 
-std::string slurp(const std::string& path) {
-    std::ifstream f(path);
-    std::stringstream s;
-    s << f.rdbuf();
-    return s.str();
-}
-
-// Runs the helper in `mode` with `timeout -s KILL seconds`, capturing stdout and stderr.
+// Runs the helper in `mode` under `timeout -s KILL seconds`, capturing stdout and stderr.
 Child run_helper(const std::string& mode, int seconds = 60) {
-    const std::string base =
-        ::testing::TempDir() + "spindle_deadlock_" + mode + "_" + std::to_string(::getpid());
-    const std::string cmd = "timeout -s KILL " + std::to_string(seconds) + " '" +
-                            SPINDLE_HELPER_DEADLOCK + "' " + mode + " >'" + base + ".out' 2>'" +
-                            base + ".err'";
-    const int status = std::system(cmd.c_str());
-    Child c;
-    if (status != -1 && WIFEXITED(status))
-        c.exit_code = WEXITSTATUS(status);
-    c.out = slurp(base + ".out");
-    c.err = slurp(base + ".err");
-    std::remove((base + ".out").c_str());
-    std::remove((base + ".err").c_str());
-    return c;
-}
-
-bool contains(const std::string& s, const std::string& part) {
-    return s.find(part) != std::string::npos;
+    return spindle_test::run_child(SPINDLE_HELPER_DEADLOCK, mode, seconds);
 }
 
 TEST(Deadlock, EventNeverSetCallsTheHandlerOnceWhichFailsTheWait) {

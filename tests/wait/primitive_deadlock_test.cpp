@@ -2,53 +2,21 @@
 // handler (design-notes/0003 §4, 0005). Each scenario runs in a child process
 // (primitive_deadlock_helper.cpp) under a timeout, so a wait that is never broken fails the
 // test instead of hanging it.
+#include "common/child_process.hpp"
 #include "common/test_util.hpp"
 
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cstdio>
-#include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 namespace {
 
-struct Child {
-    int exit_code = -1;  // -1: did not exit normally; 137: killed by the timeout
-    std::string out;
-    std::string err;
-};
+using Child = spindle_test::ChildResult;
+using spindle_test::contains;
 
-std::string slurp(const std::string& path) {
-    std::ifstream f(path);
-    std::stringstream s;
-    s << f.rdbuf();
-    return s.str();
-}
-
+// Runs the helper in `mode` under `timeout -s KILL seconds`, capturing stdout and stderr.
 Child run_helper(const std::string& mode, int seconds = 60) {
-    const std::string base = ::testing::TempDir() + "spindle_primitive_deadlock_" + mode + "_" +
-                             std::to_string(::getpid());
-    const std::string cmd = "timeout -s KILL " + std::to_string(seconds) + " '" +
-                            SPINDLE_HELPER_PRIMITIVE_DEADLOCK + "' " + mode + " >'" + base +
-                            ".out' 2>'" + base + ".err'";
-    const int status = std::system(cmd.c_str());
-    Child c;
-    if (status != -1 && WIFEXITED(status))
-        c.exit_code = WEXITSTATUS(status);
-    c.out = slurp(base + ".out");
-    c.err = slurp(base + ".err");
-    std::remove((base + ".out").c_str());
-    std::remove((base + ".err").c_str());
-    return c;
-}
-
-bool contains(const std::string& s, const std::string& part) {
-    return s.find(part) != std::string::npos;
+    return spindle_test::run_child(SPINDLE_HELPER_PRIMITIVE_DEADLOCK, mode, seconds);
 }
 
 TEST(PrimitiveDeadlock, MutexCycleIsReportedWithHoldersAndBrokenByFailingOneLock) {
