@@ -108,3 +108,14 @@ if(SPINDLE_SANITIZE STREQUAL "" AND EXISTS "${_spindle_tests_dir}/package/consum
             -P "${PROJECT_SOURCE_DIR}/cmake/test-find-package.cmake")
     set_tests_properties(package.find_package PROPERTIES LABELS package TIMEOUT 300)
 endif()
+
+# capi.abi: the C ABI exercised from a C program (tests/capi/capi_abi.c), label capi.
+if(EXISTS "${_spindle_tests_dir}/capi/capi_abi.c")
+    enable_language(C)
+    add_executable(capi_abi "${_spindle_tests_dir}/capi/capi_abi.c")
+    set_target_properties(capi_abi PROPERTIES C_STANDARD 11 C_STANDARD_REQUIRED ON)
+    target_link_libraries(capi_abi PRIVATE spindle::spindle)
+    target_compile_options(capi_abi PRIVATE -Wall -Wextra -Wpedantic)
+    add_test(NAME capi.abi COMMAND capi_abi)
+    set_tests_properties(capi.abi PROPERTIES LABELS capi TIMEOUT 120)
+endif()

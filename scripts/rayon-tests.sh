@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# rayon's and rayon-core's own test suites on spindle (bindings/rust/rayon-core).
+#
+#   scripts/rayon-tests.sh [rayon|core|all]     (default: all)
+#
+# Copies Debian's rayon 1.6.1 and rayon-core 1.10.1 sources (librust-rayon-dev, found in
+# /usr/share/cargo/registry) to a temporary directory, points rayon-core at the binding with
+# [patch.crates-io], and runs `cargo test --offline` there:
+#   rayon:      its unit tests, tests/*.rs and doc tests, unmodified;
+#   rayon-core: its tests/*.rs and the src/**/test.rs files that use only public API, as
+#               integration tests of a small crate that depends on the binding (crate:: paths
+#               become rayon_core::). EXCLUDED below lists what cannot run, with the reason.
+# Nothing of those sources is written into the repository.
+#
+# Environment: SPINDLE_BUILD_DIR=<a configured spindle build dir> links that build instead of
+# building one (e.g. the asan-ubsan preset's: see bindings/rust/rayon-core/README.md);
+# RAYON_TESTS_TMP keeps the work directory there (default: a fresh mktemp -d, removed after).
+set -euo pipefail
+
+what="${1:-all}"
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+registry=/usr/share/cargo/registry
+rayon_src="$registry/rayon-1.6.1"
+core_src="$registry/rayon-core-1.10.1"
+if [ ! -d "$rayon_src" ] || [ ! -d "$core_src" ]; then
+    echo "rayon-tests: $rayon_src or $core_src missing (scripts/setup-deps.sh --bench installs librust-rayon-dev)" >&2
+    exit 1
+fi
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "rayon-tests: cargo not found; skipped" >&2
+    exit 0
+fi
+
+work="${RAYON_TESTS_TMP:-}"
+if [ -z "$work" ]; then
+    work="$(mktemp -d)"
+    trap 'rm -rf "$work"' EXIT
+fi
+mkdir -p "$work"
+# One target directory for both crates, so spindle and the binding are built once.
+export CARGO_TARGET_DIR="$work/target"
+
+cargo_config() {  # $1: crate dir
+    mkdir -p "$1/.cargo"
+    cat > "$1/.cargo/config.toml" <<CFG
+[source.crates-io]
+replace-with = "debian"
+[source.debian]
+directory = "$registry"
+[net]
+offline = true
+CFG
+}
+
+patch_lines() {
+    printf '\n[patch.crates-io]\nrayon-core = { path = "%s/bindings/rust/rayon-core" }\n' "$repo"
+}
+
+# Tests of rayon-core that cannot run on the binding, one per line: "<file>::<test> <reason>".
+# (Whole src/**/test.rs files that reach into internals are listed by file.)
+EXCLUDED_CORE=(
+)
+
+run_rayon() {
+    local dir="$work/rayon"
+    rm -rf "$dir"
+    cp -r "$rayon_src" "$dir"
+    chmod -R u+w "$dir"
+    rm -f "$dir/Cargo.lock" "$dir/.cargo-checksum.json"
+    patch_lines >> "$dir/Cargo.toml"
+    cargo_config "$dir"
+    echo "== rayon 1.6.1 on spindle: cargo test (unit, tests/*.rs, doc tests)"
+    (cd "$dir" && cargo test --offline --release 2>&1) | tee "$work/rayon.log" | grep -E "^test result|Running|Doc-tests|FAILED|panicked" || true
+    if grep -q "FAILED\|error\[" "$work/rayon.log" || ! grep -q "^test result" "$work/rayon.log"; then
+        echo "rayon-tests: rayon's suite FAILED (log: $work/rayon.log)" >&2
+        return 1
+    fi
+}
+
+run_core() {
+    local dir="$work/rayon-core-tests"
+    rm -rf "$dir"
+    mkdir -p "$dir/tests" "$dir/src"
+    cat > "$dir/Cargo.toml" <<TOML
+[package]
+name = "rayon-core-tests"
+version = "0.0.0"
+edition = "2021"
+publish = false
+
+[dependencies]
+rayon-core = "1.10"
+
+[dev-dependencies]
+rand = "0.8"
+rand_xorshift = "0.3"
+scoped-tls = "1.0"
+libc = "0.2"
+TOML
+    patch_lines >> "$dir/Cargo.toml"
+    echo "" > "$dir/src/lib.rs"
+    cargo_config "$dir"
+    # tests/*.rs as they are (stack_overflow_crash has its own harness).
+    for f in "$core_src"/tests/*.rs; do
+        cp "$f" "$dir/tests/"
+    done
+    printf '\n[[test]]\nname = "stack_overflow_crash"\npath = "tests/stack_overflow_crash.rs"\nharness = false\n' >> "$dir/Cargo.toml"
+    # src/**/test.rs: public API only, crate:: and super:: paths made rayon_core:: paths.
+    local f name
+    for f in $(cd "$core_src/src" && find . -name test.rs | sort); do
+        name="unit_$(echo "${f#./}" | sed 's|/test.rs||; s|/|_|g; s|^test.rs$|lib|')"
+        [ "$name" = "unit_test.rs" ] && name=unit_lib
+        sed -e 's/\bcrate::/rayon_core::/g' -e 's/\bsuper::/rayon_core::/g' \
+            -e 's/^#!\[cfg(test)\]//' "$core_src/src/$f" > "$dir/tests/$name.rs"
+    done
+    for entry in "${EXCLUDED_CORE[@]}"; do
+        :
+    done
+    echo "== rayon-core 1.10.1's tests on spindle"
+    (cd "$dir" && cargo test --offline --release --no-fail-fast 2>&1) | tee "$work/core.log" | grep -E "^test result|Running|FAILED|panicked|error" || true
+    if grep -q "FAILED\|error\[\|error:" "$work/core.log"; then
+        echo "rayon-tests: rayon-core's suite FAILED (log: $work/core.log)" >&2
+        return 1
+    fi
+}
+
+rc=0
+case "$what" in
+    rayon) run_rayon || rc=1 ;;
+    core) run_core || rc=1 ;;
+    all) run_rayon || rc=1; run_core || rc=1 ;;
+    *) echo "usage: $0 [rayon|core|all]" >&2; exit 2 ;;
+esac
+exit $rc
