@@ -4,6 +4,7 @@
 #include "scheduler/registry.hpp"
 #include "scheduler/worker.hpp"
 #include "spindle/current.hpp"
+#include "spindle/detail/lock_order.hpp"
 #include "spindle/errors.hpp"
 #include "util/fatal.hpp"
 #include "util/fork.hpp"
@@ -93,6 +94,7 @@ std::mutex g_global_mutex;
 
 void shutdown_global() {
     detail::WorkerCore* w = detail::current_worker();
+    SPINDLE_LOCK_ORDER_GUARD("global pool g_global_mutex", &g_global_mutex);
     std::lock_guard<std::mutex> lock(g_global_mutex);
     ThreadPool* p = g_global.load(std::memory_order_relaxed);
     if (p == nullptr)
@@ -113,6 +115,7 @@ void shutdown_global() {
 ThreadPool& global_pool() {
     if (ThreadPool* p = g_global.load(std::memory_order_acquire))
         return *p;
+    SPINDLE_LOCK_ORDER_GUARD("global pool g_global_mutex", &g_global_mutex);
     std::lock_guard<std::mutex> lock(g_global_mutex);
     if (ThreadPool* p = g_global.load(std::memory_order_relaxed))
         return *p;
@@ -122,6 +125,7 @@ ThreadPool& global_pool() {
 }
 
 void build_global(const PoolOptions& options) {
+    SPINDLE_LOCK_ORDER_GUARD("global pool g_global_mutex", &g_global_mutex);
     std::lock_guard<std::mutex> lock(g_global_mutex);
     if (g_global.load(std::memory_order_relaxed) != nullptr)
         throw GlobalPoolAlreadyInitialized();

@@ -64,6 +64,7 @@ public:
         detail::WaitNode node(detail::WaitSite{"ConditionVariable", m_label, this,
                                                &ConditionVariable::cancel, nullptr});
         EnqueueArgs args{this, m};
+        SPINDLE_LOCK_ORDER_RELEASE(m);  // enqueue unlocks m, maybe on another fiber
         m_lock.lock();
         // enqueue links the node, then releases m_lock and the mutex: a notifier that takes
         // the mutex after us finds the node linked, so no notification is lost.

@@ -40,9 +40,14 @@
 // holder, and can be cancelled by a deadlock breaker (design-notes/0005): lock() then throws
 // the breaker's exception without holding the lock.
 //
+// Lock order. Debug and sanitizer builds check the order in which Mutexes are taken, by label
+// (one class per label text; an unlabelled Mutex is a class of its own) and abort on an
+// inversion even when it did not deadlock (spindle/detail/lock_order.hpp, design-notes/0013).
+//
 // Destruction. Destroying a Mutex that is held or has waiters is a fatal error (checked).
 #pragma once
 
+#include "spindle/detail/lock_order.hpp"
 #include "spindle/detail/wait.hpp"
 #include "spindle/detail/wait_util.hpp"
 
@@ -66,11 +71,13 @@ public:
         m_lock.unlock();
         if (held)
             detail::wait_misuse_fatal("Mutex", m_label, "destroyed while held");
+        SPINDLE_LOCK_ORDER_FORGET(this);
     }
     Mutex(const Mutex&) = delete;
     Mutex& operator=(const Mutex&) = delete;
 
     void lock() {
+        SPINDLE_LOCK_ORDER_ACQUIRE(m_label, this);
         std::uint32_t expected = k_unlocked;
         // acquire: pairs with unlock()'s release CAS.
         if (!m_state.compare_exchange_strong(expected, k_locked, std::memory_order_acquire,
@@ -88,12 +95,14 @@ public:
                                              std::memory_order_relaxed))
             return false;
         m_holder.store(detail::current_holder(), std::memory_order_relaxed);
+        SPINDLE_LOCK_ORDER_TRY(m_label, this);
         return true;
     }
 
     void unlock() noexcept {
         if (m_holder.load(std::memory_order_relaxed) != detail::current_holder()) [[unlikely]]
             unlock_misuse_cold();
+        SPINDLE_LOCK_ORDER_RELEASE(this);
         m_holder.store(0, std::memory_order_relaxed);
         std::uint32_t expected = k_locked;
         // release: publishes the critical section to the next acquirer (pairs with the
@@ -158,7 +167,9 @@ private:
             detail::WaitSite{"Mutex", m_label, this, &Mutex::cancel, &Mutex::describe});
         node.data = me;  // the holder to record when the lock is handed to us
         detail::block_current(node, &Mutex::enqueue, this);
-        node.rethrow_if_failed();  // cancelled: we do not hold the lock
+        if (node.error)
+            SPINDLE_LOCK_ORDER_RELEASE(this);  // cancelled: the lock-order checker forgets it
+        node.rethrow_if_failed();              // cancelled: we do not hold the lock
         // Handed off: hand_off_cold set m_state and m_holder for us.
     }
 

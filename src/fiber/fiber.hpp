@@ -13,6 +13,7 @@
 
 #include "fiber/stack.hpp"
 #include "spindle/detail/job.hpp"
+#include "util/lock_order.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -97,6 +98,10 @@ struct Fiber {
     alignas(void*) unsigned char scheduler_data[2 * sizeof(void*)] = {};
     // The stack it runs on now (its own, or an ensure_stack segment) and its guard.
     StackState st;
+#if SPINDLE_LOCK_ORDER_CHECK
+    // The locks its task holds, for the lock-order checker (src/util/lock_order.cpp).
+    LockOrderHeld lock_held;
+#endif
 };
 
 // Switches from the running fiber `from` to `to` (same thread). Returns when some fiber

@@ -1,6 +1,7 @@
 #include "fiber/stack.hpp"
 
 #include "spindle/detail/config.hpp"
+#include "spindle/detail/lock_order.hpp"
 
 #if defined(SPINDLE_ASAN)
 #include <sanitizer/asan_interface.h>
@@ -107,6 +108,7 @@ Stack allocate_from_slab(std::size_t size, StackGuard guard) {
     // Marker stacks keep a guard gap below each stack; canary stacks are packed.
     const std::size_t gap = guard == StackGuard::marker ? k_guard_size : 0;
     const std::size_t stride = size + gap;
+    SPINDLE_LOCK_ORDER_GUARD("stack slab g_slab_mutex", &g_slab_mutex);
     std::lock_guard<std::mutex> lock(g_slab_mutex);
     if (g_free == nullptr)
         g_free = new std::vector<FreeList>();
@@ -240,6 +242,7 @@ void free_stack(Stack& s, const void* live_from) noexcept {
         g_guarded.fetch_sub(1, std::memory_order_relaxed);
     } else if (s.slab != nullptr) {
         // A slab stack: keep it for reuse.
+        SPINDLE_LOCK_ORDER_GUARD("stack slab g_slab_mutex", &g_slab_mutex);
         std::lock_guard<std::mutex> lock(g_slab_mutex);
         auto* slab = static_cast<Slab*>(s.slab);
         for (FreeList& l : *g_free)

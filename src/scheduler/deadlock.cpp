@@ -10,6 +10,7 @@
 
 #include "scheduler/registry.hpp"
 #include "spindle/blocking.hpp"
+#include "spindle/detail/lock_order.hpp"
 #include "util/fatal.hpp"
 #include "util/fork.hpp"
 
@@ -106,24 +107,29 @@ bool glibc_mutex_owned_by(std::uintptr_t addr, int tid) noexcept {
 
 void Registry::blocked_begin(WaitNode& node) noexcept {
     auto* w = static_cast<Worker*>(node.worker);
+    SPINDLE_LOCK_ORDER_ACQUIRE("Worker::m_blocked_lock", &w->m_blocked_lock);
     w->m_blocked_lock.lock();
     link(w->m_blocked_head, node);
     w->m_waiting.store(w->m_waiting.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     w->m_blocked_lock.unlock();
+    SPINDLE_LOCK_ORDER_RELEASE(&w->m_blocked_lock);
 }
 
 void Registry::blocked_end(WaitNode& node) noexcept {
     auto* w = static_cast<Worker*>(node.worker);
+    SPINDLE_LOCK_ORDER_ACQUIRE("Worker::m_blocked_lock", &w->m_blocked_lock);
     w->m_blocked_lock.lock();
     unlink(w->m_blocked_head, node);
     w->m_waiting.store(w->m_waiting.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
     w->m_blocked_lock.unlock();
+    SPINDLE_LOCK_ORDER_RELEASE(&w->m_blocked_lock);
 }
 
 void Registry::section_begin(const char* label, WaitNode* node) noexcept {
     if (created_before_fork()) [[unlikely]]
         fatal_worker_used_after_fork("a BlockingSection");
     auto* w = static_cast<Worker*>(tl_worker);
+    SPINDLE_LOCK_ORDER_ACQUIRE("Worker::m_blocked_lock", &w->m_blocked_lock);
     w->m_blocked_lock.lock();
     const bool outermost = w->m_section_depth++ == 0;
     if (outermost) {
@@ -135,6 +141,7 @@ void Registry::section_begin(const char* label, WaitNode* node) noexcept {
                            std::memory_order_relaxed);
     }
     w->m_blocked_lock.unlock();
+    SPINDLE_LOCK_ORDER_RELEASE(&w->m_blocked_lock);
     if (!outermost)
         return;
     // Let thieves (and the spare) take what this worker has not started.
@@ -152,6 +159,7 @@ void Registry::section_end(WaitNode* node) noexcept {
     // m_section_depth, so it reads it without the lock.
     if (w->m_section_depth == 1)
         call_handler(options().acquire_thread_handler);
+    SPINDLE_LOCK_ORDER_ACQUIRE("Worker::m_blocked_lock", &w->m_blocked_lock);
     w->m_blocked_lock.lock();
     const bool outermost = --w->m_section_depth == 0;
     if (outermost) {
@@ -163,6 +171,7 @@ void Registry::section_end(WaitNode* node) noexcept {
                            std::memory_order_relaxed);
     }
     w->m_blocked_lock.unlock();
+    SPINDLE_LOCK_ORDER_RELEASE(&w->m_blocked_lock);
     if (!outermost)
         return;
     active_up();
@@ -172,6 +181,7 @@ void Registry::section_end(WaitNode* node) noexcept {
 void Registry::start_or_wake_spare(std::size_t rank) noexcept {
     Worker& spare = *m_workers[m_num_threads + rank - 1];
     {
+        SPINDLE_LOCK_ORDER_GUARD("Registry::m_spare_mutex", &m_spare_mutex);
         std::lock_guard<std::mutex> lock(m_spare_mutex);
         if (m_spares_closed)
             return;
@@ -226,6 +236,7 @@ bool Registry::any_waiting() const noexcept {
 
 void Registry::kick_monitor() noexcept {
     {
+        SPINDLE_LOCK_ORDER_GUARD("Registry::m_monitor_mutex", &m_monitor_mutex);
         std::lock_guard<std::mutex> lock(m_monitor_mutex);
         m_monitor_kick = true;
     }
@@ -243,6 +254,7 @@ void Registry::monitor_main() noexcept {
         } catch (...) {
         }
     }
+    SPINDLE_LOCK_ORDER_ACQUIRE("Registry::m_monitor_mutex", &m_monitor_mutex);
     std::unique_lock<std::mutex> lock(m_monitor_mutex);
     for (;;) {
         const auto kicked = [&] { return m_monitor_kick || m_monitor_stop; };
@@ -251,15 +263,19 @@ void Registry::monitor_main() noexcept {
             // worker blocked on a std::mutex counts as running, so no deadlock is detected).
             if (!m_monitor_cv.wait_for(lock, k_held_mutex_period, kicked)) {
                 lock.unlock();
+                SPINDLE_LOCK_ORDER_RELEASE(&m_monitor_mutex);
                 check_held_mutexes();
+                SPINDLE_LOCK_ORDER_ACQUIRE("Registry::m_monitor_mutex", &m_monitor_mutex);
                 lock.lock();
                 continue;
             }
         } else {
             m_monitor_cv.wait(lock, kicked);
         }
-        if (m_monitor_stop)
+        if (m_monitor_stop) {
+            SPINDLE_LOCK_ORDER_RELEASE(&m_monitor_mutex);
             return;
+        }
         m_monitor_kick = false;
         // Confirm: nothing may run, nothing may change, for a whole grace period.
         for (;;) {
@@ -269,14 +285,18 @@ void Registry::monitor_main() noexcept {
                 break;
             const bool stopped = m_monitor_cv.wait_for(lock, m_options.deadlock_delay,
                                                        [&] { return m_monitor_stop; });
-            if (stopped)
+            if (stopped) {
+                SPINDLE_LOCK_ORDER_RELEASE(&m_monitor_mutex);
                 return;
+            }
             m_monitor_kick = false;
             if (m_active.load(std::memory_order_seq_cst) != 0 ||
                 m_epoch.load(std::memory_order_seq_cst) != epoch)
                 continue;  // something ran: look again
             lock.unlock();
+            SPINDLE_LOCK_ORDER_RELEASE(&m_monitor_mutex);
             report_deadlock(epoch);
+            SPINDLE_LOCK_ORDER_ACQUIRE("Registry::m_monitor_mutex", &m_monitor_mutex);
             lock.lock();
             break;
         }
@@ -289,6 +309,7 @@ void Registry::report_deadlock(std::uint64_t epoch) {
     try {
         for (std::size_t i = 0; i < m_workers.size(); ++i) {
             Worker& w = *m_workers[i];
+            SPINDLE_LOCK_ORDER_ACQUIRE("Worker::m_blocked_lock", &w.m_blocked_lock);
             w.m_blocked_lock.lock();
             for (WaitNode* n = w.m_blocked_head; n != nullptr; n = n->reg_next) {
                 DeadlockWaiter d;
@@ -315,6 +336,7 @@ void Registry::report_deadlock(std::uint64_t epoch) {
                 report.m_nodes.push_back(nullptr);
             }
             w.m_blocked_lock.unlock();
+            SPINDLE_LOCK_ORDER_RELEASE(&w.m_blocked_lock);
         }
     } catch (...) {
         // Out of memory while describing: report what we have.
@@ -408,6 +430,7 @@ bool Registry::fail_wait(std::size_t wi, WaitNode* node, std::exception_ptr e) n
     if (wi >= m_workers.size() || node == nullptr)
         return false;
     Worker& w = *m_workers[wi];
+    SPINDLE_LOCK_ORDER_ACQUIRE("Worker::m_blocked_lock", &w.m_blocked_lock);
     w.m_blocked_lock.lock();
     bool found = false;
     for (WaitNode* n = w.m_blocked_head; n != nullptr; n = n->reg_next)
@@ -421,6 +444,7 @@ bool Registry::fail_wait(std::size_t wi, WaitNode* node, std::exception_ptr e) n
         failed = true;
     }
     w.m_blocked_lock.unlock();
+    SPINDLE_LOCK_ORDER_RELEASE(&w.m_blocked_lock);
     return failed;
 }
 

@@ -1,6 +1,7 @@
 #include "scheduler/registry.hpp"
 
 #include "spindle/detail/config.hpp"
+#include "spindle/detail/lock_order.hpp"
 #include "spindle/errors.hpp"
 #include "util/fatal.hpp"
 #include "util/fork.hpp"
@@ -185,6 +186,7 @@ bool Registry::created_before_fork() const noexcept {
 }
 
 void Registry::wait_detached() noexcept {
+    SPINDLE_LOCK_ORDER_GUARD("Registry::m_detached_mutex", &m_detached_mutex);
     std::unique_lock<std::mutex> lock(m_detached_mutex);
     m_detached_cv.wait(lock, [&] { return m_detached.load(std::memory_order_acquire) == 0; });
 }
@@ -193,6 +195,7 @@ void Registry::shutdown() noexcept {
     wait_detached();
     // seq_cst: pairs with the check in Worker::has_work_for_sleeper().
     {
+        SPINDLE_LOCK_ORDER_GUARD("Registry::m_spare_mutex", &m_spare_mutex);
         std::lock_guard<std::mutex> lock(m_spare_mutex);
         m_spares_closed = true;  // no spare starts after this
     }
@@ -201,6 +204,7 @@ void Registry::shutdown() noexcept {
     for (auto& w : m_workers)
         w->join_thread();
     {
+        SPINDLE_LOCK_ORDER_GUARD("Registry::m_monitor_mutex", &m_monitor_mutex);
         std::lock_guard<std::mutex> lock(m_monitor_mutex);
         m_monitor_stop = true;
     }
@@ -309,6 +313,7 @@ void Registry::detached_end() noexcept {
         // Under the lock so that shutdown() cannot test the count between our decrement and
         // our notify and then miss it. The registry outlives this call: shutdown() joins this
         // thread (a worker) before the registry is destroyed.
+        SPINDLE_LOCK_ORDER_GUARD("Registry::m_detached_mutex", &m_detached_mutex);
         std::lock_guard<std::mutex> lock(m_detached_mutex);
         m_detached_cv.notify_all();
     }

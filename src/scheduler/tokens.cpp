@@ -1,6 +1,7 @@
 // The token gate (see tokens.hpp and design-notes/0007-jobserver.md).
 #include "scheduler/tokens.hpp"
 
+#include "spindle/detail/lock_order.hpp"
 #include "spindle/pool.hpp"
 #include "util/fatal.hpp"
 #include "util/fork.hpp"
@@ -42,6 +43,7 @@ TokenGate::~TokenGate() {
         return;
     }
     {
+        SPINDLE_LOCK_ORDER_GUARD("TokenGate::m_mutex", &m_mutex);
         std::lock_guard lk(m_mutex);
         m_stop = true;
     }
@@ -49,6 +51,7 @@ TokenGate::~TokenGate() {
     m_agent.join();
     std::vector<Token> back;
     {
+        SPINDLE_LOCK_ORDER_GUARD("TokenGate::m_mutex", &m_mutex);
         std::lock_guard lk(m_mutex);
         if (m_running != 0 || m_waiting != 0)
             detail::fatal("token gate destroyed while %zu workers still hold a token", m_running);
@@ -72,12 +75,15 @@ void TokenGate::acquire() noexcept {
             "a jobserver token gate (spindle::use_token_source) created before fork() was used "
             "by a worker in the child process, where its agent thread does not exist; call "
             "use_token_source again in the child");
+    SPINDLE_LOCK_ORDER_ACQUIRE("TokenGate::m_mutex", &m_mutex);
     std::unique_lock lk(m_mutex);
     if (!has_free_locked()) {
         ++m_waiting;
         ++m_stats.waits;
         lk.unlock();
+        SPINDLE_LOCK_ORDER_RELEASE(&m_mutex);
         poke();  // demand went up: the agent asks the source
+        SPINDLE_LOCK_ORDER_ACQUIRE("TokenGate::m_mutex", &m_mutex);
         lk.lock();
         m_cv.wait(lk, [&] { return has_free_locked(); });
         --m_waiting;
@@ -87,6 +93,7 @@ void TokenGate::acquire() noexcept {
     // waiter, taken here first): the agent must look at the demand again.
     const bool more = demand_locked() > 0;
     lk.unlock();
+    SPINDLE_LOCK_ORDER_RELEASE(&m_mutex);
     if (more)
         poke();
 }
@@ -94,6 +101,7 @@ void TokenGate::acquire() noexcept {
 void TokenGate::release() noexcept {
     std::vector<Token> surplus;
     {
+        SPINDLE_LOCK_ORDER_GUARD("TokenGate::m_mutex", &m_mutex);
         std::lock_guard lk(m_mutex);
         if (m_running == 0)
             detail::fatal("token gate: release() without a token");
@@ -116,6 +124,7 @@ void TokenGate::release() noexcept {
 }
 
 TokenStats TokenGate::stats() const {
+    SPINDLE_LOCK_ORDER_GUARD("TokenGate::m_mutex", &m_mutex);
     std::lock_guard lk(m_mutex);
     return m_stats;
 }
@@ -125,6 +134,7 @@ void TokenGate::agent_main() noexcept {
     for (;;) {
         bool want = false;
         {
+            SPINDLE_LOCK_ORDER_GUARD("TokenGate::m_mutex", &m_mutex);
             std::lock_guard lk(m_mutex);
             if (m_stop)
                 return;
@@ -151,6 +161,7 @@ void TokenGate::agent_main() noexcept {
             continue;
         bool keep = false;
         {
+            SPINDLE_LOCK_ORDER_GUARD("TokenGate::m_mutex", &m_mutex);
             std::lock_guard lk(m_mutex);
             keep = !m_stop && demand_locked() > 0 && m_explicit.size() < m_max_explicit;
             if (keep) {

@@ -3,6 +3,7 @@
 #include "fiber/stack.hpp"
 #include "scheduler/registry.hpp"
 #include "scheduler/thread_waiter.hpp"
+#include "spindle/detail/lock_order.hpp"
 #include "util/fatal.hpp"
 #include "util/fork.hpp"
 
@@ -554,6 +555,7 @@ std::uint64_t Worker::next_random() noexcept {
 }
 
 Job* Worker::take_broadcast() noexcept {
+    SPINDLE_LOCK_ORDER_GUARD("Worker::m_broadcast_mutex", &m_broadcast_mutex);
     std::lock_guard<std::mutex> lock(m_broadcast_mutex);
     if (m_broadcast.empty())
         return nullptr;
@@ -565,6 +567,7 @@ Job* Worker::take_broadcast() noexcept {
 
 void Worker::push_broadcast(Job* job) {
     {
+        SPINDLE_LOCK_ORDER_GUARD("Worker::m_broadcast_mutex", &m_broadcast_mutex);
         std::lock_guard<std::mutex> lock(m_broadcast_mutex);
         m_broadcast.push_back(job);
         // seq_cst: pairs with the load in has_work_for_sleeper().
