@@ -75,6 +75,15 @@ struct PoolOptions {
     // worker may start because of this limit, the deadlock report names the limit as the
     // cause (DeadlockReport::cause()).
     std::size_t max_fibers = 0;
+    // Makes the worker threads instead of spindle (rayon's spawn_handler, rustc's build_scoped):
+    // called once per worker, in index order, on the thread that builds the pool (and, for a
+    // spare worker, on the thread whose blocking section starts it), with the worker's index
+    // and its main function. It must start a thread that calls run() exactly once (run()
+    // returns when the pool stops; code around it brackets the worker's whole life, e.g.
+    // thread-locals the jobs see), or throw. The thread's stack should hold stack_size bytes:
+    // the worker's own frames run on it, its jobs on fibers. ~ThreadPool waits until every
+    // run() returned. Empty: spindle creates the threads (pthread_create).
+    std::function<void(std::size_t, std::function<void()> run)> spawn_thread;
 };
 
 // Counters of one worker since the pool started (ThreadPool::stats). Every counter is kept

@@ -42,6 +42,7 @@ typedef void* spindle_failure;
 typedef struct spindle_pool spindle_pool;
 typedef struct spindle_scope spindle_scope;
 typedef struct spindle_deadlock_report spindle_deadlock_report;
+typedef struct spindle_worker_start spindle_worker_start;
 
 /* ------------------------------------------------------------------------------------------
  * Pools
@@ -69,9 +70,21 @@ typedef struct spindle_pool_options {
     /* rustc's jobserver hooks; on one worker the calls alternate acquire, release, ... */
     void (*acquire_thread_handler)(void* user);
     void (*release_thread_handler)(void* user);
+    /* Spare workers that blocking sections (mark_blocked) may start; SIZE_MAX (the default):
+     * num_threads, 0: none. */
+    size_t max_spare_threads;
+    /* Worker threads made by the embedder (rayon's spawn_handler): called once per worker with
+     * a start token, on the thread creating the pool (for a spare worker: on the thread whose
+     * blocking section starts it). It starts a thread that calls spindle_worker_run(start)
+     * once, and returns 0; nonzero: no thread was made (the token is freed by spindle and pool
+     * creation fails with SPINDLE_E_SYSTEM). NULL: spindle makes its threads. */
+    int (*spawn_thread)(void* user, size_t index, spindle_worker_start* start);
 } spindle_pool_options;
 
 void spindle_pool_options_init(spindle_pool_options* options);
+
+/* On the thread spawn_thread made: runs worker code until the pool stops, then frees start. */
+void spindle_worker_run(spindle_worker_start* start);
 
 /* Creates a pool holding one reference for the caller. On failure returns a status, writes a
  * NUL-terminated message into err (when errlen > 0) and calls options->user_drop. */

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <deque>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -23,6 +24,10 @@
 #include <system_error>
 #include <thread>
 #include <vector>
+
+struct spindle_worker_start {
+    std::function<void()> run;
+};
 
 struct spindle_deadlock_report {
     const spindle::DeadlockReport* report;
@@ -132,6 +137,17 @@ spindle::PoolOptions to_cxx(spindle_pool* h) {
         p.acquire_thread_handler = [o] { o.acquire_thread_handler(o.user); };
     if (o.release_thread_handler != nullptr)
         p.release_thread_handler = [o] { o.release_thread_handler(o.user); };
+    p.max_spare_threads = o.max_spare_threads;
+    if (o.spawn_thread != nullptr)
+        p.spawn_thread = [o](std::size_t i, std::function<void()> run) {
+            auto* start = new spindle_worker_start{std::move(run)};
+            if (o.spawn_thread(o.user, i, start) != 0) {
+                delete start;
+                throw std::system_error(
+                    std::make_error_code(std::errc::resource_unavailable_try_again),
+                    "spindle: spawn_thread could not start worker " + std::to_string(i));
+            }
+        };
     return p;
 }
 
@@ -435,6 +451,12 @@ extern "C" {
 
 void spindle_pool_options_init(spindle_pool_options* o) {
     *o = spindle_pool_options{};
+    o->max_spare_threads = static_cast<std::size_t>(-1);
+}
+
+void spindle_worker_run(spindle_worker_start* start) {
+    std::unique_ptr<spindle_worker_start> owned(start);
+    owned->run();
 }
 
 int spindle_pool_create(const spindle_pool_options* options,

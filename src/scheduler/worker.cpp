@@ -210,6 +210,21 @@ void Worker::start(std::size_t stack_size) {
     m_victims = m_registry->victim_levels(index);
     m_max_suspended = m_registry->max_fibers();
 
+    if (o.spawn_thread) {
+        // The embedder makes the thread (rayon's spawn_handler); it calls run() on it once.
+        m_external = true;
+        m_exited = false;
+        o.spawn_thread(index, [this] {
+            thread_main();
+            std::lock_guard<std::mutex> lock(m_exit_mutex);
+            m_exited = true;
+            m_exit_cv.notify_all();  // under the lock: join_thread may free *this right after
+        });
+        m_thread_started = true;
+        m_ever_started.store(true, std::memory_order_relaxed);
+        return;
+    }
+
     pthread_attr_t attr;
     int rc = pthread_attr_init(&attr);
     // glibc adds the guard below the requested size (checked on glibc 2.36), so the thread's
@@ -230,6 +245,12 @@ void Worker::start(std::size_t stack_size) {
 }
 
 void Worker::join_thread() noexcept {
+    if (m_thread_started && m_external) {
+        std::unique_lock<std::mutex> lock(m_exit_mutex);
+        m_exit_cv.wait(lock, [&] { return m_exited; });
+        m_thread_started = false;
+        return;
+    }
     if (m_thread_started) {
         pthread_join(m_thread, nullptr);
         m_thread_started = false;

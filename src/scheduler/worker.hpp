@@ -10,6 +10,7 @@
 #include <pthread.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
@@ -103,6 +104,12 @@ private:
     Registry* const m_registry;
     pthread_t m_thread{};
     bool m_thread_started = false;
+    // PoolOptions::spawn_thread made this worker's thread: join_thread waits for m_exited
+    // (set by the thread as the last thing its run() does) instead of pthread_join.
+    bool m_external = false;
+    std::mutex m_exit_mutex;
+    std::condition_variable m_exit_cv;
+    bool m_exited = false;
     std::atomic<bool> m_ever_started{false};
     std::string m_name;
     std::string m_overflow_what;

@@ -4,6 +4,7 @@
  * (heap-allocated, its value says which callback failed). */
 #include "spindle/spindle.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -282,6 +283,29 @@ static spindle_failure block_forever_ish(void* data) {
     return NULL;
 }
 
+/* spawn_thread: the embedder makes the worker threads; jobs see its thread-local. */
+static _Thread_local int tl_embedded = 0;
+static void* embedded_main(void* start) {
+    tl_embedded = 1;
+    spindle_worker_run(start);
+    return NULL;
+}
+static pthread_t g_threads[8];
+static atomic_int g_nthreads;
+static int spawn_thread_fn(void* user, size_t index, spindle_worker_start* start) {
+    (void)user;
+    (void)index;
+    int k = atomic_fetch_add(&g_nthreads, 1);
+    return pthread_create(&g_threads[k], NULL, embedded_main, start);
+}
+static spindle_failure read_embedded(void* data, size_t index, size_t n) {
+    (void)index;
+    (void)n;
+    if (tl_embedded)
+        atomic_fetch_add((atomic_int*)data, 1);
+    return NULL;
+}
+
 static spindle_failure release_own_pool(void* data) {
     spindle_pool_release((spindle_pool*)data); /* the last reference, from its own worker */
     return NULL;
@@ -426,6 +450,25 @@ int main(void) {
     CHECK(atomic_load(&hd.deadlocks) >= 1);
     spindle_pool_release(pd);
     wait_until(&hd.dropped, 1);
+
+    /* worker threads made by the embedder */
+    handlers he = {0};
+    spindle_pool_options_init(&o);
+    o.num_threads = 2;
+    o.max_spare_threads = 0;
+    o.user = &he;
+    o.user_drop = user_drop_fn;
+    o.spawn_thread = spawn_thread_fn;
+    spindle_pool* pe = NULL;
+    CHECK(spindle_pool_create(&o, &pe, err, sizeof err) == SPINDLE_OK);
+    CHECK(atomic_load(&g_nthreads) == 2);
+    atomic_int embedded = 0;
+    CHECK(spindle_broadcast(pe, read_embedded, &embedded, drop_failure) == NULL);
+    CHECK(atomic_load(&embedded) == 2);
+    spindle_pool_release(pe);
+    wait_until(&he.dropped, 1);
+    for (int i = 0; i < 2; ++i)
+        CHECK(pthread_join(g_threads[i], NULL) == 0);
 
     spindle_pool_release(p);
     wait_until(&h.dropped, 1);

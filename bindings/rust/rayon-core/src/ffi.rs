@@ -14,6 +14,10 @@ pub(crate) struct spindle_scope {
     _private: [u8; 0],
 }
 #[repr(C)]
+pub(crate) struct spindle_worker_start {
+    _private: [u8; 0],
+}
+#[repr(C)]
 pub(crate) struct spindle_deadlock_report {
     _private: [u8; 0],
 }
@@ -43,6 +47,9 @@ pub(crate) struct spindle_pool_options {
     pub deadlock_handler: Option<unsafe extern "C" fn(*mut c_void, *const spindle_deadlock_report)>,
     pub acquire_thread_handler: Option<unsafe extern "C" fn(*mut c_void)>,
     pub release_thread_handler: Option<unsafe extern "C" fn(*mut c_void)>,
+    pub max_spare_threads: usize,
+    pub spawn_thread:
+        Option<unsafe extern "C" fn(*mut c_void, usize, *mut spindle_worker_start) -> c_int>,
 }
 
 pub(crate) type BodyFn = unsafe extern "C" fn(*mut c_void) -> Failure;
@@ -54,6 +61,7 @@ pub(crate) type DropFn = unsafe extern "C" fn(*mut c_void);
 
 extern "C" {
     pub(crate) fn spindle_pool_options_init(o: *mut spindle_pool_options);
+    pub(crate) fn spindle_worker_run(start: *mut spindle_worker_start);
     pub(crate) fn spindle_pool_create(
         o: *const spindle_pool_options,
         out: *mut *mut spindle_pool,

@@ -30,7 +30,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::ptr;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicPtr, Ordering};
-use std::sync::{Arc, Condvar, Mutex, Once};
+use std::sync::{Arc, Mutex, Once};
 
 use ffi::Failure;
 
@@ -140,7 +140,11 @@ struct Handlers {
     deadlock: Option<Box<DeadlockHandler>>,
     acquire: Option<Box<ThreadHandler>>,
     release: Option<Box<ThreadHandler>>,
-    terminated: Arc<(Mutex<bool>, Condvar)>,
+    stack_size: Option<usize>,
+    /// A custom spawn handler, valid only while the pool is being created (it is FnMut and not
+    /// Send: spindle calls it on the creating thread, and a pool with one has no spare workers).
+    custom_spawn: Mutex<Option<*mut (dyn FnMut(ThreadBuilder) -> io::Result<()> + 'static)>>,
+    spawn_error: Arc<Mutex<Option<io::Error>>>,
 }
 
 impl Handlers {
@@ -156,13 +160,8 @@ impl Handlers {
     }
 }
 
-impl Drop for Handlers {
-    fn drop(&mut self) {
-        let (m, cv) = &*self.terminated;
-        *m.lock().unwrap() = true;
-        cv.notify_all();
-    }
-}
+unsafe impl Send for Handlers {}
+unsafe impl Sync for Handlers {}
 
 unsafe fn handlers<'a>(user: *mut c_void) -> &'a Handlers {
     &*(user as *const Handlers)
@@ -187,6 +186,58 @@ unsafe extern "C" fn h_name(user: *mut c_void, i: usize, buf: *mut c_char, len: 
     ptr::copy_nonoverlapping(name.as_ptr() as *const c_char, buf, n);
     n
 }
+/// Token of a worker whose thread the embedder makes (see `ThreadBuilder::run`).
+struct Start(*mut ffi::spindle_worker_start);
+unsafe impl Send for Start {}
+
+unsafe extern "C" fn h_spawn(user: *mut c_void, i: usize, start: *mut ffi::spindle_worker_start) -> c_int {
+    let h = handlers(user);
+    let name = h.names.get(i).cloned();
+    let token = Start(start);
+    let result = panic::catch_unwind(AssertUnwindSafe(|| {
+        let custom = *h.custom_spawn.lock().unwrap();
+        match custom {
+            Some(f) => (*f)(ThreadBuilder {
+                name,
+                stack_size: h.stack_size,
+                index: i,
+                start: token,
+            }),
+            None => {
+                // rayon's DefaultSpawn: a Rust thread, so it has its name and Rust's stack
+                // overflow report.
+                let mut b = std::thread::Builder::new();
+                if let Some(name) = name {
+                    b = b.name(name);
+                }
+                if let Some(size) = h.stack_size {
+                    b = b.stack_size(size);
+                }
+                b.spawn(move || {
+                    let t = token;
+                    unsafe { ffi::spindle_worker_run(t.0) }
+                })
+                .map(|_| ())
+            }
+        }
+    }));
+    match result {
+        Ok(Ok(())) => 0,
+        Ok(Err(e)) => {
+            *h.spawn_error.lock().unwrap() = Some(e);
+            1
+        }
+        Err(p) => {
+            *h.spawn_error.lock().unwrap() = Some(io::Error::new(
+                io::ErrorKind::Other,
+                "rayon-core (spindle): the spawn handler panicked",
+            ));
+            drop(p);
+            1
+        }
+    }
+}
+
 unsafe extern "C" fn h_start(user: *mut c_void, i: usize) {
     let h = handlers(user);
     if let Some(f) = &h.start {
@@ -417,42 +468,32 @@ pub struct CustomSpawn<F>(F);
 /// How a builder treats `spawn_handler` (sealed).
 pub trait ThreadSpawn {
     #[doc(hidden)]
-    fn spawn(&mut self, thread: ThreadBuilder) -> io::Result<()>;
-    #[doc(hidden)]
-    fn is_custom(&self) -> bool;
+    fn custom(&mut self) -> Option<&mut dyn FnMut(ThreadBuilder) -> io::Result<()>>;
 }
 impl ThreadSpawn for DefaultSpawn {
-    fn spawn(&mut self, _thread: ThreadBuilder) -> io::Result<()> {
-        Ok(())
-    }
-    fn is_custom(&self) -> bool {
-        false
+    fn custom(&mut self) -> Option<&mut dyn FnMut(ThreadBuilder) -> io::Result<()>> {
+        None
     }
 }
 impl<F> ThreadSpawn for CustomSpawn<F>
 where
     F: FnMut(ThreadBuilder) -> io::Result<()>,
 {
-    fn spawn(&mut self, thread: ThreadBuilder) -> io::Result<()> {
-        (self.0)(thread)
-    }
-    fn is_custom(&self) -> bool {
-        true
+    fn custom(&mut self) -> Option<&mut dyn FnMut(ThreadBuilder) -> io::Result<()>> {
+        Some(&mut self.0)
     }
 }
 
 /// Thread builder handed to a custom `spawn_handler`.
 ///
-/// spindle creates its worker threads itself (each needs its guarded fiber-sized stack and its
-/// run loop set up in C++), so `run()` does not *become* the worker: it blocks the embedder's
-/// thread until the pool has terminated (all its workers exited). A wrapper around `run()` thus
-/// brackets the pool's whole life, but thread-locals it sets are not seen by the workers
-/// (use `start_handler`/`exit_handler` for those); design-notes/0008 explains the choice.
+/// `run()` runs spindle's worker (its run loop on this thread; jobs run on fibers of this
+/// thread, so thread-locals set around `run()` are seen by every job of this worker) until the
+/// pool stops. A builder that is dropped without `run()` leaves the pool waiting for it.
 pub struct ThreadBuilder {
     name: Option<String>,
     stack_size: Option<usize>,
     index: usize,
-    terminated: Arc<(Mutex<bool>, Condvar)>,
+    start: Start,
 }
 
 impl ThreadBuilder {
@@ -468,13 +509,10 @@ impl ThreadBuilder {
     pub fn stack_size(&self) -> Option<usize> {
         self.stack_size
     }
-    /// Blocks until the pool has terminated (see the type's documentation).
+    /// Executes the main loop for this thread. This will not return until the thread pool is
+    /// dropped.
     pub fn run(self) {
-        let (m, cv) = &*self.terminated;
-        let mut done = m.lock().unwrap();
-        while !*done {
-            done = cv.wait(done).unwrap();
-        }
+        unsafe { ffi::spindle_worker_run(self.start.0) }
     }
 }
 
@@ -633,29 +671,34 @@ where
     }
 
     fn create(mut self, global: bool, out: &mut *mut ffi::spindle_pool) -> Result<(), ThreadPoolBuildError> {
-        let n = self.get_num_threads();
-        let custom = self.spawn_handler.is_custom();
-        let terminated = Arc::new((Mutex::new(false), Condvar::new()));
-        // Names of the regular workers and of the spare workers that blocking sections start.
+        let mut n = self.get_num_threads();
+        // Worker names, made here on the building thread (the closure is FnMut and not Send).
+        // A panicking name closure ends the build as rayon's does: the workers before it were
+        // started and are stopped again, then the panic goes on.
         let mut names = Vec::new();
+        let mut name_panic = None;
         if let Some(f) = self.get_thread_name.as_mut() {
-            for i in 0..2 * n {
-                names.push(f(i));
+            for i in 0..n {
+                match panic::catch_unwind(AssertUnwindSafe(|| f(i))) {
+                    Ok(name) => names.push(name),
+                    Err(p) => {
+                        name_panic = Some(p);
+                        n = i;
+                        break;
+                    }
+                }
             }
         }
-        let has_names = !names.is_empty();
-        let builders: Vec<ThreadBuilder> = if custom {
-            (0..n)
-                .map(|i| ThreadBuilder {
-                    name: names.get(i).cloned(),
-                    stack_size: self.stack_size,
-                    index: i,
-                    terminated: terminated.clone(),
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
+        if name_panic.is_some() && n == 0 {
+            panic::resume_unwind(name_panic.unwrap());
+        }
+        // Lifetime erased: the pointer is only used inside the spindle_pool_create call below.
+        let custom: Option<*mut (dyn FnMut(ThreadBuilder) -> io::Result<()> + 'static)> = self
+            .spawn_handler
+            .custom()
+            .map(|f| unsafe { std::mem::transmute(f as *mut (dyn FnMut(ThreadBuilder) -> io::Result<()> + '_)) });
+        let is_custom = custom.is_some();
+        let spawn_error = Arc::new(Mutex::new(None::<io::Error>));
         let h = Box::new(Handlers {
             names,
             panic: self.panic_handler.take(),
@@ -664,8 +707,11 @@ where
             deadlock: self.deadlock_handler.take(),
             acquire: self.acquire_thread_handler.take(),
             release: self.release_thread_handler.take(),
-            terminated,
+            stack_size: self.stack_size,
+            custom_spawn: Mutex::new(custom),
+            spawn_error: spawn_error.clone(),
         });
+        let hp: *const Handlers = &*h;
         let mut o = unsafe {
             let mut o = std::mem::MaybeUninit::<ffi::spindle_pool_options>::uninit();
             ffi::spindle_pool_options_init(o.as_mut_ptr());
@@ -673,7 +719,7 @@ where
         };
         o.num_threads = n;
         o.stack_size = self.stack_size.unwrap_or(0);
-        if has_names {
+        if !h.names.is_empty() {
             o.thread_name = Some(h_name);
         }
         o.start_handler = Some(h_start);
@@ -690,20 +736,33 @@ where
         if h.release.is_some() {
             o.release_thread_handler = Some(h_release);
         }
+        o.spawn_thread = Some(h_spawn);
+        if is_custom {
+            o.max_spare_threads = 0; // spare workers would call the handler from other threads
+        }
         o.user = Box::into_raw(h) as *mut c_void;
         o.user_drop = Some(h_drop);
         let mut err = [0 as c_char; 512];
         let rc = unsafe {
-            if global {
+            let rc = if global {
                 ffi::spindle_build_global(&o, err.as_mut_ptr(), err.len())
             } else {
                 ffi::spindle_pool_create(&o, out, err.as_mut_ptr(), err.len())
+            };
+            if rc == ffi::SPINDLE_OK {
+                *(*hp).custom_spawn.lock().unwrap() = None;
             }
+            rc
         };
-        match rc {
-            ffi::SPINDLE_OK => {}
+        let result = match rc {
+            ffi::SPINDLE_OK => Ok(()),
             ffi::SPINDLE_E_GLOBAL_EXISTS => {
-                return Err(ThreadPoolBuildError::new(ErrorKind::GlobalPoolAlreadyInitialized))
+                Err(ThreadPoolBuildError::new(ErrorKind::GlobalPoolAlreadyInitialized))
+            }
+            _ if spawn_error.lock().unwrap().is_some() => {
+                // The handlers were freed by the failed creation; the error was kept apart.
+                let e = spawn_error.lock().unwrap().take().unwrap();
+                Err(ThreadPoolBuildError::new(ErrorKind::IOError(e)))
             }
             _ => {
                 let msg = unsafe { CStr::from_ptr(err.as_ptr()) }
@@ -714,19 +773,16 @@ where
                 } else {
                     io::ErrorKind::Other
                 };
-                return Err(ThreadPoolBuildError::new(ErrorKind::IOError(io::Error::new(kind, msg))));
+                Err(ThreadPoolBuildError::new(ErrorKind::IOError(io::Error::new(kind, msg))))
             }
-        }
-        // Announce each worker to a custom spawn handler (see ThreadBuilder).
-        for b in builders {
-            if let Err(e) = self.spawn_handler.spawn(b) {
-                if !global {
-                    unsafe { ffi::spindle_pool_release(*out) };
-                }
-                return Err(ThreadPoolBuildError::new(ErrorKind::IOError(e)));
+        };
+        if let Some(p) = name_panic {
+            if result.is_ok() && !global {
+                unsafe { ffi::spindle_pool_release(*out) };
             }
+            panic::resume_unwind(p);
         }
-        Ok(())
+        result
     }
 }
 
