@@ -119,3 +119,15 @@ if(EXISTS "${_spindle_tests_dir}/capi/capi_abi.c")
     add_test(NAME capi.abi COMMAND capi_abi)
     set_tests_properties(capi.abi PROPERTIES LABELS capi TIMEOUT 120)
 endif()
+
+# docs: the design notes stay true to the tree (scripts/check-docs.sh), and the check fails
+# on a broken citation (tests/docs/check_docs_fixture.sh, a fixture tree in a temp dir).
+find_program(SPINDLE_BASH bash)
+if(SPINDLE_BASH)
+    add_test(NAME docs.notes_match_the_tree
+        COMMAND "${SPINDLE_BASH}" "${PROJECT_SOURCE_DIR}/scripts/check-docs.sh")
+    add_test(NAME docs.broken_citation_fails
+        COMMAND "${SPINDLE_BASH}" "${_spindle_tests_dir}/docs/check_docs_fixture.sh")
+    set_tests_properties(docs.notes_match_the_tree docs.broken_citation_fails
+        PROPERTIES LABELS docs TIMEOUT 120)
+endif()

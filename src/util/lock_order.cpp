@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -66,6 +67,16 @@ Graph& graph() {
 std::atomic<bool> g_any_object_class{false};
 
 thread_local LockOrderHeld tl_held;
+
+// SPINDLE_LOCK_ORDER=0 turns the checker off for a process (tests that deadlock on purpose,
+// to exercise the deadlock detector, design-notes/0005).
+bool on() noexcept {
+    static const bool v = [] {
+        const char* e = std::getenv("SPINDLE_LOCK_ORDER");
+        return e == nullptr || std::strcmp(e, "0") != 0;
+    }();
+    return v;
+}
 
 LockOrderHeld& held() noexcept {
     Fiber* f = running_fiber();
@@ -215,6 +226,8 @@ void push(LockOrderHeld& h, const char* cls, const void* obj) noexcept {
 }  // namespace
 
 void lock_order_acquire(const char* cls, const void* obj) noexcept {
+    if (!on())
+        return;
     LockOrderHeld& h = held();
     if (h.n != 0) {
         try {
@@ -227,7 +240,8 @@ void lock_order_acquire(const char* cls, const void* obj) noexcept {
 }
 
 void lock_order_acquired_try(const char* cls, const void* obj) noexcept {
-    push(held(), cls, obj);
+    if (on())
+        push(held(), cls, obj);
 }
 
 void lock_order_release(const void* obj) noexcept {
@@ -269,7 +283,7 @@ void lock_order_forget(const void* obj) noexcept {
 }
 
 bool lock_order_check_enabled() noexcept {
-    return true;
+    return on();
 }
 
 #else  // release: the hooks are compiled out; these exist for callers built without NDEBUG.

@@ -16,7 +16,10 @@ using spindle_test::contains;
 
 // Runs the helper in `mode` under `timeout -s KILL seconds`, capturing stdout and stderr.
 Child run_helper(const std::string& mode, int seconds = 60) {
-    return spindle_test::run_child(SPINDLE_HELPER_PRIMITIVE_DEADLOCK, mode, seconds);
+    // These scenarios deadlock on purpose; the lock-order checker would stop the Mutex cycle
+    // before it forms (tests/lockorder), so it is off here.
+    return spindle_test::run_child(SPINDLE_HELPER_PRIMITIVE_DEADLOCK, mode, seconds,
+                                   "SPINDLE_LOCK_ORDER=0");
 }
 
 TEST(PrimitiveDeadlock, MutexCycleIsReportedWithHoldersAndBrokenByFailingOneLock) {

@@ -15,6 +15,9 @@
 // fibers while a parked task holds a Mutex, and the next task on that worker holds nothing.
 // On a thread that never ran a fiber the set belongs to the thread.
 //
+// SPINDLE_LOCK_ORDER=0 in the environment turns it off for the process (for programs that
+// deadlock on purpose to exercise the deadlock detector).
+//
 // Hooks are one line at each lock and unlock site:
 //     SPINDLE_LOCK_ORDER_ACQUIRE(cls, obj)  before a blocking acquisition (checks, then records)
 //     SPINDLE_LOCK_ORDER_TRY(cls, obj)      after a successful try_lock (records, no check:
