@@ -27,6 +27,10 @@ packages=(
     libboost-context-dev libconcurrentqueue-dev libhwloc-dev
     libgtest-dev libgmock-dev googletest libbenchmark-dev
     librust-jobserver-dev
+    # scripts/rayon-tests.sh: rayon 1.6.1 and rayon-core 1.10.1's sources and their
+    # dev-dependencies, for rayon's own suites on the Rust binding (bindings/rust/rayon-core).
+    librust-rayon-dev librust-rand-dev librust-rand-xorshift-dev librust-lazy-static-dev
+    librust-scoped-tls-dev librust-cc-dev librust-libc-dev
 )
 # tests/jobserver cross-checks with Rust's jobserver crate (skipped without cargo).
 if ! command -v cargo >/dev/null 2>&1 && [ ! -x "${HOME:-/root}/.cargo/bin/cargo" ]; then
