@@ -210,6 +210,20 @@ spindle_pool* resolve(spindle_pool* p) noexcept {
     return spindle_global_pool();
 }
 
+// Keeps a pool alive for the length of one submit. A detached job may release the pool's last
+// reference as soon as it is queued, and the pool's destruction (on its own thread) may then
+// finish while the submitter is still waking a worker or counting the job.
+class SubmitRef {
+public:
+    explicit SubmitRef(spindle_pool* p) noexcept : m_pool(p) { spindle_pool_retain(p); }
+    ~SubmitRef() { spindle_pool_release(m_pool); }
+    SubmitRef(const SubmitRef&) = delete;
+    SubmitRef& operator=(const SubmitRef&) = delete;
+
+private:
+    spindle_pool* m_pool;
+};
+
 // --- join -------------------------------------------------------------------------------------
 
 struct CJoinJob : Job {
@@ -391,6 +405,7 @@ int spawn_broadcast_impl(
     spindle_failure (*scope_fn)(void*, spindle_scope*, std::size_t, std::size_t),
     void* data,
     void (*drop)(void*)) noexcept {
+    const SubmitRef keep(p);
     Registry* r = p->registry();
     const std::size_t n = p->pool->num_threads();
     std::vector<std::unique_ptr<BroadcastCall>> calls;
@@ -655,6 +670,7 @@ int spindle_spawn(spindle_pool* pool, int fifo, spindle_failure (*fn)(void*), vo
     spindle_pool* p = resolve(pool);
     if (p == nullptr)
         return SPINDLE_E_SYSTEM;
+    const SubmitRef keep(p);
     Registry* r = p->registry();
     DetachedJob* job = new (std::nothrow) DetachedJob(p, fn, data);
     if (job == nullptr)
