@@ -112,9 +112,14 @@ struct SumWorkload {
     }
     std::size_t n() const { return v.size(); }
     void reset() {}
-    [[gnu::noinline]] std::uint64_t run_serial() {
+    [[gnu::noinline]] std::uint64_t run_serial() const {
         return std::transform_reduce(v.begin(), v.end(), std::uint64_t{0}, std::plus<>{},
                                      [](std::uint64_t x) { return x ^ (x >> 3); });
+    }
+    // For the capacity probe (bench/capacity.hpp): the serial sum only reads, so T threads may run
+    // it at once; they then share memory bandwidth as the parallel sum's workers do.
+    std::function<std::uint64_t()> probe_kernel() const {
+        return [this] { return run_serial(); };
     }
     std::uint64_t run_spindle() {
         return spindle::transform_reduce(v, 0ull, std::plus<>{},
@@ -167,6 +172,15 @@ struct SortWorkload {
     }
     std::size_t n() const { return input.size(); }
     void reset() { std::copy(input.begin(), input.end(), work.begin()); }
+    // For the capacity probe (bench/capacity.hpp): the serial sort of a private copy (the copy
+    // included, as reset() is beside every rep), so T threads may run it at once.
+    std::function<std::uint64_t()> probe_kernel() const {
+        return [this] {
+            std::vector<std::uint32_t> copy(input);
+            std::stable_sort(copy.begin(), copy.end());
+            return digest(copy);
+        };
+    }
     [[gnu::noinline]] std::uint64_t run_serial() {
         std::stable_sort(work.begin(), work.end());
         return digest(work);
@@ -363,7 +377,7 @@ bool measure(const Args& args,
         result = r;
         return sample;
     };
-    bench::Series s(threads);
+    bench::Series s(threads, w.probe_kernel());
     std::function<bench::Sample()> base;
     if (base_run)
         base = [&] { return timed(base_run); };

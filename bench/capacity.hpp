@@ -3,10 +3,16 @@
 // Rust, line for line, so the figures of the two languages are comparable.
 //
 // Capacity: how many CPUs' worth of work the machine gives this process right now. A probe times
-// a fixed serial kernel (integer mixing, 8 independent lanes kept in registers: no memory traffic;
-// ~10 ms) alone on each of the run's CPUs in turn, then on T threads at once (one per CPU, pinned,
-// started together); its capacity = sum over the T threads of (the fastest alone time / that
-// thread's co-run time), i.e. T x alone / co-run. A run's capacity is the median of its probes'.
+// a serial kernel alone on each of the run's CPUs in turn, then on T threads at once (one per CPU,
+// pinned, started together); its capacity = sum over the T threads of (the fastest alone time /
+// that thread's co-run time), i.e. T x alone / co-run: T independent 1-thread runs at once
+// against one alone. A run's capacity is the median of its probes'.
+// The kernel is the workload's own serial version where the workload has one that may run on
+// several threads at once (fib, sum, uts, ...: "probe_kernel":"workload"), repeated so one timing
+// lasts >= ~10 ms: then the capacity holds what the machine shares between CPUs for that very
+// instruction mix: memory bandwidth and caches for sum, the core's front end and execution ports
+// when two vCPUs are hyperthread siblings. Otherwise ("mix") a fixed integer kernel (8 lanes of
+// integer mixing kept in registers: no memory traffic; ~10 ms).
 // On T idle cores it is ~T; when the host runs two vCPUs as hyperthread siblings of one core it
 // drops. The probe threads run while the pools are idle (after a settle sleep, so no worker is
 // still spinning).
@@ -35,6 +41,7 @@
 #include <atomic>
 #include <chrono>
 #include <cinttypes>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -42,6 +49,7 @@
 #include <functional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace bench {
@@ -49,6 +57,8 @@ namespace bench {
 // Iterations of the probe kernel: ~10 ms alone on the 2-vCPU dev box (EPYC family 26); a 2 ms
 // kernel fits in one scheduler slice and showed a CPU share of 1.00 where 10 ms showed 0.25.
 constexpr std::uint64_t k_probe_iters = 2000000;
+// A timing of the workload's own kernel lasts at least this long (as long as the integer one).
+constexpr double k_probe_target_s = 0.010;
 // A probe whose capacity is below this fraction of the thread count, or whose threads ran for less
 // than this fraction of their wall time (preempted), is flagged.
 constexpr double k_probe_flag_fraction = 0.9;
@@ -133,7 +143,10 @@ class CapacityProbe {
 public:
     // threads: the thread count of the run; probe thread i runs on the run's CPU i mod (number of
     // allowed CPUs).
-    explicit CapacityProbe(std::size_t threads) : m_threads(threads ? threads : 1) {
+    // kernel: the workload's serial version, safe to call on several threads at once; empty: the
+    // integer kernel.
+    explicit CapacityProbe(std::size_t threads, std::function<std::uint64_t()> kernel = {})
+        : m_threads(threads ? threads : 1), m_kernel(std::move(kernel)) {
         const std::vector<int> all = allowed_cpus();
         for (std::size_t i = 0; i < m_threads && i < all.size(); ++i)
             m_cpus.push_back(all[i]);
@@ -145,6 +158,8 @@ public:
     // One probe: settle, the kernel alone on each CPU in turn, then on all at once (threads > 1).
     void probe(std::chrono::milliseconds settle = k_settle) {
         std::this_thread::sleep_for(settle);
+        if (m_kernel && m_kernel_reps == 0)
+            calibrate();
         std::vector<Timed> alone(m_cpus.size());
         double wall = 0, cpu = 0;
         for (std::size_t c = 0; c < m_cpus.size(); ++c) {
@@ -214,8 +229,11 @@ public:
     std::string json() const {
         std::string out;
         char buf[160];
-        std::snprintf(buf, sizeof buf, ",\"probes\":%zu,\"probe_alone_s\":%.9f,\"probe_cpus\":[",
-                      probes(), alone_median_s());
+        std::snprintf(buf, sizeof buf,
+                      ",\"probes\":%zu,\"probe_kernel\":\"%s\",\"probe_kernel_reps\":%zu,"
+                      "\"probe_alone_s\":%.9f,\"probe_cpus\":[",
+                      probes(), m_kernel ? "workload" : "mix", m_kernel ? m_kernel_reps : 1,
+                      alone_median_s());
         out += buf;
         for (std::size_t i = 0; i < m_cpus.size(); ++i) {
             std::snprintf(buf, sizeof buf, "%s%d", i ? "," : "", m_cpus[i]);
@@ -242,18 +260,44 @@ private:
         double wall_s = 0;
         double cpu_s = 0;
     };
-    static Timed time_kernel() {
+    // The kernel once: the workload's (m_kernel_reps times) or the integer one.
+    std::uint64_t run_kernel() const {
         static std::atomic<std::uint64_t> sink{1};
+        std::uint64_t r = 0;
+        if (m_kernel) {
+            for (std::size_t i = 0; i < m_kernel_reps; ++i)
+                r ^= m_kernel();
+        } else {
+            r = probe_kernel(sink.load(std::memory_order_relaxed), k_probe_iters);
+        }
+        sink.fetch_xor(r & 1, std::memory_order_relaxed);
+        return r;
+    }
+    Timed time_kernel() const {
         const double c0 = thread_cpu_seconds();
         const auto t0 = std::chrono::steady_clock::now();
-        const std::uint64_t r = probe_kernel(sink.load(std::memory_order_relaxed), k_probe_iters);
+        run_kernel();
         const auto t1 = std::chrono::steady_clock::now();
         const double c1 = thread_cpu_seconds();
-        sink.fetch_xor(r & 1, std::memory_order_relaxed);
         return {std::chrono::duration<double>(t1 - t0).count(), c1 - c0};
+    }
+    // How many calls of the workload's kernel make one timing of >= k_probe_target: one untimed
+    // call (caches, page faults), then one timed, on the run's first CPU.
+    void calibrate() {
+        std::thread t([&] {
+            pin_this_thread(m_cpus.empty() ? 0 : m_cpus[0]);
+            m_kernel_reps = 1;
+            run_kernel();
+            const double one = std::max(time_kernel().wall_s, 1e-6);
+            const double reps = std::ceil(k_probe_target_s / one);
+            m_kernel_reps = static_cast<std::size_t>(std::clamp(reps, 1.0, 10000.0));
+        });
+        t.join();
     }
 
     std::size_t m_threads;
+    std::function<std::uint64_t()> m_kernel;  // the workload's serial version, or empty
+    std::size_t m_kernel_reps = 0;            // calls of m_kernel per timing (calibrate())
     std::vector<int> m_cpus;
     std::vector<std::vector<double>> m_alone;  // [cpu][probe] wall times
     std::vector<double> m_per_probe;           // capacity of each probe (threads > 1)
@@ -305,7 +349,9 @@ struct Hooks {
 };
 
 struct Series {
-    explicit Series(std::size_t threads) : probe(threads) {}
+    // kernel: the workload's serial version for the capacity probe (CapacityProbe), or empty.
+    explicit Series(std::size_t threads, std::function<std::uint64_t()> kernel = {})
+        : probe(threads, std::move(kernel)) {}
     std::vector<Sample> reps;       // the T-worker reps
     std::vector<Sample> base_reps;  // the interleaved 1-worker reps (may be empty)
     CapacityProbe probe;

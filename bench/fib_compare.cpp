@@ -258,7 +258,8 @@ bool measure(const Args& args,
         result = r;
         return sample;
     };
-    bench::Series s(threads);
+    // The capacity probe runs the serial fib (bench/capacity.hpp).
+    bench::Series s(threads, [n = args.n] { return fib_serial(n); });
     std::function<bench::Sample()> base;
     if (base_run)
         base = [&] { return timed(base_run); };

@@ -376,6 +376,9 @@ struct Workload {
     virtual bool check(std::uint64_t r) const = 0;
     // Time of the last run when the workload measures itself (wakeup); < 0: wall time.
     virtual double self_time() const { return -1; }
+    // The serial version for the capacity probe (bench/capacity.hpp), when it may run on several
+    // threads at once; empty: the probe's integer kernel.
+    virtual std::function<std::uint64_t()> probe_kernel() const { return {}; }
 };
 
 // Fork-join workloads: one kernel, four instantiations.
@@ -425,6 +428,9 @@ struct UtsWorkload : ForkJoinWorkload {
     bool check(std::uint64_t r) const override { return r == expected; }
 #define UTS_RUN(F) uts<F>(k_uts_root_seed, 0, max_depth)
     BENCH_BODIES(UTS_RUN)
+    std::function<std::uint64_t()> probe_kernel() const override {
+        return [d = max_depth] { return uts<bench::SerialFork>(k_uts_root_seed, 0, d); };
+    }
 };
 
 struct MatmulWorkload : ForkJoinWorkload {
@@ -756,7 +762,7 @@ bool measure(const Args& args,
             sample.figure_s = self;
         return sample;
     };
-    bench::Series s(threads);
+    bench::Series s(threads, w.probe_kernel());
     std::function<bench::Sample()> base;
     if (base_run)
         base = [&] { return timed(base_run); };

@@ -330,6 +330,15 @@ Args parse_args(int argc, char** argv) {
     return a;
 }
 
+// The serial version, for the capacity probe (bench/capacity.hpp): pure, so T threads may run it
+// at once.
+std::function<std::uint64_t()> probe_kernel(const Args& a) {
+    const std::uint64_t n = a.n;
+    if (a.workload == "nqueens")
+        return [n] { return nqueens_serial(static_cast<std::uint32_t>(n), 0, 0, 0, 0); };
+    return [n] { return skynet_serial(0, n); };
+}
+
 // Runs warm-up + timed reps of one system and prints its JSON line; returns whether all checked.
 // With `base_run` (T > 1: the same body on a 1-worker pool of the same system) the 1-worker and
 // T-worker reps alternate, with a capacity probe after each pair (bench/capacity.hpp);
@@ -354,7 +363,7 @@ bool measure(const Args& args,
         result = r;
         return sample;
     };
-    bench::Series s(threads);
+    bench::Series s(threads, probe_kernel(args));
     std::function<bench::Sample()> base;
     if (base_run)
         base = [&] { return timed(base_run); };

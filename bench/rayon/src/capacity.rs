@@ -3,11 +3,15 @@
 //! "Capacity and efficiency").
 //!
 //! Capacity: how many CPUs' worth of work the machine gives this process right now. A probe times
-//! a fixed serial kernel (integer mixing, 8 independent lanes kept in registers: no memory
-//! traffic; ~10 ms) alone on each of the run's CPUs in turn, then on T threads at once (one per
+//! a serial kernel alone on each of the run's CPUs in turn, then on T threads at once (one per
 //! CPU, pinned, started together); its capacity = sum over the T threads of (the fastest alone
 //! time / that thread's co-run time), i.e. T x alone / co-run. A run's capacity is the median of
-//! its probes'. The probe threads run while the pools are idle (after a settle sleep).
+//! its probes'. The probe threads run while the pools are idle (after a settle sleep). The kernel
+//! is the workload's own serial version where it has one that may run on several threads at once
+//! (`Instance::probe_kernel`; "probe_kernel":"workload"), repeated so one timing lasts >= ~10 ms,
+//! so the capacity holds what the CPUs share for that instruction mix (memory bandwidth for sum,
+//! a core's ports for hyperthread siblings); otherwise ("mix") a fixed integer kernel (8 lanes of
+//! integer mixing kept in registers: no memory traffic; ~10 ms).
 //!
 //! Time-sharing with other processes slows alone and co-run alike; the probe's CPU share shows it
 //! (thread CPU time / wall time of the kernel runs; bench/capacity.hpp says why not the
@@ -22,6 +26,8 @@ use std::time::{Duration, Instant};
 
 /// Iterations of the probe kernel (the same as bench/capacity.hpp's k_probe_iters): ~10 ms.
 pub const PROBE_ITERS: u64 = 2_000_000;
+/// A timing of the workload's own kernel lasts at least this long (as long as the integer one).
+pub const PROBE_TARGET_S: f64 = 0.010;
 /// A probe whose capacity is below this fraction of the thread count, or whose threads ran for
 /// less than this fraction of their wall time, is flagged.
 pub const PROBE_FLAG_FRACTION: f64 = 0.9;
@@ -182,13 +188,25 @@ struct Timed {
     cpu_s: f64,
 }
 
-fn time_kernel() -> Timed {
+/// The workload's serial version for the probe: safe to run on several threads at once.
+pub type Kernel = std::sync::Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// The kernel once: the workload's (`reps` times) or the integer one.
+fn run_kernel(kernel: &Option<Kernel>, reps: usize) -> u64 {
+    let r = match kernel {
+        Some(k) => (0..reps).fold(0u64, |r, _| r ^ k()),
+        None => probe_kernel(SINK.load(Ordering::Relaxed), PROBE_ITERS),
+    };
+    SINK.fetch_xor(r & 1, Ordering::Relaxed);
+    r
+}
+
+fn time_kernel(kernel: &Option<Kernel>, reps: usize) -> Timed {
     let c0 = thread_clock::thread_cpu_seconds();
     let t0 = Instant::now();
-    let r = probe_kernel(SINK.load(Ordering::Relaxed), PROBE_ITERS);
+    run_kernel(kernel, reps);
     let wall_s = t0.elapsed().as_secs_f64();
     let c1 = thread_clock::thread_cpu_seconds();
-    SINK.fetch_xor(r & 1, Ordering::Relaxed);
     Timed {
         wall_s,
         cpu_s: c1 - c0,
@@ -201,12 +219,14 @@ pub struct CapacityProbe {
     alone: Vec<Vec<f64>>, // [cpu][probe] wall times
     per_probe: Vec<f64>,  // capacity of each probe (threads > 1)
     share: Vec<f64>,      // CPU share of each probe
+    kernel: Option<Kernel>, // the workload's serial version, or None: the integer kernel
+    kernel_reps: usize,     // calls of `kernel` per timing (calibrate())
 }
 
 impl CapacityProbe {
     /// threads: the thread count of the run; probe thread i runs on the run's CPU i mod (number
     /// of allowed CPUs).
-    pub fn new(threads: usize) -> CapacityProbe {
+    pub fn new(threads: usize, kernel: Option<Kernel>) -> CapacityProbe {
         let threads = threads.max(1);
         let mut all = affinity::allowed_cpus();
         if all.is_empty() {
@@ -220,18 +240,40 @@ impl CapacityProbe {
             alone,
             per_probe: Vec::new(),
             share: Vec::new(),
+            kernel,
+            kernel_reps: 0,
         }
+    }
+
+    /// How many calls of the workload's kernel make one timing of >= PROBE_TARGET_S: one untimed
+    /// call (caches, page faults), then one timed, on the run's first CPU.
+    fn calibrate(&mut self) {
+        let kernel = self.kernel.clone();
+        let cpu_id = self.cpus.first().copied().unwrap_or(0);
+        self.kernel_reps = std::thread::spawn(move || {
+            affinity::pin_this_thread(cpu_id);
+            run_kernel(&kernel, 1);
+            let one = time_kernel(&kernel, 1).wall_s.max(1e-6);
+            (PROBE_TARGET_S / one).ceil().clamp(1.0, 10000.0) as usize
+        })
+        .join()
+        .unwrap();
     }
 
     /// One probe: settle, the kernel alone on each CPU in turn, then on all at once (threads > 1).
     pub fn probe(&mut self, settle: Duration) {
         std::thread::sleep(settle);
+        if self.kernel.is_some() && self.kernel_reps == 0 {
+            self.calibrate();
+        }
+        let (kernel, reps) = (self.kernel.clone(), self.kernel_reps);
         let mut alone = Vec::with_capacity(self.cpus.len());
         let (mut wall, mut cpu) = (0.0f64, 0.0f64);
         for (c, &cpu_id) in self.cpus.iter().enumerate() {
+            let k = kernel.clone();
             let a = std::thread::spawn(move || {
                 affinity::pin_this_thread(cpu_id);
-                time_kernel()
+                time_kernel(&k, reps)
             })
             .join()
             .unwrap();
@@ -247,13 +289,14 @@ impl CapacityProbe {
                 .map(|i| {
                     let cpu_id = self.cpus[i % self.cpus.len()];
                     let arrived = arrived.clone();
+                    let k = kernel.clone();
                     std::thread::spawn(move || {
                         affinity::pin_this_thread(cpu_id);
                         arrived.fetch_add(1, Ordering::AcqRel);
                         while arrived.load(Ordering::Acquire) < n {
                             std::hint::spin_loop();
                         }
-                        time_kernel()
+                        time_kernel(&k, reps)
                     })
                 })
                 .collect();
@@ -315,8 +358,10 @@ impl CapacityProbe {
     pub fn json(&self) -> String {
         let cpus: Vec<String> = self.cpus.iter().map(|c| c.to_string()).collect();
         let mut out = format!(
-            ",\"probes\":{},\"probe_alone_s\":{:.9},\"probe_cpus\":[{}]",
+            ",\"probes\":{},\"probe_kernel\":\"{}\",\"probe_kernel_reps\":{},\"probe_alone_s\":{:.9},\"probe_cpus\":[{}]",
             self.probes(),
+            if self.kernel.is_some() { "workload" } else { "mix" },
+            if self.kernel.is_some() { self.kernel_reps } else { 1 },
             self.alone_median_s(),
             cpus.join(",")
         );
@@ -380,11 +425,12 @@ fn figures(v: &[Sample]) -> Vec<f64> {
 }
 
 impl Series {
-    pub fn new(threads: usize) -> Series {
+    /// kernel: the workload's serial version for the capacity probe, or None.
+    pub fn new(threads: usize, kernel: Option<Kernel>) -> Series {
         Series {
             reps: Vec::new(),
             base_reps: Vec::new(),
-            probe: CapacityProbe::new(threads),
+            probe: CapacityProbe::new(threads, kernel),
         }
     }
     pub fn times(&self) -> Vec<f64> {
@@ -508,7 +554,7 @@ mod tests {
 
     #[test]
     fn probe_reports_capacity() {
-        let mut p = CapacityProbe::new(2);
+        let mut p = CapacityProbe::new(2, None);
         p.probe(Duration::from_millis(0));
         assert_eq!(p.probes(), 1);
         assert!(p.cpu_share() > 0.0 && p.cpu_share() <= 1.0);
@@ -519,8 +565,33 @@ mod tests {
     }
 
     #[test]
+    fn workload_kernel_is_calibrated_and_named() {
+        use std::sync::atomic::AtomicUsize;
+        use std::sync::Arc;
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c = calls.clone();
+        let k: Kernel = Arc::new(move || {
+            c.fetch_add(1, Ordering::Relaxed);
+            probe_kernel(5, 20_000) // ~0.1 ms: a timing needs many calls
+        });
+        let mut p = CapacityProbe::new(2, Some(k));
+        p.probe(Duration::from_millis(0));
+        assert!(p.kernel_reps > 1, "reps {}", p.kernel_reps);
+        // calibration (2 calls), then alone on each CPU and on both at once: reps calls each
+        let cpus = p.cpus.len();
+        assert_eq!(
+            calls.load(Ordering::Relaxed),
+            2 + p.kernel_reps * (cpus + 2)
+        );
+        assert!(p.capacity() > 0.0);
+        let j = p.json();
+        assert!(j.contains("\"probe_kernel\":\"workload\""), "{}", j);
+        assert!(CapacityProbe::new(2, None).json().contains("\"probe_kernel\":\"mix\""));
+    }
+
+    #[test]
     fn series_flags_and_fields() {
-        let mut s = Series::new(2);
+        let mut s = Series::new(2, None);
         let mut rep = |_on_base: bool| {
             let c = RepClock::start();
             let _ = probe_kernel(3, 1000);

@@ -178,7 +178,7 @@ fn measure(
     let threads = if system == "serial" { 1 } else { args.threads };
     let mut checked = true;
     let mut result = 0u64;
-    let mut series = capacity::Series::new(threads);
+    let mut series = capacity::Series::new(threads, inst.probe_kernel());
     {
         let mut rep = |on_base: bool| -> capacity::Sample {
             inst.reset();

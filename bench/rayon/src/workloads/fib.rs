@@ -70,6 +70,10 @@ impl Instance for FibInstance {
     fn run_rayon(&mut self) -> u64 {
         fib(self.n)
     }
+    fn probe_kernel(&self) -> Option<super::Kernel> {
+        let n = self.n;
+        Some(std::sync::Arc::new(move || fib_serial(n)))
+    }
     fn check(&self, result: u64) -> bool {
         result == self.expected
     }

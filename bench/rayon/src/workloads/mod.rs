@@ -23,6 +23,8 @@ mod sorting;
 mod sum;
 mod uts;
 
+pub use crate::capacity::Kernel;
+
 /// A benchmark kind: knows its name, its quick default size and how to build an instance.
 pub trait Workload: Sync {
     fn name(&self) -> &'static str;
@@ -43,6 +45,11 @@ pub trait Instance: Send {
     /// rayon version; already running on a pool worker (inside `ThreadPool::install`).
     fn run_rayon(&mut self) -> u64;
     fn check(&self, result: u64) -> bool;
+    /// The serial version for the capacity probe (capacity.rs), when T threads may run it at once
+    /// (it owns or shares what it reads); None: the probe's integer kernel.
+    fn probe_kernel(&self) -> Option<Kernel> {
+        None
+    }
     /// Runs one rayon repetition given the pool; default: `run_rayon` inside `pool.install`.
     /// idle and wakeup override it to submit from outside the pool.
     fn run_rayon_pool(&mut self, pool: &rayon::ThreadPool) -> u64 {

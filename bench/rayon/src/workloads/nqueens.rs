@@ -94,6 +94,10 @@ impl Instance for NQueensInstance {
     fn run_rayon(&mut self) -> u64 {
         nqueens(self.n as u32, 0, 0, 0, 0)
     }
+    fn probe_kernel(&self) -> Option<super::Kernel> {
+        let n = self.n as u32;
+        Some(std::sync::Arc::new(move || nqueens_serial(n, 0, 0, 0, 0)))
+    }
     fn check(&self, result: u64) -> bool {
         result == self.expected
     }

@@ -82,6 +82,10 @@ impl Instance for SkynetInstance {
     fn run_rayon(&mut self) -> u64 {
         skynet(0, self.n)
     }
+    fn probe_kernel(&self) -> Option<super::Kernel> {
+        let n = self.n;
+        Some(std::sync::Arc::new(move || skynet_serial(0, n)))
+    }
     fn check(&self, result: u64) -> bool {
         result == self.expected
     }

@@ -14,7 +14,7 @@ use rayon::prelude::*;
 pub struct Sort;
 
 struct SortInstance {
-    input: Vec<u32>,
+    input: std::sync::Arc<Vec<u32>>, // shared with the capacity probe's kernel
     work: Vec<u32>,
     expected: Vec<u32>,
 }
@@ -56,7 +56,7 @@ impl Workload for Sort {
         expected.sort_unstable();
         Box::new(SortInstance {
             work: input.clone(),
-            input,
+            input: std::sync::Arc::new(input),
             expected,
         })
     }
@@ -76,6 +76,15 @@ impl Instance for SortInstance {
     fn run_rayon(&mut self) -> u64 {
         sort_rayon(&mut self.work);
         digest(&self.work)
+    }
+    /// The serial sort of a private copy (the copy included, as reset() is beside every rep).
+    fn probe_kernel(&self) -> Option<super::Kernel> {
+        let input = self.input.clone();
+        Some(std::sync::Arc::new(move || {
+            let mut copy = input.to_vec();
+            sort_serial(&mut copy);
+            digest(&copy)
+        }))
     }
     fn check(&self, result: u64) -> bool {
         result == digest(&self.expected) && self.work == self.expected

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 pub struct Sum;
 
 struct SumInstance {
-    v: Vec<u64>,
+    v: std::sync::Arc<Vec<u64>>, // shared with the capacity probe's kernel
     expected: u64,
 }
 
@@ -58,7 +58,10 @@ impl Workload for Sum {
         }
         let v = generate(n as usize);
         let expected = sum_reference(&v);
-        Box::new(SumInstance { v, expected })
+        Box::new(SumInstance {
+            v: std::sync::Arc::new(v),
+            expected,
+        })
     }
 }
 
@@ -71,6 +74,11 @@ impl Instance for SumInstance {
     }
     fn run_rayon(&mut self) -> u64 {
         sum_rayon(&self.v)
+    }
+    /// The serial sum only reads: T threads at once share memory bandwidth as rayon's workers do.
+    fn probe_kernel(&self) -> Option<super::Kernel> {
+        let v = self.v.clone();
+        Some(std::sync::Arc::new(move || sum_serial(&v)))
     }
     fn check(&self, result: u64) -> bool {
         result == self.expected

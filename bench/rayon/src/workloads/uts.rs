@@ -107,6 +107,10 @@ impl Instance for UtsInstance {
     fn run_rayon(&mut self) -> u64 {
         uts::<RayonFork>(ROOT_SEED, 0, self.max_depth)
     }
+    fn probe_kernel(&self) -> Option<super::Kernel> {
+        let d = self.max_depth;
+        Some(std::sync::Arc::new(move || uts::<SerialFork>(ROOT_SEED, 0, d)))
+    }
     fn check(&self, result: u64) -> bool {
         result == self.expected
     }
