@@ -216,9 +216,9 @@ fn time_kernel(kernel: &Option<Kernel>, reps: usize) -> Timed {
 pub struct CapacityProbe {
     threads: usize,
     cpus: Vec<usize>,
-    alone: Vec<Vec<f64>>, // [cpu][probe] wall times
-    per_probe: Vec<f64>,  // capacity of each probe (threads > 1)
-    share: Vec<f64>,      // CPU share of each probe
+    alone: Vec<Vec<f64>>,   // [cpu][probe] wall times
+    per_probe: Vec<f64>,    // capacity of each probe (threads > 1)
+    share: Vec<f64>,        // CPU share of each probe
     kernel: Option<Kernel>, // the workload's serial version, or None: the integer kernel
     kernel_reps: usize,     // calls of `kernel` per timing (calibrate())
 }
@@ -586,7 +586,9 @@ mod tests {
         assert!(p.capacity() > 0.0);
         let j = p.json();
         assert!(j.contains("\"probe_kernel\":\"workload\""), "{}", j);
-        assert!(CapacityProbe::new(2, None).json().contains("\"probe_kernel\":\"mix\""));
+        assert!(CapacityProbe::new(2, None)
+            .json()
+            .contains("\"probe_kernel\":\"mix\""));
     }
 
     #[test]

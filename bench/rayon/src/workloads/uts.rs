@@ -109,7 +109,9 @@ impl Instance for UtsInstance {
     }
     fn probe_kernel(&self) -> Option<super::Kernel> {
         let d = self.max_depth;
-        Some(std::sync::Arc::new(move || uts::<SerialFork>(ROOT_SEED, 0, d)))
+        Some(std::sync::Arc::new(move || {
+            uts::<SerialFork>(ROOT_SEED, 0, d)
+        }))
     }
     fn check(&self, result: u64) -> bool {
         result == self.expected
