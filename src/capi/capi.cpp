@@ -212,16 +212,30 @@ spindle_pool* resolve(spindle_pool* p) noexcept {
 
 // Keeps a pool alive for the length of one submit. A detached job may release the pool's last
 // reference as soon as it is queued, and the pool's destruction (on its own thread) may then
-// finish while the submitter is still waking a worker or counting the job.
+// finish while the submitter is still waking a worker or counting the job. A pool whose count
+// is already 0 is not taken back: its destruction has begun and waits for its detached jobs,
+// and a submission to it comes from one of them (a nested spawn resolved to the current
+// pool), so the pool outlives it anyway. Retaining it again would start a second destruction.
 class SubmitRef {
 public:
-    explicit SubmitRef(spindle_pool* p) noexcept : m_pool(p) { spindle_pool_retain(p); }
-    ~SubmitRef() { spindle_pool_release(m_pool); }
+    explicit SubmitRef(spindle_pool* p) noexcept : m_pool(p) {
+        if (p->global)
+            return;  // never freed
+        std::size_t n = p->refs.load(std::memory_order_relaxed);
+        while (n != 0 && !p->refs.compare_exchange_weak(n, n + 1, std::memory_order_relaxed)) {
+        }
+        m_held = n != 0;
+    }
+    ~SubmitRef() {
+        if (m_held)
+            spindle_pool_release(m_pool);
+    }
     SubmitRef(const SubmitRef&) = delete;
     SubmitRef& operator=(const SubmitRef&) = delete;
 
 private:
     spindle_pool* m_pool;
+    bool m_held = false;
 };
 
 // --- join -------------------------------------------------------------------------------------

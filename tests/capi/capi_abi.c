@@ -312,6 +312,23 @@ static spindle_failure release_own_pool(void* data) {
     return NULL;
 }
 
+/* A detached job that, after the pool's last reference is gone, spawns more jobs on the
+   current pool (NULL): they must run, and the pool must be destroyed once, after them. */
+static atomic_int g_released, g_nested_ran;
+static spindle_failure nested_leaf(void* data) {
+    (void)data;
+    atomic_fetch_add(&g_nested_ran, 1);
+    return NULL;
+}
+static spindle_failure spawn_after_release(void* data) {
+    (void)data;
+    while (atomic_load(&g_released) == 0)
+        usleep(100);
+    for (int i = 0; i < 10; ++i)
+        CHECK(spindle_spawn(NULL, i % 2, nested_leaf, NULL) == SPINDLE_OK);
+    return NULL;
+}
+
 int main(void) {
     char err[256];
     spindle_pool_options o;
@@ -454,6 +471,23 @@ int main(void) {
     CHECK(!spindle_pool_same(p1, p));
     CHECK(spindle_spawn(p1, 0, release_own_pool, p1) == SPINDLE_OK);
     wait_until(&h1.dropped, 1);
+
+    /* spawns from a job of a pool whose last reference is gone: all run, one destruction */
+    handlers hn = {0};
+    spindle_pool_options_init(&o);
+    o.num_threads = 2;
+    o.user = &hn;
+    o.user_drop = user_drop_fn;
+    spindle_pool* pn = NULL;
+    CHECK(spindle_pool_create(&o, &pn, err, sizeof err) == SPINDLE_OK);
+    for (int i = 0; i < 4; ++i)
+        CHECK(spindle_spawn(pn, 0, spawn_after_release, NULL) == SPINDLE_OK);
+    spindle_pool_release(pn);
+    atomic_store(&g_released, 1);
+    wait_until(&hn.dropped, 1);
+    CHECK(atomic_load(&g_nested_ran) == 40);
+    usleep(20000);
+    CHECK(atomic_load(&hn.dropped) == 1);
 
     /* the deadlock handler: a one-worker pool without spares whose worker blocks */
     handlers hd = {0};
