@@ -36,8 +36,10 @@ usage: scripts/bench.sh [options]
                         wakeup       10         50        (samples per rep)
                         query_graph  4000       16000     (when bench_query_graph exists)
   --workloads "LIST"  workloads to run, in order (default: all of the above)
-  --systems "LIST"    parallel systems to run (default: "spindle rayon tbb omp"); the serial
-                      baselines (C++ and Rust) always run for the languages involved
+  --systems "LIST"    parallel systems to run (default: "spindle rayon rayon@spindle tbb omp");
+                      the serial baselines (C++ and Rust) always run for the languages involved.
+                      rayon@spindle: bench/rayon's program, the same source, built a second time
+                      (bench/rayon-spindle) with rayon-core replaced by bindings/rust/rayon-core
   --json FILE         also write every JSON result line to FILE (and an SVG chart next to it)
   --svg FILE          write the SVG chart of the ratios to rayon to FILE
   --n N               override the problem size of every selected workload
@@ -55,12 +57,13 @@ usage: scripts/bench.sh [options]
                       do not run; no SVG. JSON lines (--json) carry "process":k.
   --no-setup          do not run scripts/setup-deps.sh --bench
   --no-build          do not build; use existing binaries
-  --no-spindle | --no-rayon | --no-tbb | --no-omp
+  --no-spindle | --no-rayon | --no-rayon-spindle | --no-tbb | --no-omp
                       drop one system (same as leaving it out of --systems)
   --cpp-dir DIR       take the C++ programs (bench_*_compare, bench_query_graph) from DIR
                       (implies no CMake build)
   --spindle-bin PATH  bench_fib_compare to use; the other C++ programs are taken from its folder
-  --rayon-bin PATH    use this spindle-rayon-bench binary (implies no cargo build)
+  --rayon-bin PATH    use this spindle-rayon-bench binary (implies no cargo build of bench/rayon)
+  --rayon-spindle-bin PATH   the same for rayon@spindle (bench/rayon-spindle)
   --no-pin            do not pin with taskset
   --table FILE        only print the tables for an existing JSON-lines FILE (and --svg), then exit;
                       a --processes file gets the per-process tables
@@ -97,8 +100,8 @@ print_table() {
     function ms(x) { return (x < 0.01) ? sprintf("%.4f", x * 1000) : sprintf("%.2f", x * 1000) }
     function rank(s) {
       if (s == "serial-c++") return 0; if (s == "serial-rust") return 1
-      if (s == "spindle") return 2; if (s == "rayon") return 3; if (s == "tbb") return 4
-      if (s == "omp") return 5; return 6
+      if (s == "spindle") return 2; if (s == "rayon") return 3; if (s == "rayon@spindle") return 4
+      if (s == "tbb") return 5; if (s == "omp") return 6; return 7
     }
     /^[ \t]*\{/ {
       w = str("workload"); sys = str("system"); lang = str("lang"); t = num("threads") + 0
@@ -140,7 +143,7 @@ print_table() {
         for (a = 1; a <= nt; a++) for (b = a + 1; b <= nt; b++) if (TL[b] < TL[a]) { x = TL[a]; TL[a] = TL[b]; TL[b] = x }
         nres = 0; split("", RV)
         for (j = 1; j <= nt; j++) {
-          for (r = 0; r <= 6; r++) {
+          for (r = 0; r <= 7; r++) {
             for (k = 1; k <= nrows; k++) {
               if (W[k] != w || rank(S[k]) != r) continue
               if (((S[k] ~ /^serial/) ? 0 : T[k]) != TL[j]) continue
@@ -201,8 +204,8 @@ print_process_tables() {  # $1 JSON lines with a "process" field
     function ms(x) { return (x == "") ? "-" : ((x < 0.01) ? sprintf("%.4f", x * 1000) : sprintf("%.2f", x * 1000)) }
     function f2(x) { return (x == "") ? "-" : sprintf("%.2f", x) }
     function rank(s) {
-      if (s == "spindle") return 0; if (s == "rayon") return 1; if (s == "tbb") return 2
-      if (s == "omp") return 3; return 4
+      if (s == "spindle") return 0; if (s == "rayon") return 1; if (s == "rayon@spindle") return 2
+      if (s == "tbb") return 3; if (s == "omp") return 4; return 5
     }
     function sortv(a, n,   i, j, x) { for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x } }
     function med(a, n) { sortv(a, n); return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
@@ -315,7 +318,7 @@ write_svg() {  # $1 JSON lines, $2 output SVG
     }
     END {
       for (a = 1; a <= nt; a++) for (b = a + 1; b <= nt; b++) if (TH[b] < TH[a]) { x = TH[a]; TH[a] = TH[b]; TH[b] = x }
-      color["spindle"] = "#1f77b4"; color["tbb"] = "#2ca02c"; color["omp"] = "#d62728"
+      color["spindle"] = "#1f77b4"; color["tbb"] = "#2ca02c"; color["omp"] = "#d62728"; color["rayon@spindle"] = "#ff7f0e"
       lo = -1; hi = 3          # 0.1x .. 1000x of rayon
       x0 = 190; pw = 560; bh = 9; y = 60
       rows = 0
@@ -350,7 +353,7 @@ write_svg() {  # $1 JSON lines, $2 output SVG
       for (k = 1; k <= ns; k++) {
         s = SY[k]
         printf "<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"%s\"/><text x=\"%d\" y=\"%d\">%s</text>\n", lx, height - 22, (s in color ? color[s] : "#888"), lx + 14, height - 13, s
-        lx += 90
+        lx += 110
       }
       printf "<text x=\"%d\" y=\"%d\">black line: rayon (1x)</text>\n", lx, height - 13
       print "</svg>"
@@ -362,8 +365,8 @@ write_svg() {  # $1 JSON lines, $2 output SVG
 # Options.
 full=0; json_out=""; svg_out=""; n=""; reps=""; warmup=1; threads_list=""; max_time=""
 do_setup=1; do_build=1; do_pin=1
-systems="spindle rayon tbb omp"
-cpp_dir=""; rayon_bin=""; table_only=""; workloads=""; processes=0
+systems="spindle rayon rayon@spindle tbb omp"
+cpp_dir=""; rayon_bin=""; rayon_spindle_bin=""; table_only=""; workloads=""; processes=0
 declare -A n_of=()  # --n WORKLOAD=N
 set_n() {
   case "$1" in
@@ -392,12 +395,14 @@ while [ $# -gt 0 ]; do
     --no-build) do_build=0 ;;
     --no-spindle) drop_system spindle ;;
     --no-rayon) drop_system rayon ;;
+    --no-rayon-spindle) drop_system rayon@spindle ;;
     --no-tbb) drop_system tbb ;;
     --no-omp) drop_system omp ;;
     --no-pin) do_pin=0 ;;
     --cpp-dir) [ $# -ge 2 ] || die "--cpp-dir needs a folder"; cpp_dir=$(abspath "$2"); shift ;;
     --spindle-bin) [ $# -ge 2 ] || die "--spindle-bin needs a path"; cpp_dir=$(dirname "$(abspath "$2")"); shift ;;
     --rayon-bin) [ $# -ge 2 ] || die "--rayon-bin needs a path"; rayon_bin=$(abspath "$2"); shift ;;
+    --rayon-spindle-bin) [ $# -ge 2 ] || die "--rayon-spindle-bin needs a path"; rayon_spindle_bin=$(abspath "$2"); shift ;;
     --table) [ $# -ge 2 ] || die "--table needs a file"; table_only=$(abspath "$2"); shift ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
@@ -422,13 +427,13 @@ if [ -n "$table_only" ]; then
 fi
 
 for s in $systems; do
-  case "$s" in spindle | rayon | tbb | omp) ;; *) die "unknown system '$s' (known: spindle rayon tbb omp)" ;; esac
+  case "$s" in spindle | rayon | rayon@spindle | tbb | omp) ;; *) die "unknown system '$s' (known: spindle rayon rayon@spindle tbb omp)" ;; esac
 done
 has_system() { case " $systems " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 want_cpp=0
 for s in spindle tbb omp; do if has_system $s; then want_cpp=1; fi; done
 want_rust=0
-if has_system rayon; then want_rust=1; fi
+if has_system rayon || has_system rayon@spindle; then want_rust=1; fi
 [ "$want_cpp" = 1 ] || [ "$want_rust" = 1 ] || die "nothing to run (no system selected)"
 
 # Sizes: quick (default) and --full; --n N overrides all selected workloads, --n W=N one.
@@ -578,6 +583,26 @@ if [ "$want_rust" = 1 ]; then
   [ -x "$rayon_bin" ] || die "rayon benchmark binary not found: $rayon_bin"
   rayon_names=" $("$rayon_bin" --help 2>/dev/null | sed -n 's/.*one of: //p' | tr -d ',') "
 fi
+# rayon@spindle: the same program (bench/rayon/src) built from bench/rayon-spindle, whose
+# Cargo.toml patches rayon-core with bindings/rust/rayon-core. Its build.rs links the release
+# preset's libspindle.a when that build exists, else builds spindle itself (under target/).
+if has_system rayon@spindle; then
+  if [ -z "$rayon_spindle_bin" ]; then
+    if [ "$do_build" = 1 ]; then
+      cargo_bin=$(find_cargo) || die "cargo not found (apt install cargo librust-rayon-dev, or rustup; --no-rayon-spindle skips rayon@spindle)"
+      log "building bench/rayon-spindle (rayon 1.6.1 on bindings/rust/rayon-core) with $cargo_bin"
+      spindle_build_dir=""
+      if [ -f "$repo/build/release/CMakeCache.txt" ]; then spindle_build_dir="$repo/build/release"; fi
+      (
+        cd bench/rayon-spindle
+        if [ -n "$spindle_build_dir" ]; then export SPINDLE_BUILD_DIR="$spindle_build_dir"; fi
+        PATH="$(dirname "$cargo_bin"):$PATH" "$cargo_bin" build --release --offline --target-dir target >&2
+      ) || die "building bench/rayon-spindle failed (it needs what bench/rayon needs, plus cmake and spindle's build dependencies: scripts/setup-deps.sh)"
+    fi
+    rayon_spindle_bin="$repo/bench/rayon-spindle/target/release/spindle-rayon-bench"
+  fi
+  [ -x "$rayon_spindle_bin" ] || die "rayon@spindle benchmark binary not found: $rayon_spindle_bin"
+fi
 
 # ------------------------------------------------------------------------------------------------
 # Pinning: the first T CPUs of this process's affinity list (taskset -c 0 / 0,1 on a plain box).
@@ -627,10 +652,10 @@ for w in $workloads; do
     if [ "$rust_ok" = 1 ]; then plan+=("$w serial-rust 1 rust serial"); fi
   fi
   for t in $threads_list; do
-    for s in spindle rayon tbb omp; do
+    for s in spindle rayon rayon@spindle tbb omp; do
       has_system "$s" || continue
-      if [ "$s" = rayon ]; then
-        if [ "$rust_ok" = 1 ]; then plan+=("$w rayon $t rust rayon"); fi
+      if [ "$s" = rayon ] || [ "$s" = rayon@spindle ]; then
+        if [ "$rust_ok" = 1 ]; then plan+=("$w $s $t rust $s"); fi
         continue
       fi
       case "${cpp_sys[$p]:-}" in
@@ -699,7 +724,9 @@ for entry in "${runs[@]}"; do
   k=$((k + 1))
   wn=${wl_n[$workload]}
   if [ "$lang" = cpp ]; then bin=${cpp_bin[$(cpp_prog_of "$workload")]}; else bin=$rayon_bin; fi
-  cmd=("$bin" "$workload" --n "$wn" --reps "$reps" --warmup "$warmup" --threads "$t" --system "$sys")
+  run_sys=$sys
+  if [ "$sys" = rayon@spindle ]; then bin=$rayon_spindle_bin; run_sys=rayon; fi
+  cmd=("$bin" "$workload" --n "$wn" --reps "$reps" --warmup "$warmup" --threads "$t" --system "$run_sys")
   if [ "$max_time" != 0 ] && supports_max_time "$bin"; then cmd+=(--max-time "$max_time"); fi
   pin=$(pin_prefix "$t")
   ptag=""
@@ -711,6 +738,7 @@ for entry in "${runs[@]}"; do
   rc=$?
   set -e
   if [ "$rc" -eq 124 ] && [ -n "$tmo" ]; then log "  TIMED OUT after ${BENCH_TIMEOUT:-900} s"; fi
+  if [ -n "$out" ] && [ "$sys" = rayon@spindle ]; then out=$(printf '%s\n' "$out" | sed 's/"system":"rayon"/"system":"rayon@spindle"/'); fi
   if [ -n "$out" ] && [ "$proc" != 0 ]; then out=$(printf '%s\n' "$out" | sed "s/^{/{\"process\":$proc,/"); fi
   if [ -n "$out" ]; then printf '%s\n' "$out" >>"$results"; fi
   if [ "$rc" -ne 0 ]; then log "  FAILED (exit $rc): ${cmd[*]}"; failed=1; fi

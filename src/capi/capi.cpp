@@ -298,6 +298,9 @@ struct ScopeJob : Job {
     spindle_scope* scope;
     spindle_failure (*fn)(void*, spindle_scope*);
     void* data;
+    static bool is_job_of(const Job* j, const spindle_scope* s) noexcept {
+        return j->execute == &ScopeJob::run && static_cast<const ScopeJob*>(j)->scope == s;
+    }
     static void run(Job* j) noexcept {
         auto* self = static_cast<ScopeJob*>(j);
         spindle_scope* s = self->scope;
@@ -641,11 +644,33 @@ spindle_failure spindle_scope_run(spindle_pool* pool,
         abort_with("no pool for a scope");
     auto run = [&]() -> spindle_failure {
         const Context saved = spindle::detail::current_context();
+        WorkerCore* w = spindle::detail::current_worker();
+        const std::uint64_t switches = w != nullptr ? w->switches : 0;
+        const std::int64_t bottom = w != nullptr ? w->deque.owner_bottom() : 0;
         spindle_scope s{p, saved, (flags & SPINDLE_SCOPE_FIFO) != 0, drop_failure};
         if (s.fifo)
             s.fifos.reset(new Fifo[p->num_fifos]);
         s.record(body(data, &s));
         s.pending.count_down();
+        // As spindle::scope does (include/spindle/scope.hpp): run this scope's own spawns that
+        // nobody stole here, newest first, instead of parking while the run loop runs them (a
+        // park and resume per scope made rayon's nqueens on the binding 3x slower). Only while
+        // this worker has not switched fibers since the body started, and only jobs of this
+        // scope, so nothing unrelated runs nested on this stack. FIFO scopes keep their order.
+        if (w != nullptr && !s.fifo && w->registry == p->registry()) {
+            while (!s.pending.latch().probe() && w->switches == switches &&
+                   w->deque.owner_bottom() > bottom) {
+                Job* j = spindle::detail::pop_local(w);
+                if (j == nullptr)
+                    break;
+                if (!ScopeJob::is_job_of(j, &s)) {
+                    spindle::detail::push_back_local(w, j);
+                    break;
+                }
+                w->counters.jobs_run.bump();
+                spindle::detail::execute_job(j);
+            }
+        }
         spindle::detail::wait_for(s.pending.latch());
         spindle::detail::set_context(saved);
         return s.failure.load(std::memory_order_acquire);
