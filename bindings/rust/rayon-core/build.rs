@@ -3,7 +3,7 @@
 //
 // Environment:
 //   SPINDLE_BUILD_DIR  an already configured and built spindle build directory to link instead
-//                      (e.g. build/asan-ubsan: see bindings/rust/rayon-core/README.md, "ASan").
+//                      (e.g. build/asan-ubsan: see README.md, "From Rust: rayon on spindle").
 //   CMAKE_*_COMPILER_LAUNCHER, CCACHE_*  passed through to CMake (ccache).
 use std::env;
 use std::path::{Path, PathBuf};
