@@ -6,8 +6,8 @@
 #   SPINDLE_TEST_LABEL=core bash scripts/test.sh    only tests with that ctest label
 #                                         (label rust: only rayon's suites on the binding)
 #
-# The release preset also runs rayon 1.6.1's and rayon-core 1.10.1's own test suites on the
-# Rust binding (scripts/rayon-tests.sh), linked against that preset's build.
+# The release and asan-ubsan presets also run rayon 1.6.1's and rayon-core 1.10.1's own test
+# suites on the Rust binding (scripts/rayon-tests.sh), linked against that preset's build.
 #
 # Stops at the first failing preset, then prints a summary; exit status 0 only if all passed.
 set -euo pipefail
@@ -61,7 +61,8 @@ run_preset() {
     cmake --preset "$preset" || { result[$preset]="FAIL (configure)"; return 1; }
     cmake --build --preset "$preset" -j "$jobs" || { result[$preset]="FAIL (build)"; return 1; }
     "${prefix[@]}" ctest --preset "$preset" "${ctest_args[@]}" || { result[$preset]="FAIL (test)"; return 1; }
-    if [ "$preset" = release ] && { [ -z "${SPINDLE_TEST_LABEL:-}" ] || [ "$SPINDLE_TEST_LABEL" = rust ]; }; then
+    if { [ "$preset" = release ] || [ "$preset" = asan-ubsan ]; } &&
+        { [ -z "${SPINDLE_TEST_LABEL:-}" ] || [ "$SPINDLE_TEST_LABEL" = rust ]; }; then
         SPINDLE_BUILD_DIR="$PWD/build/$preset" bash scripts/rayon-tests.sh all ||
             { result[$preset]="FAIL (rayon tests)"; return 1; }
     fi
