@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # rayon's and rayon-core's own test suites on spindle (bindings/rust/rayon-core).
 #
-#   scripts/rayon-tests.sh [rayon|core|all]     (default: all)
+#   scripts/rayon-tests.sh [rayon|core|binding|all]     (default: all)
 #
 # Copies Debian's rayon 1.6.1 and rayon-core 1.10.1 sources (librust-rayon-dev, found in
 # /usr/share/cargo/registry) to a temporary directory, points rayon-core at the binding with
 # [patch.crates-io], and runs `cargo test --offline` there:
+#   binding:    the binding's own tests (bindings/rust/rayon-core/tests: deep recursion);
 #   rayon:      its unit tests, tests/*.rs and doc tests, unmodified;
 #   (rayon in the release profile: its octillion tests take minutes in debug);
 #   rayon-core: in the debug profile, as upstream runs it (stack_overflow_crash relies on it),
@@ -190,11 +191,24 @@ RS
     fi
 }
 
+run_binding() {
+    echo "== the binding's own tests (bindings/rust/rayon-core/tests)"
+    local status=0
+    # No dependencies: nothing to fetch, and the target directory is the shared one.
+    (cd "$repo/bindings/rust/rayon-core" && cargo test --offline >"$work/binding.log" 2>&1) || status=$?
+    grep -E "^test result|Running|FAILED|panicked|^error" "$work/binding.log" || true
+    if [ "$status" -ne 0 ] || ! grep -q "^test result" "$work/binding.log"; then
+        echo "rayon-tests: the binding's tests FAILED (log: $work/binding.log)" >&2
+        return 1
+    fi
+}
+
 rc=0
 case "$what" in
     rayon) run_rayon || rc=1 ;;
     core) run_core || rc=1 ;;
-    all) run_rayon || rc=1; run_core || rc=1 ;;
-    *) echo "usage: $0 [rayon|core|all]" >&2; exit 2 ;;
+    binding) run_binding || rc=1 ;;
+    all) run_binding || rc=1; run_rayon || rc=1; run_core || rc=1 ;;
+    *) echo "usage: $0 [rayon|core|binding|all]" >&2; exit 2 ;;
 esac
 exit $rc

@@ -29,6 +29,7 @@ extern "C" {
 #define SPINDLE_E_SYSTEM 2        /* a thread or memory could not be had */
 #define SPINDLE_E_GLOBAL_EXISTS 3 /* build_global after the global pool exists */
 #define SPINDLE_E_NOT_ON_WORKER 4 /* the call needs a worker thread */
+#define SPINDLE_E_LOW_STACK 5     /* less than the red zone left: continue on a new segment */
 
 /* The embedder's failure payload: non-null means "this callback failed". */
 typedef void* spindle_failure;
@@ -122,7 +123,10 @@ spindle_failure spindle_pool_install(spindle_pool* pool,
  * join, split so that the caller runs both closures itself unless b is stolen:
  *
  *   spindle_join_job job;                       // on the caller's stack
- *   if (spindle_join_push(&job, run_b, &b) != SPINDLE_OK) { not on a worker: install first }
+ *   int rc = spindle_join_push(&job, run_b, &b);
+ *   if (rc == SPINDLE_E_NOT_ON_WORKER) { not on a worker: install first }
+ *   if (rc == SPINDLE_E_LOW_STACK) { the stack is nearly used up: redo the join inside
+ *                                    spindle_ensure_stack(0, 0, ...) }
  *   ... run a ...
  *   if (spindle_join_pop(&job)) { ... run b ...; if b failed: spindle_join_restore(&job); }
  *   else                         { failure_b = spindle_join_wait(&job); }

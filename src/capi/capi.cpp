@@ -604,6 +604,10 @@ int spindle_join_push(spindle_join_job* job, spindle_failure (*run_b)(void*, int
     WorkerCore* w = spindle::detail::current_worker();
     if (w == nullptr) [[unlikely]]
         return SPINDLE_E_NOT_ON_WORKER;
+    // Deep recursion through join continues on a new stack segment, as spindle::join does; the
+    // caller redoes the join inside spindle_ensure_stack (spindle/stack.hpp).
+    if (spindle::detail::stack_check_hit() && !spindle::detail::stack_check_cold()) [[unlikely]]
+        return SPINDLE_E_LOW_STACK;
     auto* j = ::new (static_cast<void*>(job->bytes)) CJoinJob(run_b, data, w->index);
     try {
         spindle::detail::push_back_local(w, j);
@@ -676,8 +680,15 @@ spindle_failure spindle_scope_run(spindle_pool* pool,
         return s.failure.load(std::memory_order_acquire);
     };
     try {
-        if ((flags & SPINDLE_SCOPE_IN_PLACE) != 0 || p->pool->current_thread_index())
+        if ((flags & SPINDLE_SCOPE_IN_PLACE) != 0 || p->pool->current_thread_index()) {
+            // Deep recursion through scopes continues on a new stack segment, as in
+            // spindle::scope.
+            if (spindle::detail::stack_check_hit() && !spindle::detail::stack_check_cold())
+                [[unlikely]]
+                return spindle::detail::call_on_segment(spindle::detail::k_default_segment_size,
+                                                        run);
             return run();
+        }
         return p->pool->install(run);
     } catch (...) {
         abort_with("a scope could not be set up");

@@ -28,6 +28,7 @@ pub(crate) struct spindle_join_job {
 }
 
 pub(crate) const SPINDLE_OK: c_int = 0;
+pub(crate) const SPINDLE_E_LOW_STACK: c_int = 5;
 pub(crate) const SPINDLE_E_INVALID: c_int = 1;
 pub(crate) const SPINDLE_E_SYSTEM: c_int = 2;
 pub(crate) const SPINDLE_E_GLOBAL_EXISTS: c_int = 3;

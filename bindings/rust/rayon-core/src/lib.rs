@@ -1152,6 +1152,9 @@ where
         )
     };
     if pushed != ffi::SPINDLE_OK {
+        if pushed == ffi::SPINDLE_E_LOW_STACK {
+            return join_on_new_segment(oper_a, b.f.take().unwrap(), injected);
+        }
         return join_cold(oper_a, b.f.take().unwrap());
     }
     let job = job.as_mut_ptr();
@@ -1175,6 +1178,20 @@ where
     } else {
         join_b_wait(job, &mut b, ra)
     }
+}
+
+// Less than the red zone left on this stack: the join continues on a new stack segment, as
+// spindle::join does in C++, so deep recursion through join never overflows.
+#[cold]
+#[inline(never)]
+fn join_on_new_segment<A, B, RA, RB>(oper_a: A, oper_b: B, injected: bool) -> (RA, RB)
+where
+    A: FnOnce(FnContext) -> RA + Send,
+    B: FnOnce(FnContext) -> RB + Send,
+    RA: Send,
+    RB: Send,
+{
+    crate::fork::ensure_stack(0, 0, move || join_impl(oper_a, oper_b, injected))
 }
 
 #[cold]
