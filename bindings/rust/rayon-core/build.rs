@@ -27,7 +27,10 @@ fn main() {
     println!("cargo:rerun-if-env-changed=SPINDLE_BUILD_DIR");
     println!("cargo:rerun-if-changed={}", repo.join("src").display());
     println!("cargo:rerun-if-changed={}", repo.join("include").display());
-    println!("cargo:rerun-if-changed={}", repo.join("CMakeLists.txt").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        repo.join("CMakeLists.txt").display()
+    );
 
     let build_dir = match env::var_os("SPINDLE_BUILD_DIR") {
         Some(dir) => {

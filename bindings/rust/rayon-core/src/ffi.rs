@@ -108,8 +108,12 @@ extern "C" {
     ) -> c_int;
     pub(crate) fn spindle_scope_pool(s: *const spindle_scope) -> *mut spindle_pool;
 
-    pub(crate) fn spindle_spawn(p: *mut spindle_pool, fifo: c_int, f: BodyFn, d: *mut c_void)
-        -> c_int;
+    pub(crate) fn spindle_spawn(
+        p: *mut spindle_pool,
+        fifo: c_int,
+        f: BodyFn,
+        d: *mut c_void,
+    ) -> c_int;
     pub(crate) fn spindle_broadcast(
         p: *mut spindle_pool,
         f: BcastFn,
@@ -144,5 +148,8 @@ extern "C" {
     pub(crate) fn spindle_stack_limit() -> usize;
     pub(crate) fn spindle_deadlock_report_len(r: *const spindle_deadlock_report) -> usize;
     pub(crate) fn spindle_deadlock_report_text(r: *const spindle_deadlock_report) -> *const c_char;
-    pub(crate) fn spindle_deadlock_report_fail(r: *const spindle_deadlock_report, i: usize) -> c_int;
+    pub(crate) fn spindle_deadlock_report_fail(
+        r: *const spindle_deadlock_report,
+        i: usize,
+    ) -> c_int;
 }

@@ -70,7 +70,9 @@ impl Registry {
     /// The registry of a pool.
     pub fn of(pool: &crate::ThreadPool) -> Registry {
         unsafe { ffi::spindle_pool_retain(pool.raw.0) };
-        Registry { raw: Raw(pool.raw.0) }
+        Registry {
+            raw: Raw(pool.raw.0),
+        }
     }
     /// Number of workers.
     pub fn num_threads(&self) -> usize {
@@ -90,7 +92,9 @@ impl Registry {
 impl Clone for Registry {
     fn clone(&self) -> Self {
         unsafe { ffi::spindle_pool_retain(self.raw.0) };
-        Registry { raw: Raw(self.raw.0) }
+        Registry {
+            raw: Raw(self.raw.0),
+        }
     }
 }
 
@@ -140,7 +144,10 @@ pub fn stack_limit() -> usize {
 /// rustc's `ensure_sufficient_stack`: runs `f` here when at least `red_zone` bytes are left,
 /// else on a new stack segment of `segment_size` bytes (0, 0: spindle's defaults).
 pub fn ensure_stack<R, F: FnOnce() -> R>(red_zone: usize, segment_size: usize, f: F) -> R {
-    let mut c = crate::Call { f: Some(f), r: None };
+    let mut c = crate::Call {
+        f: Some(f),
+        r: None,
+    };
     let mut failure: ffi::Failure = std::ptr::null_mut();
     let rc = unsafe {
         ffi::spindle_ensure_stack(

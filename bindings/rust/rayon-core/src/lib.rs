@@ -167,7 +167,10 @@ unsafe fn handlers<'a>(user: *mut c_void) -> &'a Handlers {
     &*(user as *const Handlers)
 }
 unsafe extern "C" fn h_drop(user: *mut c_void) {
-    if panic::catch_unwind(AssertUnwindSafe(|| drop(Box::from_raw(user as *mut Handlers)))).is_err()
+    if panic::catch_unwind(AssertUnwindSafe(|| {
+        drop(Box::from_raw(user as *mut Handlers))
+    }))
+    .is_err()
     {
         abort_with("a pool's handler panicked while it was dropped");
     }
@@ -190,7 +193,11 @@ unsafe extern "C" fn h_name(user: *mut c_void, i: usize, buf: *mut c_char, len: 
 struct Start(*mut ffi::spindle_worker_start);
 unsafe impl Send for Start {}
 
-unsafe extern "C" fn h_spawn(user: *mut c_void, i: usize, start: *mut ffi::spindle_worker_start) -> c_int {
+unsafe extern "C" fn h_spawn(
+    user: *mut c_void,
+    i: usize,
+    start: *mut ffi::spindle_worker_start,
+) -> c_int {
     let h = handlers(user);
     let name = h.names.get(i).cloned();
     let token = Start(start);
@@ -443,7 +450,10 @@ fn install_in<OP, R>(pool: *mut ffi::spindle_pool, op: OP) -> R
 where
     OP: FnOnce() -> R,
 {
-    let mut c = Call { f: Some(op), r: None };
+    let mut c = Call {
+        f: Some(op),
+        r: None,
+    };
     let f = unsafe {
         ffi::spindle_pool_install(pool, call_tramp::<OP, R>, &mut c as *mut _ as *mut c_void)
     };
@@ -629,7 +639,9 @@ where
 
     /// Initializes the global thread pool with this configuration.
     pub fn build_global(self) -> Result<(), ThreadPoolBuildError> {
-        let mut done = Err(ThreadPoolBuildError::new(ErrorKind::GlobalPoolAlreadyInitialized));
+        let mut done = Err(ThreadPoolBuildError::new(
+            ErrorKind::GlobalPoolAlreadyInitialized,
+        ));
         let mut this = Some(self);
         GLOBAL_ONCE.call_once(|| {
             done = this.take().unwrap().build_global_inner();
@@ -670,7 +682,11 @@ where
         n.min(max_num_threads())
     }
 
-    fn create(mut self, global: bool, out: &mut *mut ffi::spindle_pool) -> Result<(), ThreadPoolBuildError> {
+    fn create(
+        mut self,
+        global: bool,
+        out: &mut *mut ffi::spindle_pool,
+    ) -> Result<(), ThreadPoolBuildError> {
         let mut n = self.get_num_threads();
         // Worker names, made here on the building thread (the closure is FnMut and not Send).
         // A panicking name closure ends the build as rayon's does: the workers before it were
@@ -693,10 +709,10 @@ where
             panic::resume_unwind(name_panic.unwrap());
         }
         // Lifetime erased: the pointer is only used inside the spindle_pool_create call below.
-        let custom: Option<*mut (dyn FnMut(ThreadBuilder) -> io::Result<()> + 'static)> = self
-            .spawn_handler
-            .custom()
-            .map(|f| unsafe { std::mem::transmute(f as *mut (dyn FnMut(ThreadBuilder) -> io::Result<()> + '_)) });
+        let custom: Option<*mut (dyn FnMut(ThreadBuilder) -> io::Result<()> + 'static)> =
+            self.spawn_handler.custom().map(|f| unsafe {
+                std::mem::transmute(f as *mut (dyn FnMut(ThreadBuilder) -> io::Result<()> + '_))
+            });
         let is_custom = custom.is_some();
         let spawn_error = Arc::new(Mutex::new(None::<io::Error>));
         let h = Box::new(Handlers {
@@ -756,9 +772,9 @@ where
         };
         let result = match rc {
             ffi::SPINDLE_OK => Ok(()),
-            ffi::SPINDLE_E_GLOBAL_EXISTS => {
-                Err(ThreadPoolBuildError::new(ErrorKind::GlobalPoolAlreadyInitialized))
-            }
+            ffi::SPINDLE_E_GLOBAL_EXISTS => Err(ThreadPoolBuildError::new(
+                ErrorKind::GlobalPoolAlreadyInitialized,
+            )),
             _ if spawn_error.lock().unwrap().is_some() => {
                 // The handlers were freed by the failed creation; the error was kept apart.
                 let e = spawn_error.lock().unwrap().take().unwrap();
@@ -773,7 +789,9 @@ where
                 } else {
                     io::ErrorKind::Other
                 };
-                Err(ThreadPoolBuildError::new(ErrorKind::IOError(io::Error::new(kind, msg))))
+                Err(ThreadPoolBuildError::new(ErrorKind::IOError(
+                    io::Error::new(kind, msg),
+                )))
             }
         };
         if let Some(p) = name_panic {
@@ -1209,7 +1227,11 @@ where
 }
 
 #[inline(never)]
-fn join_b_wait<B, RA, RB>(job: *mut ffi::spindle_join_job, b: &mut JoinB<B, RB>, ra: RA) -> (RA, RB) {
+fn join_b_wait<B, RA, RB>(
+    job: *mut ffi::spindle_join_job,
+    b: &mut JoinB<B, RB>,
+    ra: RA,
+) -> (RA, RB) {
     let f = unsafe { ffi::spindle_join_wait(job) };
     if !f.is_null() {
         drop(ra);
@@ -1317,7 +1339,10 @@ fn run_scope_generic<S: RawScope, OP: FnOnce(&S) -> R, R>(
     flags: c_int,
     op: OP,
 ) -> R {
-    let mut c = ScopeCall { op: Some(op), r: None };
+    let mut c = ScopeCall {
+        op: Some(op),
+        r: None,
+    };
     let f = unsafe {
         ffi::spindle_scope_run(
             pool,
@@ -1395,7 +1420,12 @@ fn scope_spawn_broadcast<S: RawScope, BODY: Fn(&S, BroadcastContext<'_>)>(
 ) {
     let b = Box::into_raw(Box::new(body)) as *mut c_void;
     let rc = unsafe {
-        ffi::spindle_scope_spawn_broadcast(raw, scope_bcast_tramp::<S, BODY>, b, Some(drop_box::<BODY>))
+        ffi::spindle_scope_spawn_broadcast(
+            raw,
+            scope_bcast_tramp::<S, BODY>,
+            b,
+            Some(drop_box::<BODY>),
+        )
     };
     if rc != ffi::SPINDLE_OK {
         unsafe { drop(Box::from_raw(b as *mut BODY)) };

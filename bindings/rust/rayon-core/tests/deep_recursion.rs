@@ -40,7 +40,10 @@ fn expected_join(n: u32) -> u64 {
 #[test]
 fn join_recursion_deeper_than_a_fiber_stack() {
     for threads in [1, 2] {
-        let pool = ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let pool = ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
         assert_eq!(pool.install(|| deep_join(DEPTH)), expected_join(DEPTH));
     }
 }
@@ -48,7 +51,10 @@ fn join_recursion_deeper_than_a_fiber_stack() {
 #[test]
 fn scope_recursion_deeper_than_a_fiber_stack() {
     for threads in [1, 2] {
-        let pool = ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let pool = ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
         assert_eq!(pool.install(|| deep_scope(DEPTH)), 1);
     }
 }
