@@ -600,14 +600,12 @@ spindle_failure spindle_pool_install(spindle_pool* pool, spindle_failure (*fn)(v
     }
 }
 
-int spindle_join_push(spindle_join_job* job, spindle_failure (*run_b)(void*, int), void* data) {
-    WorkerCore* w = spindle::detail::current_worker();
-    if (w == nullptr) [[unlikely]]
-        return SPINDLE_E_NOT_ON_WORKER;
-    // Deep recursion through join continues on a new stack segment, as spindle::join does; the
-    // caller redoes the join inside spindle_ensure_stack (spindle/stack.hpp).
-    if (spindle::detail::stack_check_hit() && !spindle::detail::stack_check_cold()) [[unlikely]]
-        return SPINDLE_E_LOW_STACK;
+namespace {
+
+[[gnu::always_inline]] inline int join_push_on(WorkerCore* w,
+                                               spindle_join_job* job,
+                                               spindle_failure (*run_b)(void*, int),
+                                               void* data) {
     auto* j = ::new (static_cast<void*>(job->bytes)) CJoinJob(run_b, data, w->index);
     try {
         spindle::detail::push_back_local(w, j);
@@ -615,6 +613,31 @@ int spindle_join_push(spindle_join_job* job, spindle_failure (*run_b)(void*, int
         abort_with("join could not queue its job");
     }
     return SPINDLE_OK;
+}
+
+// Past the stack's high-water mark: either only remember that (and push), or, within the red
+// zone, tell the caller to redo the join on a new segment. Out of line, so that the fast path
+// saves no registers for the call.
+[[gnu::noinline, gnu::cold]] int join_push_low_stack(WorkerCore* w,
+                                                     spindle_join_job* job,
+                                                     spindle_failure (*run_b)(void*, int),
+                                                     void* data) {
+    if (!spindle::detail::stack_check_cold())
+        return SPINDLE_E_LOW_STACK;
+    return join_push_on(w, job, run_b, data);
+}
+
+}  // namespace
+
+int spindle_join_push(spindle_join_job* job, spindle_failure (*run_b)(void*, int), void* data) {
+    WorkerCore* w = spindle::detail::current_worker();
+    if (w == nullptr) [[unlikely]]
+        return SPINDLE_E_NOT_ON_WORKER;
+    // Deep recursion through join continues on a new stack segment, as spindle::join does; the
+    // caller redoes the join inside spindle_ensure_stack (spindle/stack.hpp).
+    if (spindle::detail::stack_check_hit()) [[unlikely]]
+        return join_push_low_stack(w, job, run_b, data);
+    return join_push_on(w, job, run_b, data);
 }
 
 int spindle_join_pop(spindle_join_job* job) {
