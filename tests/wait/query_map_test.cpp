@@ -291,4 +291,54 @@ TEST(QueryMapTest, DeepDagOfThousandQueries) {
     EXPECT_EQ(map.size(), k_n);
 }
 
+// The deadlock class that made rustc's fork stop stealing while it waits (rust-lang/rust#143035,
+// design note 0014; bench/false_dependency.cpp is the same with timings): Q's worker waits for
+// Q's stolen half B, and meanwhile runs C, an unrelated task that asks for Q. rayon blocks that
+// thread on Q and never gets back to Q (bench/rayon/src/bin/false_dependency.rs); the fork
+// does not run C at all while it waits, so B, which waits for C to start, only goes on after
+// its patience runs out. Here C's wait parks its fiber and Q resumes: C starts while B still
+// waits for it, and both get Q's value.
+TEST(QueryMapTest, AnUnrelatedTaskThatAsksForAWaitingQueryDoesNotDeadlock) {
+    spindle::ThreadPool pool = make_pool(2);
+    spindle::QueryMap<int, long> queries("Q");
+    std::atomic<bool> b_started{false}, c_started{false};
+    std::atomic<bool> b_saw_c{false};
+    std::atomic<long> q_value{0}, c_value{0};
+    auto spin_until = [](const std::atomic<bool>& flag) {
+        const auto deadline = std::chrono::steady_clock::now() + spindle_test::k_generous;
+        while (!flag.load() && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::yield();
+        return flag.load();
+    };
+    auto compute_q = [&] {
+        auto [a, b] = spindle::join(
+            [&] {
+                spin_until(b_started);  // B runs on the other worker: Q's worker then waits
+                return 1L;
+            },
+            [&] {
+                b_started.store(true);
+                b_saw_c.store(spin_until(c_started));  // the other worker runs C meanwhile
+                return 2L;
+            });
+        return a + b;
+    };
+    spindle::WaitGroup wg("q and c");
+    wg.add(2);
+    pool.spawn([&] {
+        q_value.store(queries.get_or_compute(0, compute_q));
+        wg.done();
+    });
+    ASSERT_TRUE(spin_until(b_started));
+    pool.spawn([&] {  // injected from outside: no part of Q's chain
+        c_started.store(true);
+        c_value.store(queries.get_or_compute(0, compute_q) * 10);
+        wg.done();
+    });
+    wg.wait();
+    EXPECT_TRUE(b_saw_c.load()) << "C did not start while Q's worker waited for B";
+    EXPECT_EQ(q_value.load(), 3);
+    EXPECT_EQ(c_value.load(), 30);
+}
+
 }  // namespace
