@@ -21,7 +21,8 @@ set -euo pipefail
 usage() {
   cat <<'EOF'
 usage: scripts/bench.sh [options]
-  --full              main sizes and 11 reps (default: quick sizes, 7 reps); sizes per workload:
+  --full              main sizes and 11 reps (default: quick sizes, 7 reps), then the compiler model's
+                      crate-graph build (bench/compiler_model/run.sh); sizes per workload:
                         workload     quick      --full
                         fib          30         35
                         sum, sort    4194304    16777216
@@ -774,6 +775,14 @@ if [ "$processes" -gt 0 ]; then
   print_process_tables "$results" || failed=1
 else
   print_table "$results" || failed=1
+fi
+# --full: also the crate-graph build of the compiler model under make -jN (design note 0015).
+if [ "$full" = 1 ] && [ "$processes" = 0 ]; then
+  echo
+  echo "== compiler_model: K crates under make -jN, the unified spindle pool against today's rustc structure =="
+  cm_args=()
+  if [ "$do_build" != 1 ]; then cm_args+=(--no-build); fi
+  CARGO="${cargo_bin:-}" bash bench/compiler_model/run.sh "${cm_args[@]}" || failed=1
 fi
 if [ "$failed" != 0 ]; then
   echo "bench.sh: FAILED: a build/run failed, a result was not checked, or systems disagree" >&2

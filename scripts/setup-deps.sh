@@ -38,7 +38,8 @@ if ! command -v cargo >/dev/null 2>&1 && [ ! -x "${HOME:-/root}/.cargo/bin/cargo
 fi
 if [ "$want_bench" = 1 ]; then
     # cargo: added above when missing (a rustup toolchain in ~/.cargo/bin is as good).
-    packages+=(libtbb-dev librust-rayon-dev)
+    # time: /usr/bin/time for bench/compiler_model/run.sh (CPU time of a make build).
+    packages+=(libtbb-dev librust-rayon-dev time)
 fi
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
