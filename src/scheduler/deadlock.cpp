@@ -311,6 +311,15 @@ void Registry::report_deadlock(std::uint64_t epoch) {
             Worker& w = *m_workers[i];
             SPINDLE_LOCK_ORDER_ACQUIRE("Worker::m_blocked_lock", &w.m_blocked_lock);
             w.m_blocked_lock.lock();
+            // Released on every way out, an allocation failure in a description included
+            // (the catch below reports what was gathered).
+            struct Unlock {
+                Worker& w;
+                ~Unlock() {
+                    w.m_blocked_lock.unlock();
+                    SPINDLE_LOCK_ORDER_RELEASE(&w.m_blocked_lock);
+                }
+            } unlock{w};
             for (WaitNode* n = w.m_blocked_head; n != nullptr; n = n->reg_next) {
                 DeadlockWaiter d;
                 d.worker = i;
@@ -335,8 +344,6 @@ void Registry::report_deadlock(std::uint64_t epoch) {
                 report.m_waiters.push_back(std::move(d));
                 report.m_nodes.push_back(nullptr);
             }
-            w.m_blocked_lock.unlock();
-            SPINDLE_LOCK_ORDER_RELEASE(&w.m_blocked_lock);
         }
     } catch (...) {
         // Out of memory while describing: report what we have.
