@@ -112,6 +112,56 @@ static spindle_failure fib_install(void* data) {
     return NULL;
 }
 
+/* Recursion through join deeper than a fiber stack: within the red zone spindle_join_push
+   answers SPINDLE_E_LOW_STACK and the caller redoes the join inside spindle_ensure_stack. Each
+   level keeps 512 bytes alive, 24,000 levels: more than the default stack (8 MiB under
+   sanitizers). Counts the levels, so a lost or doubled half shows. */
+static atomic_int g_low_stack_hits;
+static long deep_join(int n);
+static spindle_failure deep_b(void* data, int migrated) {
+    (void)migrated;
+    *(long*)data = 1;
+    return NULL;
+}
+typedef struct {
+    int n;
+    long result;
+} deep_arg;
+static spindle_failure deep_redo(void* data) {
+    deep_arg* a = data;
+    a->result = deep_join(a->n);
+    return NULL;
+}
+static long deep_join(int n) {
+    volatile char buf[512];
+    buf[0] = (char)n;
+    buf[511] = 0;
+    if (n == 0)
+        return 0;
+    spindle_join_job job;
+    long b = 0;
+    const int rc = spindle_join_push(&job, deep_b, &b);
+    if (rc == SPINDLE_E_LOW_STACK) {
+        atomic_fetch_add(&g_low_stack_hits, 1);
+        deep_arg a = {n, 0};
+        spindle_failure f = NULL;
+        CHECK(spindle_ensure_stack(0, 0, deep_redo, &a, &f) == SPINDLE_OK && f == NULL);
+        return a.result;
+    }
+    CHECK(rc == SPINDLE_OK);
+    const long below = deep_join(n - 1);
+    if (spindle_join_pop(&job))
+        deep_b(&b, 0);
+    else
+        CHECK(spindle_join_wait(&job) == NULL);
+    return below + b + buf[511];
+}
+static spindle_failure deep_install(void* data) {
+    deep_arg* a = data;
+    a->result = deep_join(a->n);
+    return NULL;
+}
+
 /* b fails whether stolen or not; the caller gets the failure back either way. */
 static spindle_failure failing_b(void* data, int migrated) {
     (void)migrated;
@@ -526,6 +576,22 @@ int main(void) {
     wait_until(&h.dropped, 1);
     CHECK(atomic_load(&h.exits) == atomic_load(&h.starts) && atomic_load(&h.exits) >= 2);
     CHECK(atomic_load(&h.releases) == atomic_load(&h.acquires));
+
+    /* join recursion deeper than a fiber stack continues on new segments */
+    for (int threads = 1; threads <= 2; ++threads) {
+        spindle_pool_options_init(&o);
+        o.num_threads = (size_t)threads;
+        spindle_pool* pdeep = NULL;
+        CHECK(spindle_pool_create(&o, &pdeep, err, sizeof err) == SPINDLE_OK);
+        deep_arg da = {24000, 0};
+        atomic_store(&g_low_stack_hits, 0);
+        CHECK(spindle_pool_install(pdeep, deep_install, &da) == NULL);
+        CHECK(da.result == 24000);
+#if !defined(__SANITIZE_ADDRESS__)
+        CHECK(atomic_load(&g_low_stack_hits) > 0); /* under ASan locals may live off the stack */
+#endif
+        spindle_pool_release(pdeep);
+    }
 
     /* the global pool: built once; join/scope with NULL pool; a second build is a status */
     spindle_pool_options_init(&o);
