@@ -21,6 +21,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace spindle::detail {
@@ -83,28 +84,8 @@ LockOrderHeld& held() noexcept {
     return f != nullptr ? f->lock_held : tl_held;
 }
 
-int class_of(Graph& g, const char* cls, const void* obj) {
-    if (cls != nullptr) {
-        auto [it, fresh] = g.by_name.try_emplace(cls, -1);
-        if (!fresh)
-            return it->second;
-        int id;
-        if (!g.free_ids.empty()) {
-            id = g.free_ids.back();
-            g.free_ids.pop_back();
-        } else {
-            id = static_cast<int>(g.classes.size());
-            g.classes.emplace_back();
-        }
-        g.classes[id].name = std::string("\"") + cls + "\"";
-        g.classes[id].obj = nullptr;
-        g.classes[id].live = true;
-        it->second = id;
-        return id;
-    }
-    auto [it, fresh] = g.by_obj.try_emplace(obj, -1);
-    if (!fresh)
-        return it->second;
+// A new live class named `name` (for an object class, `obj`): a freed id if there is one.
+int new_class(Graph& g, std::string name, const void* obj) {
     int id;
     if (!g.free_ids.empty()) {
         id = g.free_ids.back();
@@ -113,14 +94,27 @@ int class_of(Graph& g, const char* cls, const void* obj) {
         id = static_cast<int>(g.classes.size());
         g.classes.emplace_back();
     }
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "unlabelled spindle::Mutex at %p", obj);
-    g.classes[id].name = buf;
+    g.classes[id].name = std::move(name);
     g.classes[id].obj = obj;
     g.classes[id].live = true;
-    it->second = id;
-    g_any_object_class.store(true, std::memory_order_relaxed);
     return id;
+}
+
+int class_of(Graph& g, const char* cls, const void* obj) {
+    if (cls != nullptr) {
+        auto [it, fresh] = g.by_name.try_emplace(cls, -1);
+        if (fresh)
+            it->second = new_class(g, std::string("\"") + cls + "\"", nullptr);
+        return it->second;
+    }
+    auto [it, fresh] = g.by_obj.try_emplace(obj, -1);
+    if (!fresh)
+        return it->second;
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "unlabelled spindle::Mutex at %p", obj);
+    it->second = new_class(g, buf, obj);
+    g_any_object_class.store(true, std::memory_order_relaxed);
+    return it->second;
 }
 
 const Edge* edge(const Graph& g, int a, int b) {
