@@ -98,9 +98,11 @@ private:
         while (now > p && !peak.compare_exchange_weak(p, now, std::memory_order_relaxed)) {
         }
     }
+    // [0] threads working now, [1] the peak: every thread of every process that maps the file
+    // adds and reads them (relaxed: counts, ordering nothing). Null without a file.
     std::int64_t* m_shared = nullptr;
-    std::atomic<std::int64_t> m_local{0};
-    std::atomic<std::int64_t> m_local_peak{0};
+    std::atomic<std::int64_t> m_local{0};       // the same for this process's threads only
+    std::atomic<std::int64_t> m_local_peak{0};  // read once, after the pool is gone
 };
 
 // `units` units of work folded into seed (the same mix as the Rust twin).

@@ -124,30 +124,15 @@ std::invoke_result_t<F&, Scope&> scope(F&& f) {
         return detail::call_on_segment(detail::k_default_segment_size,
                                        [&]() -> R { return spindle::scope(f); });
     const detail::Context saved = detail::current_context();
-    const std::uint64_t switches = w->switches;
-    const std::int64_t bottom = w->deque.owner_bottom();
+    const detail::ScopeMark mark = detail::scope_mark(w);
     Scope s(w->registry);
     auto body = [&]() -> R { return f(s); };
     detail::Outcome<decltype(body)> out;
     out.run(body);
     s.m_pending.count_down();
-    // Run our own spawns that nobody stole, here, instead of parking while the run loop runs
-    // them (rayon does the same; a park and resume costs ~0.5 us per scope). Only jobs that are
-    // this scope's spawns, and only while this worker has not switched fibers since the body
-    // started (then no other fiber's job can sit above ours), so nothing unrelated ever runs
-    // nested on this stack (design-notes/0002). A spawn that parks switches fibers and ends it.
-    while (!s.m_pending.latch().probe() && w->switches == switches &&
-           w->deque.owner_bottom() > bottom) {
-        detail::Job* j = detail::pop_local(w);
-        if (j == nullptr)
-            break;
-        if (!Scope::is_spawn_of(j, &s)) {  // e.g. a detached spawn of the body: leave it
-            detail::push_back_local(w, j);
-            break;
-        }
-        w->counters.jobs_run.bump();
-        detail::execute_job(j);
-    }
+    // Our own unstolen spawns run here rather than after a park (detail::run_own_spawns).
+    detail::run_own_spawns(w, mark, s.m_pending.latch(),
+                           [&](const detail::Job* j) { return Scope::is_spawn_of(j, &s); });
     detail::wait_for(s.m_pending.latch());
     detail::set_context(saved);  // the body may have changed it; the caller gets its own back
     if (out.error)

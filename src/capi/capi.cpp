@@ -76,6 +76,9 @@ struct Fifo {
 struct spindle_pool {
     spindle::ThreadPool* pool = nullptr;  // owned unless global
     bool global = false;
+    // Handles held: spindle_pool_retain and SubmitRef add (relaxed: the adder already holds a
+    // reference, or SubmitRef finds the count nonzero), spindle_pool_release subtracts (acq_rel:
+    // the last one sees every other holder's writes before the pool is destroyed).
     std::atomic<std::size_t> refs{1};
     spindle_pool_options options{};
     std::unique_ptr<Fifo[]> fifos;  // one per worker slot (spawn_fifo)
@@ -672,32 +675,20 @@ spindle_failure spindle_scope_run(spindle_pool* pool,
     auto run = [&]() -> spindle_failure {
         const Context saved = spindle::detail::current_context();
         WorkerCore* w = spindle::detail::current_worker();
-        const std::uint64_t switches = w != nullptr ? w->switches : 0;
-        const std::int64_t bottom = w != nullptr ? w->deque.owner_bottom() : 0;
+        const spindle::detail::ScopeMark mark =
+            w != nullptr ? spindle::detail::scope_mark(w) : spindle::detail::ScopeMark{};
         spindle_scope s{p, saved, (flags & SPINDLE_SCOPE_FIFO) != 0, drop_failure};
         if (s.fifo)
             s.fifos.reset(new Fifo[p->num_fifos]);
         s.record(body(data, &s));
         s.pending.count_down();
-        // As spindle::scope does (include/spindle/scope.hpp): run this scope's own spawns that
-        // nobody stole here, newest first, instead of parking while the run loop runs them (a
-        // park and resume per scope made rayon's nqueens on the binding 3x slower). Only while
-        // this worker has not switched fibers since the body started, and only jobs of this
-        // scope, so nothing unrelated runs nested on this stack. FIFO scopes keep their order.
-        if (w != nullptr && !s.fifo && w->registry == p->registry()) {
-            while (!s.pending.latch().probe() && w->switches == switches &&
-                   w->deque.owner_bottom() > bottom) {
-                Job* j = spindle::detail::pop_local(w);
-                if (j == nullptr)
-                    break;
-                if (!ScopeJob::is_job_of(j, &s)) {
-                    spindle::detail::push_back_local(w, j);
-                    break;
-                }
-                w->counters.jobs_run.bump();
-                spindle::detail::execute_job(j);
-            }
-        }
+        // As spindle::scope does: this scope's own unstolen spawns run here rather than after
+        // a park (a park and resume per scope made rayon's nqueens on the binding 3x slower).
+        // FIFO scopes keep their order.
+        if (w != nullptr && !s.fifo && w->registry == p->registry())
+            spindle::detail::run_own_spawns(w, mark, s.pending.latch(), [&](const Job* j) {
+                return ScopeJob::is_job_of(j, &s);
+            });
         spindle::detail::wait_for(s.pending.latch());
         spindle::detail::set_context(saved);
         return s.failure.load(std::memory_order_acquire);

@@ -75,6 +75,16 @@ static void user_drop_fn(void* user) {
     atomic_fetch_add(&((handlers*)user)->dropped, 1);
 }
 
+/* Options for a pool of `threads` workers whose handlers count into h (none if h is NULL). */
+static void options_with(spindle_pool_options* o, size_t threads, handlers* h) {
+    spindle_pool_options_init(o);
+    o->num_threads = threads;
+    if (h != NULL) {
+        o->user = h;
+        o->user_drop = user_drop_fn;
+    }
+}
+
 static void wait_until(atomic_int* v, int at_least) {
     for (int i = 0; i < 20000 && atomic_load(v) < at_least; ++i)
         usleep(1000);
@@ -469,10 +479,7 @@ int main(void) {
 
     /* FIFO scope on a one-worker pool: strict oldest-first order */
     handlers h1 = {0};
-    spindle_pool_options_init(&o);
-    o.num_threads = 1;
-    o.user = &h1;
-    o.user_drop = user_drop_fn;
+    options_with(&o, 1, &h1);
     spindle_pool* p1 = NULL;
     CHECK(spindle_pool_create(&o, &p1, err, sizeof err) == SPINDLE_OK);
     atomic_store(&g_order_n, 0);
@@ -524,10 +531,7 @@ int main(void) {
 
     /* spawns from a job of a pool whose last reference is gone: all run, one destruction */
     handlers hn = {0};
-    spindle_pool_options_init(&o);
-    o.num_threads = 2;
-    o.user = &hn;
-    o.user_drop = user_drop_fn;
+    options_with(&o, 2, &hn);
     spindle_pool* pn = NULL;
     CHECK(spindle_pool_create(&o, &pn, err, sizeof err) == SPINDLE_OK);
     for (int i = 0; i < 4; ++i)
@@ -541,10 +545,7 @@ int main(void) {
 
     /* the deadlock handler: a one-worker pool without spares whose worker blocks */
     handlers hd = {0};
-    spindle_pool_options_init(&o);
-    o.num_threads = 1;
-    o.user = &hd;
-    o.user_drop = user_drop_fn;
+    options_with(&o, 1, &hd);
     o.deadlock_handler = deadlock_fn;
     spindle_pool* pd = NULL;
     CHECK(spindle_pool_create(&o, &pd, err, sizeof err) == SPINDLE_OK);
@@ -555,11 +556,8 @@ int main(void) {
 
     /* worker threads made by the embedder */
     handlers he = {0};
-    spindle_pool_options_init(&o);
-    o.num_threads = 2;
+    options_with(&o, 2, &he);
     o.max_spare_threads = 0;
-    o.user = &he;
-    o.user_drop = user_drop_fn;
     o.spawn_thread = spawn_thread_fn;
     spindle_pool* pe = NULL;
     CHECK(spindle_pool_create(&o, &pe, err, sizeof err) == SPINDLE_OK);
@@ -579,8 +577,7 @@ int main(void) {
 
     /* join recursion deeper than a fiber stack continues on new segments */
     for (int threads = 1; threads <= 2; ++threads) {
-        spindle_pool_options_init(&o);
-        o.num_threads = (size_t)threads;
+        options_with(&o, (size_t)threads, NULL);
         spindle_pool* pdeep = NULL;
         CHECK(spindle_pool_create(&o, &pdeep, err, sizeof err) == SPINDLE_OK);
         deep_arg da = {24000, 0};

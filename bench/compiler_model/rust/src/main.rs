@@ -65,9 +65,11 @@ fn make_crate(index: u32, items: u32) -> Crate {
 
 /// Threads working right now across all processes (a file run.sh creates), and the peak.
 struct Counter {
+    // [0] threads working now, [1] the peak: every thread of every process that maps the file
+    // adds and reads them (relaxed: counts, ordering nothing). Null without a file.
     shared: *mut i64,
-    local: AtomicI64,
-    local_peak: AtomicI64,
+    local: AtomicI64,      // the same for this process's threads only
+    local_peak: AtomicI64, // read once, after the front end and codegen are done
 }
 unsafe impl Sync for Counter {}
 unsafe impl Send for Counter {}
