@@ -107,6 +107,28 @@ if(SPINDLE_SANITIZE STREQUAL "" AND EXISTS "${_spindle_tests_dir}/package/consum
             "-DBUILD_TYPE=$<CONFIG>"
             -P "${PROJECT_SOURCE_DIR}/cmake/test-find-package.cmake")
     set_tests_properties(package.find_package PROPERTIES LABELS package TIMEOUT 300)
+    # package.pkg_config: the same install, used through spindle.pc only (no CMake).
+    add_test(NAME package.pkg_config
+        COMMAND "${CMAKE_COMMAND}"
+            "-DSPINDLE_BINARY_DIR=${PROJECT_BINARY_DIR}"
+            "-DSOURCE=${_spindle_tests_dir}/package/pkgconfig/main.cpp"
+            "-DWORK_DIR=${PROJECT_BINARY_DIR}/package-test-pkg-config"
+            "-DCXX_COMPILER=${CMAKE_CXX_COMPILER}"
+            "-DBUILD_TYPE=$<CONFIG>"
+            "-DVERSION=${PROJECT_VERSION}"
+            -P "${PROJECT_SOURCE_DIR}/cmake/test-pkg-config.cmake")
+    set_tests_properties(package.pkg_config PROPERTIES LABELS package TIMEOUT 300)
+
+    # package.subproject: spindle built by a parent project through add_subdirectory, shared.
+    add_test(NAME package.subproject
+        COMMAND "${CMAKE_COMMAND}"
+            "-DSPINDLE_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
+            "-DPARENT_SOURCE_DIR=${_spindle_tests_dir}/package/subproject"
+            "-DWORK_DIR=${PROJECT_BINARY_DIR}/package-test-subproject"
+            "-DGENERATOR=${CMAKE_GENERATOR}"
+            "-DCXX_COMPILER=${CMAKE_CXX_COMPILER}"
+            -P "${PROJECT_SOURCE_DIR}/cmake/test-subproject.cmake")
+    set_tests_properties(package.subproject PROPERTIES LABELS package TIMEOUT 900)
 endif()
 
 # capi.abi: the C ABI exercised from a C program (tests/capi/capi_abi.c), label capi.
@@ -130,4 +152,19 @@ if(SPINDLE_BASH)
         COMMAND "${SPINDLE_BASH}" "${_spindle_tests_dir}/docs/check_docs_fixture.sh")
     set_tests_properties(docs.notes_match_the_tree docs.broken_citation_fails
         PROPERTIES LABELS docs TIMEOUT 120)
+    # docs.readme_examples: the README's C++ blocks compile as a user's code would (-Wall
+    # -Wextra -Werror) and run. Unsanitized builds only: the examples link the library alone.
+    if(SPINDLE_SANITIZE STREQUAL "")
+        set(_spindle_example_links "$<TARGET_FILE:spindle>" "$<TARGET_LINKER_FILE:Boost::context>")
+        if(SPINDLE_HAVE_HWLOC)
+            list(APPEND _spindle_example_links ${SPINDLE_HWLOC_LINK_LIBRARIES})
+        endif()
+        add_test(NAME docs.readme_examples
+            COMMAND "${SPINDLE_BASH}" "${_spindle_tests_dir}/docs/readme_examples.sh"
+                "${PROJECT_SOURCE_DIR}/README.md" "${PROJECT_BINARY_DIR}/readme-examples"
+                "${CMAKE_CXX_COMPILER}"
+                "${PROJECT_SOURCE_DIR}/include ${PROJECT_BINARY_DIR}/include"
+                ${_spindle_example_links})
+        set_tests_properties(docs.readme_examples PROPERTIES LABELS docs TIMEOUT 300)
+    endif()
 endif()

@@ -31,14 +31,14 @@ struct PoolOptions {
     // QueryMap never overflows: it continues on new stack segments (spindle/stack.hpp).
     std::size_t stack_size = 0;
     // Name of worker i (Linux truncates to 15 bytes). Default: "spindle-<i>".
-    std::function<std::string(std::size_t)> thread_name;
+    std::function<std::string(std::size_t)> thread_name{};
     // Called on worker i's thread before it runs any job / after its last one.
-    std::function<void(std::size_t)> start_handler;
-    std::function<void(std::size_t)> exit_handler;
+    std::function<void(std::size_t)> start_handler{};
+    std::function<void(std::size_t)> exit_handler{};
     // Receives exceptions that escape detached spawn() jobs (and start/exit handlers). Without
     // one, such an exception terminates the process with a message (rayon's default: an
     // exception must never go unobserved).
-    std::function<void(std::exception_ptr)> exception_handler;
+    std::function<void(std::exception_ptr)> exception_handler{};
     // The fork's acquire/release thread handlers (rustc hands out jobserver tokens with them):
     // release_thread_handler is called on a worker's thread when it stops running jobs (before
     // it sleeps, when it enters a BlockingSection, and when it exits); acquire_thread_handler
@@ -46,8 +46,8 @@ struct PoolOptions {
     // spindle::use_token_source (spindle/jobserver.hpp) installs a pair that holds a jobserver
     // token while the worker runs. Calls on one worker strictly alternate, starting with
     // acquire and ending with release. An exception from either goes to exception_handler.
-    std::function<void()> acquire_thread_handler;
-    std::function<void()> release_thread_handler;
+    std::function<void()> acquire_thread_handler{};
+    std::function<void()> release_thread_handler{};
 
     // Called when the pool is deadlocked: no worker is running anything, nothing is runnable,
     // and at least one task waits (a parked fiber or a BlockingSection); design-notes/0005.
@@ -56,7 +56,7 @@ struct PoolOptions {
     // deadlock by failing waits (DeadlockReport::fail). Without a handler the report is
     // printed to stderr once per deadlock and the waits go on waiting. An exception from the
     // handler goes to exception_handler.
-    std::function<void(const DeadlockReport&)> deadlock_handler;
+    std::function<void(const DeadlockReport&)> deadlock_handler{};
     // How long the pool must stay deadlocked, with nothing at all happening, before the
     // handler is called: a grace period for threads outside the pool that are about to wake
     // a waiter (see ThreadPool::keep_active for threads that need longer).
@@ -83,7 +83,7 @@ struct PoolOptions {
     // thread-locals the jobs see), or throw. The thread's stack should hold stack_size bytes:
     // the worker's own frames run on it, its jobs on fibers. ~ThreadPool waits until every
     // run() returned. Empty: spindle creates the threads (pthread_create).
-    std::function<void(std::size_t, std::function<void()> run)> spawn_thread;
+    std::function<void(std::size_t, std::function<void()> run)> spawn_thread{};
 };
 
 // Counters of one worker since the pool started (ThreadPool::stats). Every counter is kept
