@@ -2,6 +2,8 @@
 // blocking read) tells the pool so (design-notes/0005, the fork's mark_blocked/mark_unblocked).
 #pragma once
 
+#include "spindle/detail/config.hpp"
+
 #include <type_traits>
 #include <utility>
 
@@ -15,7 +17,7 @@ namespace spindle {
 // On a thread that is not a worker it does nothing. Sections nest (the outermost counts).
 // Do not park inside one (no spindle waits, no join that might wait): the section means this
 // thread is blocked outside spindle.
-class BlockingSection {
+class SPINDLE_API BlockingSection {
 public:
     // label: shown in deadlock reports; must outlive the section (a string literal, say).
     explicit BlockingSection(const char* label = nullptr) noexcept;

@@ -52,7 +52,7 @@ struct Context {
 // with_context), by a worker before it runs a job (the job's captured context) and when it
 // switches fibers (each fiber keeps its own); read by the same thread only. Fibers never
 // migrate (design-notes/0002), so a fiber always finds its context in this thread's slot.
-extern constinit thread_local Context tl_context SPINDLE_TLS_MODEL;
+SPINDLE_API extern constinit thread_local Context tl_context SPINDLE_TLS_MODEL;
 
 inline Context current_context() noexcept {
     return tl_context;

@@ -2,17 +2,19 @@
 // other work run.
 #pragma once
 
+#include "spindle/detail/config.hpp"
+
 #include <cstddef>
 #include <optional>
 
 namespace spindle {
 
 // Index of the calling worker within its pool, or nullopt outside any pool.
-std::optional<std::size_t> current_thread_index() noexcept;
+SPINDLE_API std::optional<std::size_t> current_thread_index() noexcept;
 
 // Worker count of the calling worker's pool; outside any pool, of the global pool (which this
 // builds if it does not exist yet).
-std::size_t current_num_threads();
+SPINDLE_API std::size_t current_num_threads();
 
 enum class Yield { executed, idle };
 
@@ -21,6 +23,6 @@ enum class Yield { executed, idle };
 // run. The calling fiber is suspended meanwhile, so the other job runs on its own fiber, not
 // nested on the caller's stack (only when no fiber can be created at all does the job run
 // nested, as in rayon). Outside any pool: returns nullopt.
-std::optional<Yield> yield_now();
+SPINDLE_API std::optional<Yield> yield_now();
 
 }  // namespace spindle

@@ -1,6 +1,7 @@
 // Deadlock reports: what PoolOptions::deadlock_handler receives (design-notes/0005).
 #pragma once
 
+#include "spindle/detail/config.hpp"
 #include "spindle/errors.hpp"
 
 #include <cstddef>
@@ -16,7 +17,7 @@ struct WaitNode;
 }  // namespace detail
 
 // One task that waits while the pool is deadlocked.
-struct DeadlockWaiter {
+struct SPINDLE_API DeadlockWaiter {
     std::size_t worker = 0;  // index of the worker whose fiber (or thread) waits
     std::string kind;        // "Event", "Mutex", "Query", ... or "BlockingSection"
     std::string label;       // the primitive's (or section's) label, or empty
@@ -24,7 +25,7 @@ struct DeadlockWaiter {
     bool can_fail = false;   // fail() can end this wait (a blocking section cannot be failed)
 };
 
-class DeadlockReport {
+class SPINDLE_API DeadlockReport {
 public:
     // Every waiter, one entry each (identical waits are not merged here).
     const std::vector<DeadlockWaiter>& waiters() const noexcept { return m_waiters; }

@@ -37,6 +37,7 @@
 // while a get() on that same object is in progress is undefined behaviour, as for std::future.
 #pragma once
 
+#include "spindle/detail/config.hpp"
 #include "spindle/detail/wait.hpp"
 #include "spindle/detail/wait_util.hpp"
 #include "spindle/pool.hpp"
@@ -55,7 +56,7 @@
 namespace spindle {
 
 // Thrown by Future::get() when the Promise was destroyed without a value or exception.
-class BrokenPromise : public std::logic_error {
+class SPINDLE_API BrokenPromise : public std::logic_error {
 public:
     BrokenPromise()
         : std::logic_error("spindle: broken promise (the Promise was destroyed unsatisfied)") {}

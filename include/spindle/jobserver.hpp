@@ -11,6 +11,8 @@
 // finishes its work on the implicit token alone, whatever the source does.
 #pragma once
 
+#include "spindle/detail/config.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -43,7 +45,7 @@ enum class JobserverErrorKind {
     Io,              // a system call failed while setting up (server side)
 };
 
-class JobserverError : public std::runtime_error {
+class SPINDLE_API JobserverError : public std::runtime_error {
 public:
     JobserverError(JobserverErrorKind kind, const std::string& message)
         : std::runtime_error(message), m_kind(kind) {}
@@ -55,7 +57,7 @@ private:
 
 // Source of explicit tokens. Implementations must be thread-safe: several threads may call any
 // member at once. The implicit token never passes through a TokenSource.
-class TokenSource {
+class SPINDLE_API TokenSource {
 public:
     virtual ~TokenSource() = default;
     // A token if one is free now; never blocks.
@@ -77,9 +79,9 @@ public:
 };
 
 // try_acquire() always succeeds: no limit beyond the pool's worker count.
-std::shared_ptr<TokenSource> make_unlimited_tokens();
+SPINDLE_API std::shared_ptr<TokenSource> make_unlimited_tokens();
 // An in-process counting semaphore with `tokens` explicit tokens (an eventfd: pollable).
-std::shared_ptr<TokenSource> make_counting_tokens(std::size_t tokens);
+SPINDLE_API std::shared_ptr<TokenSource> make_counting_tokens(std::size_t tokens);
 
 // ------------------------------------------------------------------------------------------
 // GNU make jobserver: discovery
@@ -101,14 +103,14 @@ struct JobserverAuth {
 
 // Splits a MAKEFLAGS value as make does: unescaped blanks separate words, a backslash escapes
 // the next character, and the word "--" ends the options (variable overrides follow).
-std::vector<std::string> split_makeflags(std::string_view value);
+SPINDLE_API std::vector<std::string> split_makeflags(std::string_view value);
 
 // Parses one variable's value. Style::None: no jobserver word; Style::Disabled: negative fd.
 // Throws JobserverError (CannotParse, UnknownStyle) for a jobserver word it cannot use.
-JobserverAuth parse_makeflags(std::string_view variable, std::string_view value);
+SPINDLE_API JobserverAuth parse_makeflags(std::string_view variable, std::string_view value);
 
 // Looks at CARGO_MAKEFLAGS, then MAKEFLAGS, then MFLAGS (the first one set wins).
-JobserverAuth discover_jobserver();
+SPINDLE_API JobserverAuth discover_jobserver();
 
 struct JobserverClientOptions {
     // Accept sockets as well as pipes for R,W (some servers use socketpairs).
@@ -123,8 +125,8 @@ struct JobserverClientOptions {
 // Connects to the jobserver described by `auth` (Style::Pipe or Style::Fifo). Never changes the
 // flags of inherited fds: on Linux it reopens /proc/self/fd/N for a private description; fifos
 // are opened O_NONBLOCK. Every fd it opens is close-on-exec. Throws JobserverError.
-std::shared_ptr<TokenSource> connect_jobserver(const JobserverAuth& auth,
-                                               const JobserverClientOptions& options = {});
+SPINDLE_API std::shared_ptr<TokenSource> connect_jobserver(
+    const JobserverAuth& auth, const JobserverClientOptions& options = {});
 
 enum class JobserverPolicy {
     Warn,   // print one "spindle: warning: ..." line on stderr and return nullptr
@@ -134,14 +136,14 @@ enum class JobserverPolicy {
 
 // discover_jobserver() + connect_jobserver(). nullptr when there is no jobserver, it is disabled
 // (negative fds), or make -n; errors follow `policy`.
-std::shared_ptr<TokenSource> jobserver_from_env(JobserverPolicy policy = JobserverPolicy::Warn,
-                                                const JobserverClientOptions& options = {});
+SPINDLE_API std::shared_ptr<TokenSource> jobserver_from_env(
+    JobserverPolicy policy = JobserverPolicy::Warn, const JobserverClientOptions& options = {});
 
 // ------------------------------------------------------------------------------------------
 // GNU make jobserver: server (what cargo does for its children)
 // ------------------------------------------------------------------------------------------
 
-class JobserverServer {
+class SPINDLE_API JobserverServer {
 public:
     enum class Style { Pipe, Fifo };
     // Creates a jobserver preloaded with `tokens` bytes of `byte`. Pipe: pipe2(O_CLOEXEC); Fifo:
@@ -201,8 +203,8 @@ struct TokenStats {
 // process's implicit token): installs acquire/release thread handlers (chaining any already
 // set). A null source leaves the options unchanged. Returns a handle to read the statistics.
 class TokenGate;
-std::shared_ptr<TokenGate> use_token_source(PoolOptions& options,
-                                            std::shared_ptr<TokenSource> source);
-TokenStats token_stats(const TokenGate& gate);
+SPINDLE_API std::shared_ptr<TokenGate> use_token_source(PoolOptions& options,
+                                                        std::shared_ptr<TokenSource> source);
+SPINDLE_API TokenStats token_stats(const TokenGate& gate);
 
 }  // namespace spindle

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "spindle/deadlock.hpp"
+#include "spindle/detail/config.hpp"
 #include "spindle/detail/runtime.hpp"
 
 #include <chrono>
@@ -17,7 +18,7 @@
 
 namespace spindle {
 
-struct PoolOptions {
+struct SPINDLE_API PoolOptions {
     // Number of workers, at most 4096. 0: the SPINDLE_NUM_THREADS environment variable if set
     // (decimal digits only, 0 to 4096, where 0 also means "the default"; anything else is an
     // InvalidPoolOptions error), else the number of hardware threads.
@@ -112,7 +113,7 @@ struct WorkerStats {
 // ThreadPool::stats(): one entry per worker slot, spares included, plus pool-wide counts.
 // Once the pool is quiescent, jobs_run summed over workers equals jobs_created summed over
 // workers plus jobs_injected: no job is lost or run twice.
-struct PoolStats {
+struct SPINDLE_API PoolStats {
     std::vector<WorkerStats> workers;
     std::uint64_t jobs_injected = 0;  // jobs submitted from outside the pool, broadcasts included
     std::uint64_t spare_starts = 0;   // spare worker threads started by blocking sections
@@ -127,7 +128,7 @@ struct BroadcastContext {
 
 class Scope;
 
-class ThreadPool {
+class SPINDLE_API ThreadPool {
 public:
     // Starts the workers. Throws InvalidPoolOptions for bad options and std::system_error when
     // a thread cannot be created (the workers already started are stopped first).
@@ -214,17 +215,17 @@ private:
 // child: any use that needs its threads (install, join, scope, spawn or broadcast from outside
 // it, keep_active) is a fatal error naming the cause, and its destructor returns at once without
 // freeing it (so that exit() in the child never waits for threads that are not there).
-ThreadPool& global_pool();
+SPINDLE_API ThreadPool& global_pool();
 // Builds the global pool with the given options. Throws GlobalPoolAlreadyInitialized if it
 // already exists (even if it was built lazily by a first use).
-void build_global(const PoolOptions& options);
+SPINDLE_API void build_global(const PoolOptions& options);
 // Waits until every detached job of the global pool has finished (spawn()s, including those
 // they spawn in turn), then stops and destroys the global pool, as a private pool's destructor
 // does; returns at once when there is no global pool. Afterwards global_pool() (or
 // build_global()) builds a new one. Call it at the end of main when detached jobs of the global
 // pool must run to completion; no thread outside the pool may use the global pool meanwhile.
 // Calling it from a worker of the global pool is a fatal error (it would wait for itself).
-void shutdown_global();
+SPINDLE_API void shutdown_global();
 
 namespace detail {
 // A job submitted with install() from outside the pool.

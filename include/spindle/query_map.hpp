@@ -26,6 +26,7 @@
 #pragma once
 
 #include "spindle/context.hpp"
+#include "spindle/detail/config.hpp"
 #include "spindle/detail/wait.hpp"
 #include "spindle/stack.hpp"
 
@@ -50,7 +51,7 @@
 namespace spindle {
 
 // A wait that would close a cycle of queries. Thrown by QueryMap::get_or_compute.
-class QueryCycleError : public std::runtime_error {
+class SPINDLE_API QueryCycleError : public std::runtime_error {
 public:
     // keys: the cycle in dependency order (see the header comment); not empty.
     explicit QueryCycleError(std::vector<std::string> keys)

@@ -19,6 +19,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* SPINDLE_C_API marks the exported functions (spindle is built with hidden visibility). */
+#if defined(__GNUC__) || defined(__clang__)
+#define SPINDLE_C_API __attribute__((visibility("default")))
+#else
+#define SPINDLE_C_API
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -82,40 +89,40 @@ typedef struct spindle_pool_options {
     int (*spawn_thread)(void* user, size_t index, spindle_worker_start* start);
 } spindle_pool_options;
 
-void spindle_pool_options_init(spindle_pool_options* options);
+SPINDLE_C_API void spindle_pool_options_init(spindle_pool_options* options);
 
 /* On the thread spawn_thread made: runs worker code until the pool stops, then frees start. */
-void spindle_worker_run(spindle_worker_start* start);
+SPINDLE_C_API void spindle_worker_run(spindle_worker_start* start);
 
 /* Creates a pool holding one reference for the caller. On failure returns a status, writes a
  * NUL-terminated message into err (when errlen > 0) and calls options->user_drop. */
-int spindle_pool_create(const spindle_pool_options* options,
+SPINDLE_C_API int spindle_pool_create(const spindle_pool_options* options,
                         spindle_pool** out,
                         char* err,
                         size_t errlen);
 /* Builds the global pool with these options (same failure rules, SPINDLE_E_GLOBAL_EXISTS when
  * it already exists, also after a lazy first use). */
-int spindle_build_global(const spindle_pool_options* options, char* err, size_t errlen);
+SPINDLE_C_API int spindle_build_global(const spindle_pool_options* options, char* err, size_t errlen);
 /* The global pool (built with defaults on first use); borrowed, never freed. NULL only when it
  * cannot be built (no threads). */
-spindle_pool* spindle_global_pool(void);
+SPINDLE_C_API spindle_pool* spindle_global_pool(void);
 /* The pool of the calling worker, or NULL on a thread outside any pool; borrowed. */
-spindle_pool* spindle_current_pool(void);
+SPINDLE_C_API spindle_pool* spindle_current_pool(void);
 
-void spindle_pool_retain(spindle_pool* pool);
+SPINDLE_C_API void spindle_pool_retain(spindle_pool* pool);
 /* Drops a reference. The last one returns at once; the pool runs its queued and detached jobs,
  * then stops its workers (exit handlers), then calls user_drop, on a thread of its own. */
-void spindle_pool_release(spindle_pool* pool);
+SPINDLE_C_API void spindle_pool_release(spindle_pool* pool);
 
-size_t spindle_pool_num_threads(const spindle_pool* pool);
+SPINDLE_C_API size_t spindle_pool_num_threads(const spindle_pool* pool);
 /* Index of the caller in this pool, or -1 when the caller is not one of its workers. */
-ptrdiff_t spindle_pool_current_thread_index(const spindle_pool* pool);
+SPINDLE_C_API ptrdiff_t spindle_pool_current_thread_index(const spindle_pool* pool);
 /* Nonzero when both handles name the same pool. */
-int spindle_pool_same(const spindle_pool* a, const spindle_pool* b);
+SPINDLE_C_API int spindle_pool_same(const spindle_pool* a, const spindle_pool* b);
 
 /* Runs fn(data) on a worker of pool (inline when the caller is one; the caller blocks, or its
  * fiber parks, otherwise) and returns its failure. `data` stays the caller's. */
-spindle_failure spindle_pool_install(spindle_pool* pool,
+SPINDLE_C_API spindle_failure spindle_pool_install(spindle_pool* pool,
                                      spindle_failure (*fn)(void* data),
                                      void* data);
 
@@ -140,12 +147,12 @@ typedef struct spindle_join_job {
     SPINDLE_ALIGNAS(16) unsigned char bytes[64];
 } spindle_join_job;
 
-int spindle_join_push(spindle_join_job* job,
+SPINDLE_C_API int spindle_join_push(spindle_join_job* job,
                       spindle_failure (*run_b)(void* data, int migrated),
                       void* data);
-int spindle_join_pop(spindle_join_job* job);
-spindle_failure spindle_join_wait(spindle_join_job* job);
-void spindle_join_restore(spindle_join_job* job);
+SPINDLE_C_API int spindle_join_pop(spindle_join_job* job);
+SPINDLE_C_API spindle_failure spindle_join_wait(spindle_join_job* job);
+SPINDLE_C_API void spindle_join_restore(spindle_join_job* job);
 
 /* ------------------------------------------------------------------------------------------
  * Scopes
@@ -157,34 +164,34 @@ void spindle_join_restore(spindle_join_job* job);
  * with SPINDLE_SCOPE_IN_PLACE), then waits for every job spawned in the scope. Returns the first
  * failure of the body or a spawned job; every later one is passed to drop_failure (may be NULL
  * only if no callback ever fails). The scope captures the caller's tlv; its spawns run with it. */
-spindle_failure spindle_scope_run(spindle_pool* pool,
+SPINDLE_C_API spindle_failure spindle_scope_run(spindle_pool* pool,
                                   int flags,
                                   spindle_failure (*body)(void* data, spindle_scope* scope),
                                   void* data,
                                   void (*drop_failure)(spindle_failure));
 /* Spawns fn(data, scope) into the scope; fn owns data from now on and is called exactly once.
  * Returns SPINDLE_E_SYSTEM (data still the caller's) when the job cannot be queued. */
-int spindle_scope_spawn(spindle_scope* scope,
+SPINDLE_C_API int spindle_scope_spawn(spindle_scope* scope,
                         spindle_failure (*fn)(void* data, spindle_scope* scope),
                         void* data);
 /* Spawns fn(data, scope, index, num_threads) once on every worker of the scope's pool;
  * drop(data) is called after the last of them (drop may be NULL). */
-int spindle_scope_spawn_broadcast(
+SPINDLE_C_API int spindle_scope_spawn_broadcast(
     spindle_scope* scope,
     spindle_failure (*fn)(void* data, spindle_scope* scope, size_t index, size_t num_threads),
     void* data,
     void (*drop)(void* data));
-spindle_pool* spindle_scope_pool(const spindle_scope* scope); /* borrowed */
+SPINDLE_C_API spindle_pool* spindle_scope_pool(const spindle_scope* scope); /* borrowed */
 
 /* ------------------------------------------------------------------------------------------
  * Detached jobs and broadcasts (pool NULL: the current worker's pool, else the global one)
  * ---------------------------------------------------------------------------------------- */
 /* fn owns data and is called exactly once; its failure goes to the panic handler. With fifo
  * nonzero, the spawns of one worker run oldest first. Detached jobs run with a null tlv. */
-int spindle_spawn(spindle_pool* pool, int fifo, spindle_failure (*fn)(void* data), void* data);
+SPINDLE_C_API int spindle_spawn(spindle_pool* pool, int fifo, spindle_failure (*fn)(void* data), void* data);
 /* fn(data, index, num_threads) on every worker; returns the failure of the lowest index (the
  * others go to drop_failure). Blocks (or parks) until all finished. */
-spindle_failure spindle_broadcast(spindle_pool* pool,
+SPINDLE_C_API spindle_failure spindle_broadcast(spindle_pool* pool,
                                   spindle_failure (*fn)(void* data,
                                                         size_t index,
                                                         size_t num_threads),
@@ -192,7 +199,7 @@ spindle_failure spindle_broadcast(spindle_pool* pool,
                                   void (*drop_failure)(spindle_failure));
 /* One detached job pinned to each worker; each failure goes to the panic handler; drop(data)
  * after the last call. */
-int spindle_spawn_broadcast(spindle_pool* pool,
+SPINDLE_C_API int spindle_spawn_broadcast(spindle_pool* pool,
                             spindle_failure (*fn)(void* data, size_t index, size_t num_threads),
                             void* data,
                             void (*drop)(void* data));
@@ -200,43 +207,43 @@ int spindle_spawn_broadcast(spindle_pool* pool,
 /* ------------------------------------------------------------------------------------------
  * The calling thread
  * ---------------------------------------------------------------------------------------- */
-ptrdiff_t spindle_current_thread_index(void); /* -1 outside any pool */
-size_t spindle_current_num_threads(void);     /* outside any pool: the global pool's */
-size_t spindle_max_num_threads(void);         /* 4096 */
+SPINDLE_C_API ptrdiff_t spindle_current_thread_index(void); /* -1 outside any pool */
+SPINDLE_C_API size_t spindle_current_num_threads(void);     /* outside any pool: the global pool's */
+SPINDLE_C_API size_t spindle_max_num_threads(void);         /* 4096 */
 /* 1 when the calling worker's deque holds jobs, 0 when not, -1 outside any pool. */
-int spindle_current_thread_has_pending_tasks(void);
+SPINDLE_C_API int spindle_current_thread_has_pending_tasks(void);
 /* 1: another job ran, 0: nothing to run, -1: outside any pool. yield_now may run any job (on a
  * fiber of its own); yield_local only a job of this worker's own deque (nested). */
-int spindle_yield_now(void);
-int spindle_yield_local(void);
+SPINDLE_C_API int spindle_yield_now(void);
+SPINDLE_C_API int spindle_yield_local(void);
 
-void* spindle_tlv_get(void);
-void spindle_tlv_set(void* value);
+SPINDLE_C_API void* spindle_tlv_get(void);
+SPINDLE_C_API void spindle_tlv_set(void* value);
 
 /* The fork's blocking section: the worker counts as blocked until mark_unblocked (same thread,
  * nesting); a spare worker keeps the pool busy meanwhile. No-ops outside a pool. */
-void spindle_mark_blocked(void);
-void spindle_mark_unblocked(void);
+SPINDLE_C_API void spindle_mark_blocked(void);
+SPINDLE_C_API void spindle_mark_unblocked(void);
 
 /* Runs fn(data) on the calling stack when at least red_zone bytes are left, else on a new
  * segment of segment_size bytes (0, 0: the defaults). Stores fn's failure in *failure.
  * SPINDLE_E_SYSTEM when no segment can be had (fn not called). */
-int spindle_ensure_stack(size_t red_zone,
+SPINDLE_C_API int spindle_ensure_stack(size_t red_zone,
                          size_t segment_size,
                          spindle_failure (*fn)(void* data),
                          void* data,
                          spindle_failure* failure);
 /* Bytes left below the caller on its stack (fiber, segment or thread), as stacker's
  * remaining_stack() means it; and the stack's lowest usable address. */
-size_t spindle_remaining_stack(void);
-uintptr_t spindle_stack_limit(void);
+SPINDLE_C_API size_t spindle_remaining_stack(void);
+SPINDLE_C_API uintptr_t spindle_stack_limit(void);
 
 /* Deadlock reports (inside deadlock_handler only). */
-size_t spindle_deadlock_report_len(const spindle_deadlock_report* report);
+SPINDLE_C_API size_t spindle_deadlock_report_len(const spindle_deadlock_report* report);
 /* The report as text (NUL-terminated, valid during the handler call). */
-const char* spindle_deadlock_report_text(const spindle_deadlock_report* report);
+SPINDLE_C_API const char* spindle_deadlock_report_text(const spindle_deadlock_report* report);
 /* Fails waiter i's wait with a DeadlockError; 1 when it could, 0 when not. */
-int spindle_deadlock_report_fail(const spindle_deadlock_report* report, size_t i);
+SPINDLE_C_API int spindle_deadlock_report_fail(const spindle_deadlock_report* report, size_t i);
 
 #ifdef __cplusplus
 }

@@ -22,3 +22,14 @@
 #define SPINDLE_ASAN 1
 #endif
 #endif
+
+// SPINDLE_API marks what the library exports. spindle is compiled with hidden visibility
+// (CMakeLists.txt), so a shared libspindle's dynamic symbol table holds only the declarations
+// marked here: the public API, and the few detail:: functions and thread-locals that the
+// header templates call (design-notes/0001's fast paths). Everything else stays internal.
+// Harmless in a static library. (ELF only: a Windows port would switch to dllexport here.)
+#if defined(__GNUC__) || defined(__clang__)
+#define SPINDLE_API __attribute__((visibility("default")))
+#else
+#define SPINDLE_API
+#endif

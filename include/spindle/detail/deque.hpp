@@ -43,7 +43,7 @@ enum class Steal { empty, abort, success };
 // then does the caller need the wake-up check.
 enum class Pushed : std::uint8_t { full, pushed, published_into_empty };
 
-class Deque {
+class SPINDLE_API Deque {
 public:
     // keep_shared value meaning "publish every job as soon as it is pushed".
     static constexpr std::int64_t k_share_all = INT64_MAX;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "spindle/context.hpp"
+#include "spindle/detail/config.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -40,7 +41,7 @@ struct Waiter {
 
 // Wakes w (defined in src/scheduler/worker.cpp). For a fiber: makes it ready on its owning
 // worker and wakes that worker. For a thread: releases its blocking wait.
-void wake_waiter(Waiter* w) noexcept;
+SPINDLE_API void wake_waiter(Waiter* w) noexcept;
 
 // A one-shot latch. m_state: 0 = unset, 1 = set, any other value = the Waiter* parked on it.
 // Written by: the one setter (exchange to 1) and the one waiter (CAS 0 -> Waiter*, done on the
@@ -83,10 +84,10 @@ private:
 // fiber can be had, runs other jobs nested until it is set) or blocks the thread (elsewhere).
 // spin = false: a thread outside any pool blocks at once, without spinning (its job went to an
 // idle pool, see inject()). Defined in src/scheduler/worker.cpp.
-void wait_latch(Latch& latch, bool spin = true);
+SPINDLE_API void wait_latch(Latch& latch, bool spin = true);
 
 // A latch set when a counter reaches zero.
-class CountLatch {
+class SPINDLE_API CountLatch {
 public:
     explicit CountLatch(std::size_t n) noexcept : m_count(n) {}
     void add(std::size_t n = 1) noexcept { m_count.fetch_add(n, std::memory_order_relaxed); }

@@ -29,6 +29,8 @@
 // class per object".
 #pragma once
 
+#include "spindle/detail/config.hpp"
+
 #if !defined(NDEBUG) && !defined(SPINDLE_NO_LOCK_ORDER_CHECK)
 #define SPINDLE_LOCK_ORDER_CHECK 1
 #else
@@ -37,14 +39,14 @@
 
 namespace spindle::detail {
 
-void lock_order_acquire(const char* cls, const void* obj) noexcept;
-void lock_order_acquired_try(const char* cls, const void* obj) noexcept;
-void lock_order_release(const void* obj) noexcept;
-void lock_order_forget(const void* obj) noexcept;
+SPINDLE_API void lock_order_acquire(const char* cls, const void* obj) noexcept;
+SPINDLE_API void lock_order_acquired_try(const char* cls, const void* obj) noexcept;
+SPINDLE_API void lock_order_release(const void* obj) noexcept;
+SPINDLE_API void lock_order_forget(const void* obj) noexcept;
 
 // Whether this build of the library checks (false in a release library even when the caller
 // was compiled without NDEBUG).
-bool lock_order_check_enabled() noexcept;
+SPINDLE_API bool lock_order_check_enabled() noexcept;
 
 struct LockOrderGuard {
     LockOrderGuard(const char* cls, const void* obj) noexcept : m_obj(obj) {

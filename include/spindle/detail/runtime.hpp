@@ -2,6 +2,7 @@
 // Everything here is internal: users include <spindle/spindle.hpp> and never name detail::.
 #pragma once
 
+#include "spindle/detail/config.hpp"
 #include "spindle/detail/deque.hpp"
 #include "spindle/detail/job.hpp"
 
@@ -84,15 +85,16 @@ struct WorkerCore {
 // The worker running on this OS thread, or nullptr. Written once by the worker thread itself
 // before its first job and cleared when it exits; fibers never migrate between threads, so a
 // value read on a fiber stays right for that fiber's whole life (design-notes/0002).
-extern constinit thread_local WorkerCore* tl_worker SPINDLE_TLS_MODEL;
+SPINDLE_API extern constinit thread_local WorkerCore* tl_worker SPINDLE_TLS_MODEL;
 
 inline WorkerCore* current_worker() noexcept {
     return tl_worker;
 }
 
 // Cold paths, out of line in src/scheduler/worker.cpp.
-void wake_one_sleeper(WorkerCore* w) noexcept;
-void push_spill(WorkerCore* w, Job* job);  // deque full: move half to the injector, then push
+SPINDLE_API void wake_one_sleeper(WorkerCore* w) noexcept;
+SPINDLE_API void push_spill(WorkerCore* w,
+                            Job* job);  // deque full: move half to the injector, then push
 
 // Called after a push or pop published jobs into an empty shared part: a worker about to
 // sleep may have found nothing to steal just before, so check for sleepers (the publisher's
@@ -141,7 +143,7 @@ inline Job* pop_local(WorkerCore* w) noexcept {
 // pop_join when the fast test fails: pops as pop_local does (answering requests, racing
 // thieves for a shared job), then decides as pop_join does. Out of line (worker.cpp), so that
 // nothing of join's fast path lives across a call.
-bool pop_join_slow(WorkerCore* w, Job* job) noexcept;
+SPINDLE_API bool pop_join_slow(WorkerCore* w, Job* job) noexcept;
 
 // Takes join's job back from the current worker's deque if it is still the newest entry: one
 // inline join, created and run here (see WorkerCounters). Returns false when it was stolen, or
@@ -189,11 +191,11 @@ void run_own_spawns(WorkerCore* w, ScopeMark mark, Latch& done, IsMine&& is_mine
 }
 
 // Registry entry points used by templates.
-Registry* global_registry();
-std::size_t registry_num_threads(const Registry* r) noexcept;
+SPINDLE_API Registry* global_registry();
+SPINDLE_API std::size_t registry_num_threads(const Registry* r) noexcept;
 // Returns true when the job went to an idle pool and waits for a worker's futex wake-up (then
 // a thread that waits for it should block at once: see wait_latch).
-bool inject(Registry* r, Job* job);
+SPINDLE_API bool inject(Registry* r, Job* job);
 // Pushes on the current worker if it belongs to r, else injects.
 inline void submit(Registry* r, Job* job) {
     WorkerCore* w = current_worker();
@@ -202,10 +204,10 @@ inline void submit(Registry* r, Job* job) {
     else
         inject(r, job);
 }
-void detached_begin(Registry* r) noexcept;
-void detached_end(Registry* r) noexcept;
-void detached_exception(Registry* r, std::exception_ptr e) noexcept;
+SPINDLE_API void detached_begin(Registry* r) noexcept;
+SPINDLE_API void detached_end(Registry* r) noexcept;
+SPINDLE_API void detached_exception(Registry* r, std::exception_ptr e) noexcept;
 // jobs[i] runs on worker i; n must equal the registry's thread count.
-void submit_broadcast(Registry* r, Job* const* jobs, std::size_t n);
+SPINDLE_API void submit_broadcast(Registry* r, Job* const* jobs, std::size_t n);
 
 }  // namespace spindle::detail

@@ -14,9 +14,9 @@ namespace spindle::detail {
 // its high-water mark (which the cold path records, then lowers the limit to the red zone).
 // UINTPTR_MAX on a thread whose stack is not known yet, so its first check learns it. Written
 // only by the owning thread: at every fiber switch, segment entry and exit.
-extern constinit thread_local std::uintptr_t tl_stack_limit SPINDLE_TLS_MODEL;
+SPINDLE_API extern constinit thread_local std::uintptr_t tl_stack_limit SPINDLE_TLS_MODEL;
 // The lowest usable address of the running stack (0 until known).
-extern constinit thread_local std::uintptr_t tl_stack_lo SPINDLE_TLS_MODEL;
+SPINDLE_API extern constinit thread_local std::uintptr_t tl_stack_lo SPINDLE_TLS_MODEL;
 
 // Red zone and segment size of the default check: rustc's ensure_sufficient_stack uses a
 // 100 KiB red zone and 1 MiB segments; sanitizer instrumentation makes frames several times
@@ -54,13 +54,15 @@ inline constexpr std::size_t k_default_segment_size = 2 * 1024 * 1024;
 // The cold half of the default check: returns true when the caller may go on on this stack
 // (it only crossed the high-water mark, or the thread's stack was learnt just now), false
 // when it is within the red zone and must continue on a new segment.
-bool stack_check_cold() noexcept;
+SPINDLE_API bool stack_check_cold() noexcept;
 
 // Bytes left on the running stack (or segment) below the caller's frame.
-std::size_t remaining_stack() noexcept;
+SPINDLE_API std::size_t remaining_stack() noexcept;
 
 // Runs fn(arg) on a fresh stack segment of at least segment_size bytes and returns when it
 // did. fn must not throw. Throws std::system_error when no segment can be allocated.
-void run_on_new_segment(std::size_t segment_size, void (*fn)(void*) noexcept, void* arg);
+SPINDLE_API void run_on_new_segment(std::size_t segment_size,
+                                    void (*fn)(void*) noexcept,
+                                    void* arg);
 
 }  // namespace spindle::detail

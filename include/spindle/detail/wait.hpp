@@ -14,6 +14,7 @@
 // other thread it blocks the thread. Either way the caller returns only after wake_node(node).
 #pragma once
 
+#include "spindle/detail/config.hpp"
 #include "spindle/detail/job.hpp"
 
 #include <atomic>
@@ -28,7 +29,7 @@ namespace spindle::detail {
 // held across a fiber switch (block_current releases it on the destination fiber through the
 // primitive's enqueue callback), which std::mutex would also allow but pthread_mutex under
 // some sanitizers does not model well.
-class SpinLock {
+class SPINDLE_API SpinLock {
 public:
     void lock() noexcept {
         for (;;) {
@@ -161,11 +162,13 @@ private:
 // list and release the primitive's lock. On a worker this parks the fiber (the worker goes on
 // running other jobs); elsewhere it blocks the thread. Never throws; afterwards the caller
 // checks node.error (rethrow_if_failed).
-void block_current(WaitNode& node, void (*enqueue)(WaitNode& node, void* arg), void* arg) noexcept;
+SPINDLE_API void block_current(WaitNode& node,
+                               void (*enqueue)(WaitNode& node, void* arg),
+                               void* arg) noexcept;
 
 // Wakes the task blocked on node. Call after unlinking node from the wait list, preferably
 // after releasing the primitive's lock. Reads everything it needs before waking: node (and
 // the primitive) may be destroyed by the woken task as soon as the wake-up is issued.
-void wake_node(WaitNode& node) noexcept;
+SPINDLE_API void wake_node(WaitNode& node) noexcept;
 
 }  // namespace spindle::detail
