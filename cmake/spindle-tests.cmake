@@ -152,6 +152,19 @@ if(SPINDLE_BASH)
         COMMAND "${SPINDLE_BASH}" "${_spindle_tests_dir}/docs/check_docs_fixture.sh")
     set_tests_properties(docs.notes_match_the_tree docs.broken_citation_fails
         PROPERTIES LABELS docs TIMEOUT 120)
+    # docs.api_reference: Doxygen over the public headers with every public item documented
+    # (docs/Doxyfile: undocumented items and broken references are errors).
+    find_program(SPINDLE_DOXYGEN doxygen)
+    if(SPINDLE_DOXYGEN)
+        add_test(NAME docs.api_reference
+            COMMAND "${CMAKE_COMMAND}" -E env "SPINDLE_DOCS_OUT=${PROJECT_BINARY_DIR}/docs-test"
+                "${SPINDLE_DOXYGEN}" "${PROJECT_SOURCE_DIR}/docs/Doxyfile"
+            WORKING_DIRECTORY "${PROJECT_SOURCE_DIR}")
+        set_tests_properties(docs.api_reference PROPERTIES LABELS docs TIMEOUT 300)
+    else()
+        message(STATUS "spindle: doxygen not found; test docs.api_reference not added "
+                       "(scripts/setup-deps.sh installs it)")
+    endif()
     # docs.readme_examples: the README's C++ blocks compile as a user's code would (-Wall
     # -Wextra -Werror) and run. Unsanitized builds only: the examples link the library alone.
     if(SPINDLE_SANITIZE STREQUAL "")

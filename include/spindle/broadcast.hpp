@@ -70,7 +70,7 @@ auto ThreadPool::broadcast(F&& f)
     return detail::broadcast_in(m_registry, f);
 }
 
-// Broadcast on the current worker's pool, or on the global pool from outside any pool.
+/// Broadcast on the current worker's pool, or on the global pool from outside any pool.
 template <class F>
 auto broadcast(F&& f) {
     detail::WorkerCore* w = detail::current_worker();

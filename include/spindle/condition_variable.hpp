@@ -37,9 +37,11 @@
 
 namespace spindle {
 
+/// A condition variable for spindle::Mutex: a waiting task parks its fiber (a thread outside the
+/// pool blocks) and is woken in FIFO order.
 class ConditionVariable {
 public:
-    // label: shown in deadlock reports; nullptr or a string that outlives the object.
+    /// label: shown in deadlock reports; nullptr or a string that outlives the object.
     explicit ConditionVariable(const char* label = nullptr) noexcept : m_label(label) {}
     ~ConditionVariable() {
         m_lock.lock();
@@ -52,9 +54,9 @@ public:
     ConditionVariable(const ConditionVariable&) = delete;
     ConditionVariable& operator=(const ConditionVariable&) = delete;
 
-    // Releases lk's mutex, waits for a notification, reacquires the mutex. Throws
-    // std::logic_error if lk does not own its mutex; throws a deadlock breaker's exception
-    // (with the mutex reacquired) if the wait is cancelled.
+    /// Releases lk's mutex, waits for a notification, reacquires the mutex. Throws
+    /// std::logic_error if lk does not own its mutex; throws a deadlock breaker's exception
+    /// (with the mutex reacquired) if the wait is cancelled.
     void wait(std::unique_lock<Mutex>& lk) {
         if (!lk.owns_lock())
             throw std::logic_error(
@@ -81,13 +83,14 @@ public:
         node.rethrow_if_failed();
     }
 
+    /// Waits until pred() is true: the loop `while (!pred()) wait(lk);`.
     template <class Pred>
     void wait(std::unique_lock<Mutex>& lk, Pred pred) {
         while (!pred())
             wait(lk);
     }
 
-    // Wakes the oldest waiter, if any.
+    /// Wakes the oldest waiter, if any.
     void notify_one() noexcept {
         m_lock.lock();
         detail::WaitNode* n = m_waiters.pop_front();
@@ -96,7 +99,7 @@ public:
             detail::wake_node(*n);
     }
 
-    // Wakes every waiter.
+    /// Wakes every waiter.
     void notify_all() noexcept {
         detail::WaitList woken;
         m_lock.lock();
@@ -105,18 +108,19 @@ public:
         detail::wake_all(woken);  // never touches *this
     }
 
+    /// The label given at construction (shown in deadlock reports), or nullptr.
     const char* label() const noexcept { return m_label; }
 
 private:
-    friend struct detail::WaitTestAccess;  // white-box tests (tests/wait)
+    friend struct detail::WaitTestAccess;  ///< white-box tests (tests/wait)
     struct EnqueueArgs {
         ConditionVariable* cv;
         Mutex* mutex;
     };
 
-    // Runs once the waiter is ready to be woken (on a worker: on the next fiber, after the
-    // waiter's context is saved; the waiter cannot resume before this returns, because only
-    // this worker resumes it). Unlocking the mutex here may hand it off and wake another task.
+    /// Runs once the waiter is ready to be woken (on a worker: on the next fiber, after the
+    /// waiter's context is saved; the waiter cannot resume before this returns, because only
+    /// this worker resumes it). Unlocking the mutex here may hand it off and wake another task.
     static void enqueue(detail::WaitNode& node, void* arg) noexcept {
         auto* a = static_cast<EnqueueArgs*>(arg);
         Mutex* m = a->mutex;  // read before the node can be woken
@@ -135,7 +139,7 @@ private:
     }
 
     const char* const m_label;
-    detail::SpinLock m_lock;  // guards m_waiters
+    detail::SpinLock m_lock;  ///< guards m_waiters
     detail::WaitList m_waiters;
 };
 

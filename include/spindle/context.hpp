@@ -16,16 +16,16 @@
 namespace spindle {
 namespace detail {
 
-// One binding of a typed slot. Immutable once built; reference-counted so that a detached job
-// can keep the chain it captured alive after the binding's with_context() call returned. Each
-// frame holds a reference to its parent.
+/// One binding of a typed slot. Immutable once built; reference-counted so that a detached job
+/// can keep the chain it captured alive after the binding's with_context() call returned. Each
+/// frame holds a reference to its parent.
 struct ContextFrame {
     const ContextFrame* parent;
     const void* key;
     const void* value;
-    // Owners: the with_context() call that made it, each child frame, each detached job that
-    // captured it. Incremented relaxed (the incrementer already holds a reference), decremented
-    // acq_rel (the last owner sees every other owner's use before destroying).
+    /// Owners: the with_context() call that made it, each child frame, each detached job that
+    /// captured it. Incremented relaxed (the incrementer already holds a reference), decremented
+    /// acq_rel (the last owner sees every other owner's use before destroying).
     mutable std::atomic<std::size_t> refs;
     void (*destroy)(const ContextFrame*) noexcept;
 };
@@ -38,20 +38,20 @@ inline void release(const ContextFrame* f) noexcept {
     while (f != nullptr && f->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
         const ContextFrame* parent = f->parent;
         f->destroy(f);
-        f = parent;  // the destroyed frame held a reference to its parent
+        f = parent;  ///< the destroyed frame held a reference to its parent
     }
 }
 
-// The context itself: two words, copied when a job is created (no allocation, no atomic).
+/// The context itself: two words, copied when a job is created (no allocation, no atomic).
 struct Context {
     void* tlv = nullptr;
     const ContextFrame* frames = nullptr;
 };
 
-// The context of the code running on this thread. Written by the running code (tlv_set,
-// with_context), by a worker before it runs a job (the job's captured context) and when it
-// switches fibers (each fiber keeps its own); read by the same thread only. Fibers never
-// migrate (design-notes/0002), so a fiber always finds its context in this thread's slot.
+/// The context of the code running on this thread. Written by the running code (tlv_set,
+/// with_context), by a worker before it runs a job (the job's captured context) and when it
+/// switches fibers (each fiber keeps its own); read by the same thread only. Fibers never
+/// migrate (design-notes/0002), so a fiber always finds its context in this thread's slot.
 SPINDLE_API extern constinit thread_local Context tl_context SPINDLE_TLS_MODEL;
 
 inline Context current_context() noexcept {
@@ -68,18 +68,19 @@ struct TypedFrame : ContextFrame {
 
 }  // namespace detail
 
-// rustc's `tlv`: one pointer-sized value, null by default, propagated into every job. spindle
-// never dereferences it; keeping what it points to alive is the caller's business (as in rustc).
+/// rustc's `tlv`: one pointer-sized value, null by default, propagated into every job. spindle
+/// never dereferences it; keeping what it points to alive is the caller's business (as in rustc).
 inline void* tlv_get() noexcept {
     return detail::tl_context.tlv;
 }
+/// Sets the calling task's `tlv`; jobs it creates from now on start with this value.
 inline void tlv_set(void* value) noexcept {
     detail::tl_context.tlv = value;
 }
 
-// A typed slot. Declare one per kind of value (its address is its identity), e.g.
-//   static const spindle::ContextKey<std::string> k_request_id;
-//   spindle::with_context(k_request_id, std::string("r42"), [&] { ... k_request_id.get() ... });
+/// A typed slot. Declare one per kind of value (its address is its identity), e.g.
+///   static const spindle::ContextKey<std::string> k_request_id;
+///   spindle::with_context(k_request_id, std::string("r42"), [&] { ... k_request_id.get() ... });
 template <class T>
 class ContextKey {
 public:
@@ -87,8 +88,8 @@ public:
     ContextKey(const ContextKey&) = delete;
     ContextKey& operator=(const ContextKey&) = delete;
 
-    // The innermost value bound to this key in the current context, or nullptr. Valid while
-    // the current job (or the with_context call that bound it) runs.
+    /// The innermost value bound to this key in the current context, or nullptr. Valid while
+    /// the current job (or the with_context call that bound it) runs.
     const T* get() const noexcept {
         for (const detail::ContextFrame* f = detail::tl_context.frames; f != nullptr; f = f->parent)
             if (f->key == this)
@@ -97,9 +98,9 @@ public:
     }
 };
 
-// Runs f() with key bound to value (shadowing any outer binding of key), then restores the
-// previous context, also when f throws. Jobs created inside f see the binding; detached jobs
-// keep it alive for as long as they run.
+/// Runs f() with key bound to value (shadowing any outer binding of key), then restores the
+/// previous context, also when f throws. Jobs created inside f see the binding; detached jobs
+/// keep it alive for as long as they run.
 template <class T, class F>
 decltype(auto) with_context(const ContextKey<T>& key, std::type_identity_t<T> value, F&& f) {
     using Frame = detail::TypedFrame<T>;

@@ -35,11 +35,12 @@
 
 namespace spindle {
 
+/// A manual-reset event: set() releases every waiter and lets later waits through until reset().
 class Event {
 public:
-    // label: shown in deadlock reports; nullptr or a string that outlives the event.
+    /// label: shown in deadlock reports; nullptr or a string that outlives the event.
     explicit Event(const char* label = nullptr) noexcept : m_label(label) {}
-    // initially_set: the state after construction.
+    /// initially_set: the state after construction.
     Event(bool initially_set, const char* label) noexcept : m_set(initially_set), m_label(label) {}
     ~Event() {
         m_lock.lock();
@@ -51,7 +52,7 @@ public:
     Event(const Event&) = delete;
     Event& operator=(const Event&) = delete;
 
-    // Sets the event and wakes every waiter.
+    /// Sets the event and wakes every waiter.
     void set() noexcept {
         detail::WaitList woken;
         m_lock.lock();
@@ -62,29 +63,31 @@ public:
         detail::wake_all(woken);  // never touches *this
     }
 
-    // Clears the event; later waits block until the next set().
+    /// Clears the event; later waits block until the next set().
     void reset() noexcept {
         m_lock.lock();
         m_set.store(false, std::memory_order_relaxed);  // under the lock: ordered with set()
         m_lock.unlock();
     }
 
+    /// True between set() and the next reset().
     bool is_set() const noexcept {
         // acquire: pairs with set()'s release store.
         return m_set.load(std::memory_order_acquire);
     }
 
-    // Returns once the event is set. Throws only if a deadlock breaker cancels the wait.
+    /// Returns once the event is set. Throws only if a deadlock breaker cancels the wait.
     void wait() {
         if (is_set())
             return;
         wait_cold();
     }
 
+    /// The label given at construction (shown in deadlock reports), or nullptr.
     const char* label() const noexcept { return m_label; }
 
 private:
-    friend struct detail::WaitTestAccess;  // white-box tests (tests/wait)
+    friend struct detail::WaitTestAccess;  ///< white-box tests (tests/wait)
     [[gnu::noinline]] void wait_cold() {
         m_lock.lock();
         // Re-check under the lock: set() stores the flag and takes the waiters under the same
@@ -113,12 +116,12 @@ private:
         return queued;
     }
 
-    // true while set. Written by set() (release) and reset() (relaxed), both under m_lock;
-    // read by is_set()/wait() (acquire: pairs with set()'s release) and, under m_lock, by
-    // wait_cold().
+    /// true while set. Written by set() (release) and reset() (relaxed), both under m_lock;
+    /// read by is_set()/wait() (acquire: pairs with set()'s release) and, under m_lock, by
+    /// wait_cold().
     std::atomic<bool> m_set{false};
     const char* const m_label;
-    detail::SpinLock m_lock;  // guards m_waiters and the writes of m_set
+    detail::SpinLock m_lock;  ///< guards m_waiters and the writes of m_set
     detail::WaitList m_waiters;
 };
 

@@ -26,17 +26,17 @@ template <class T>
 inline constexpr bool is_optional_v<std::optional<T>> = true;
 }  // namespace detail
 
-// Calls f(element) once for every element of r (anything with random access and a size:
-// std::vector, std::span, std::views::iota(a, b), ...), potentially in parallel. f is called
-// concurrently, through a const reference, and receives what r's iterator dereferences to (so
-// it may modify a vector's elements).
-//
-// Grouping, as rustc's par_for_each_in: the index range is halved recursively with join()
-// down to groups of max(len / 128, 1) elements; the elements of a group run in index order on
-// one worker. Outside any pool it runs in the global pool.
-//
-// Exceptions, as rustc's parallel_guard: every element runs even if some throw; afterwards the
-// exception of the lowest-index element that threw is rethrown (the others are dropped).
+/// Calls f(element) once for every element of r (anything with random access and a size:
+/// std::vector, std::span, std::views::iota(a, b), ...), potentially in parallel. f is called
+/// concurrently, through a const reference, and receives what r's iterator dereferences to (so
+/// it may modify a vector's elements).
+///
+/// Grouping, as rustc's par_for_each_in: the index range is halved recursively with join()
+/// down to groups of max(len / 128, 1) elements; the elements of a group run in index order on
+/// one worker. Outside any pool it runs in the global pool.
+///
+/// Exceptions, as rustc's parallel_guard: every element runs even if some throw; afterwards the
+/// exception of the lowest-index element that threw is rethrown (the others are dropped).
 template <class Range, class F>
 requires detail::index_range<Range> &&
     std::invocable<const F&, std::ranges::range_reference_t<Range>>
@@ -57,15 +57,15 @@ void for_each(Range&& r, F f) {
         std::rethrow_exception(error);
 }
 
-// Like for_each, for a fallible f that returns std::optional<E> (std::nullopt = success).
-// Every element runs, whatever the others returned. Returns the error of the lowest-index
-// element that failed, or std::nullopt. (rustc's try_par_for_each_in returns whichever error
-// was stored last, which depends on timing; this choice is deterministic, and it is what
-// rustc's serial mode returns.)
-//
-// If some elements throw, the exception of the lowest-index one is rethrown, whatever errors
-// others returned (rustc resumes a panic in the same way). Errors other than the one returned
-// are destroyed.
+/// Like for_each, for a fallible f that returns std::optional<E> (std::nullopt = success).
+/// Every element runs, whatever the others returned. Returns the error of the lowest-index
+/// element that failed, or std::nullopt. (rustc's try_par_for_each_in returns whichever error
+/// was stored last, which depends on timing; this choice is deterministic, and it is what
+/// rustc's serial mode returns.)
+///
+/// If some elements throw, the exception of the lowest-index one is rethrown, whatever errors
+/// others returned (rustc resumes a panic in the same way). Errors other than the one returned
+/// are destroyed.
 template <class Range, class F>
 requires detail::index_range<Range> &&
     std::invocable<const F&, std::ranges::range_reference_t<Range>> &&

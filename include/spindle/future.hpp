@@ -55,7 +55,7 @@
 
 namespace spindle {
 
-// Thrown by Future::get() when the Promise was destroyed without a value or exception.
+/// Thrown by Future::get() when the Promise was destroyed without a value or exception.
 class SPINDLE_API BrokenPromise : public std::logic_error {
 public:
     BrokenPromise()
@@ -69,7 +69,7 @@ class SharedFuture;
 
 namespace detail {
 
-// The state a Promise shares with its Futures.
+/// The state a Promise shares with its Futures.
 template <class T>
 class FutureState {
 public:
@@ -94,7 +94,7 @@ public:
             delete this;
     }
 
-    // Claims the right to satisfy the state; throws std::logic_error if already claimed.
+    /// Claims the right to satisfy the state; throws std::logic_error if already claimed.
     void claim(const char* what) {
         // acquire/release are not needed: the claim only decides which setter proceeds; the
         // value is published by publish().
@@ -125,7 +125,7 @@ public:
         m_error = std::move(e);
         publish(k_error);
     }
-    // For ~Promise: breaks the promise if nobody satisfied it.
+    /// For ~Promise: breaks the promise if nobody satisfied it.
     void break_if_unsatisfied() noexcept {
         if (m_claimed.exchange(true, std::memory_order_relaxed))
             return;
@@ -144,7 +144,7 @@ public:
         wait_cold();
     }
 
-    // After wait(): the value, or rethrows the stored exception.
+    /// After wait(): the value, or rethrows the stored exception.
     Stored& value_or_throw() {
         if (m_status.load(std::memory_order_acquire) == k_error)
             std::rethrow_exception(m_error);
@@ -154,7 +154,7 @@ public:
     const char* label() const noexcept { return m_label; }
 
 private:
-    friend struct WaitTestAccess;  // white-box tests (tests/wait)
+    friend struct WaitTestAccess;  ///< white-box tests (tests/wait)
     static constexpr std::uint8_t k_empty = 0;
     static constexpr std::uint8_t k_value = 1;
     static constexpr std::uint8_t k_error = 2;
@@ -204,32 +204,34 @@ private:
         return queued;
     }
 
-    // Holders: the Promise and every Future/SharedFuture. Written by retain (relaxed) and
-    // release (acq_rel); the last release deletes the state.
+    /// Holders: the Promise and every Future/SharedFuture. Written by retain (relaxed) and
+    /// release (acq_rel); the last release deletes the state.
     std::atomic<std::uint32_t> m_refs{1};
-    // Set once by the setter that wins (relaxed exchange; it only picks the winner), reset by
-    // set_value if T's constructor throws.
+    /// Set once by the setter that wins (relaxed exchange; it only picks the winner), reset by
+    /// set_value if T's constructor throws.
     std::atomic<bool> m_claimed{false};
-    // k_empty until satisfied. Written once by publish() under m_lock (release); read by
-    // waiters (acquire: pairs with that store, makes m_buf / m_error visible).
+    /// k_empty until satisfied. Written once by publish() under m_lock (release); read by
+    /// waiters (acquire: pairs with that store, makes m_buf / m_error visible).
     std::atomic<std::uint8_t> m_status{k_empty};
     const char* const m_label;
-    SpinLock m_lock;  // guards m_waiters and the write of m_status
+    SpinLock m_lock;  ///< guards m_waiters and the write of m_status
     WaitList m_waiters;
-    std::exception_ptr m_error;  // written by the setter before publish(k_error)
+    std::exception_ptr m_error;  ///< written by the setter before publish(k_error)
     alignas(Stored) unsigned char m_buf[sizeof(Stored)];
 };
 
 }  // namespace detail
 
+/// The producing side of a one-shot value: set_value() or set_exception() once; its Future gets it.
+/// Destroyed unsatisfied, it hands the Future a BrokenPromise.
 template <class T>
 class Promise {
     static_assert(!std::is_reference_v<T>, "spindle::Promise<T&>: use std::reference_wrapper");
     using Arg = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
 
 public:
-    // label: shown in deadlock reports of waits on this promise's futures; nullptr or a
-    // string that outlives the shared state.
+    /// label: shown in deadlock reports of waits on this promise's futures; nullptr or a
+    /// string that outlives the shared state.
     explicit Promise(const char* label = nullptr) : m_state(new detail::FutureState<T>(label)) {}
     ~Promise() {
         if (m_state != nullptr) {
@@ -237,10 +239,11 @@ public:
             m_state->release();
         }
     }
+    /// Moves the shared state; o is left without one (valid() false).
     Promise(Promise&& o) noexcept
         : m_state(std::exchange(o.m_state, nullptr)),
           m_future_taken(std::exchange(o.m_future_taken, false)) {}
-    // Breaks the promise this one held, if unsatisfied, then takes o's.
+    /// Breaks the promise this one held, if unsatisfied, then takes o's.
     Promise& operator=(Promise&& o) noexcept {
         if (this != &o) {
             Promise dead(std::move(*this));
@@ -252,8 +255,8 @@ public:
     Promise(const Promise&) = delete;
     Promise& operator=(const Promise&) = delete;
 
-    // The Future for this promise; throws std::logic_error on a second call or a moved-from
-    // Promise.
+    /// The Future for this promise; throws std::logic_error on a second call or a moved-from
+    /// Promise.
     Future<T> get_future() {
         check("get_future");
         if (m_future_taken)
@@ -263,27 +266,30 @@ public:
         return Future<T>(m_state);
     }
 
-    // Stores the value and wakes every waiter. Throws std::logic_error if the promise is
-    // already satisfied (or moved from); T's constructor's exception propagates, leaving the
-    // promise unsatisfied.
+    /// Stores the value and wakes every waiter. Throws std::logic_error if the promise is
+    /// already satisfied (or moved from); T's constructor's exception propagates, leaving the
+    /// promise unsatisfied.
     void set_value(const Arg& v) requires(!std::is_void_v<T>) {
         check("set_value");
         m_state->set_value(v);
     }
+    /// As set_value(const Arg&), moving v.
     void set_value(Arg&& v) requires(!std::is_void_v<T>) {
         check("set_value");
         m_state->set_value(std::move(v));
     }
+    /// Satisfies a Promise<void>; the same rules as set_value(const Arg&).
     void set_value() requires std::is_void_v<T> {
         check("set_value");
         m_state->set_value();
     }
-    // Stores e (which must not be null) and wakes every waiter; their get() rethrows it.
+    /// Stores e (which must not be null) and wakes every waiter; their get() rethrows it.
     void set_exception(std::exception_ptr e) {
         check("set_exception");
         m_state->set_exception(std::move(e));
     }
 
+    /// True while the promise has a shared state (not moved from).
     bool valid() const noexcept { return m_state != nullptr; }
 
 private:
@@ -297,6 +303,8 @@ private:
 };
 
 template <class T>
+/// The consuming side of a one-shot value: get() waits for it and returns it, or rethrows
+/// the producer's exception (std::future for fibers).
 class Future {
 public:
     Future() noexcept = default;
@@ -304,7 +312,9 @@ public:
         if (m_state != nullptr)
             m_state->release();
     }
+    /// Moves the shared state; o is left without one.
     Future(Future&& o) noexcept : m_state(std::exchange(o.m_state, nullptr)) {}
+    /// Moves the shared state; o is left without one.
     Future& operator=(Future&& o) noexcept {
         if (this != &o) {
             if (m_state != nullptr)
@@ -316,17 +326,17 @@ public:
     Future(const Future&) = delete;
     Future& operator=(const Future&) = delete;
 
-    // Whether this Future has a state (false after get(), share(), a move, or default
-    // construction).
+    /// Whether this Future has a state (false after get(), share(), a move, or default
+    /// construction).
     bool valid() const noexcept { return m_state != nullptr; }
-    // Whether the value or exception is there (get() would not wait). Requires valid().
+    /// Whether the value or exception is there (get() would not wait). Requires valid().
     bool is_ready() const { return state("is_ready").ready(); }
-    // Waits until the value or exception is there.
+    /// Waits until the value or exception is there.
     void wait() const { state("wait").wait(); }
 
-    // Waits, then returns the value (moved out) or throws the stored exception; afterwards
-    // valid() is false. If a deadlock breaker cancels the wait, throws its exception and
-    // stays valid.
+    /// Waits, then returns the value (moved out) or throws the stored exception; afterwards
+    /// valid() is false. If a deadlock breaker cancels the wait, throws its exception and
+    /// stays valid.
     T get() {
         detail::FutureState<T>& s = state("get");
         s.wait();
@@ -341,12 +351,12 @@ public:
             return std::move(owned->value_or_throw());
     }
 
-    // Moves this Future's state into a SharedFuture; afterwards valid() is false.
+    /// Moves this Future's state into a SharedFuture; afterwards valid() is false.
     SharedFuture<T> share() noexcept { return SharedFuture<T>(std::exchange(m_state, nullptr)); }
 
 private:
     friend class Promise<T>;
-    friend struct detail::WaitTestAccess;  // white-box tests (tests/wait)
+    friend struct detail::WaitTestAccess;  ///< white-box tests (tests/wait)
     explicit Future(detail::FutureState<T>* s) noexcept : m_state(s) {}
     detail::FutureState<T>& state(const char* what) const {
         if (m_state == nullptr)
@@ -359,6 +369,8 @@ private:
 };
 
 template <class T>
+/// A copyable reference to a one-shot value: any number of tasks may wait for it and read
+/// it (std::shared_future for fibers).
 class SharedFuture {
 public:
     SharedFuture() noexcept = default;
@@ -366,29 +378,37 @@ public:
         if (m_state != nullptr)
             m_state->release();
     }
+    /// Another reference to the same shared state.
     SharedFuture(const SharedFuture& o) noexcept : m_state(o.m_state) {
         if (m_state != nullptr)
             m_state->retain();
     }
+    /// Another reference to the same shared state.
     SharedFuture& operator=(const SharedFuture& o) noexcept {
         SharedFuture copy(o);
         std::swap(m_state, copy.m_state);
         return *this;
     }
+    /// Moves the reference; o is left without one.
     SharedFuture(SharedFuture&& o) noexcept : m_state(std::exchange(o.m_state, nullptr)) {}
+    /// Moves the reference; o is left without one.
     SharedFuture& operator=(SharedFuture&& o) noexcept {
         SharedFuture moved(std::move(o));
         std::swap(m_state, moved.m_state);
         return *this;
     }
+    /// Takes over f's shared state (as f.share()).
     SharedFuture(Future<T>&& f) noexcept : SharedFuture(f.share()) {}  // NOLINT: implicit as std
 
+    /// True while this refers to a shared state (not moved from).
     bool valid() const noexcept { return m_state != nullptr; }
+    /// True once the value or exception is there.
     bool is_ready() const { return state("is_ready").ready(); }
+    /// Waits until the value or exception is there (parks in a task, blocks elsewhere).
     void wait() const { state("wait").wait(); }
 
-    // Waits, then returns a reference to the value (valid while any SharedFuture of this
-    // state lives) or throws the stored exception. May be called any number of times.
+    /// Waits, then returns a reference to the value (valid while any SharedFuture of this
+    /// state lives) or throws the stored exception. May be called any number of times.
     decltype(auto) get() const {
         detail::FutureState<T>& s = state("get");
         s.wait();
@@ -400,7 +420,7 @@ public:
 
 private:
     friend class Future<T>;
-    friend struct detail::WaitTestAccess;  // white-box tests (tests/wait)
+    friend struct detail::WaitTestAccess;  ///< white-box tests (tests/wait)
     explicit SharedFuture(detail::FutureState<T>* s) noexcept : m_state(s) {}
     detail::FutureState<T>& state(const char* what) const {
         if (m_state == nullptr)
@@ -430,9 +450,9 @@ void fulfil(Promise<R>& p, F& f) noexcept {
 }
 }  // namespace detail
 
-// Runs f() later on pool (a detached spawn) and returns a Future of its result; f's exception
-// is stored in the Future. If the pool is destroyed, it first runs f (a pool's destructor
-// waits for its detached jobs). label: for deadlock reports of waits on the Future.
+/// Runs f() later on pool (a detached spawn) and returns a Future of its result; f's exception
+/// is stored in the Future. If the pool is destroyed, it first runs f (a pool's destructor
+/// waits for its detached jobs). label: for deadlock reports of waits on the Future.
 template <class F, class R = std::invoke_result_t<std::decay_t<F>&>>
 Future<R> async(ThreadPool& pool, F&& f, const char* label = nullptr) {
     Promise<R> p(label);
@@ -441,7 +461,7 @@ Future<R> async(ThreadPool& pool, F&& f, const char* label = nullptr) {
     return fut;
 }
 
-// The same on the current worker's pool, or on the global pool from outside any pool.
+/// The same on the current worker's pool, or on the global pool from outside any pool.
 template <class F, class R = std::invoke_result_t<std::decay_t<F>&>>
 Future<R> async(F&& f, const char* label = nullptr) {
     Promise<R> p(label);

@@ -41,9 +41,10 @@
 
 namespace spindle {
 
+/// A one-shot counter that releases every waiter when it reaches zero (std::latch for fibers).
 class CountDownLatch {
 public:
-    // label: shown in deadlock reports; nullptr or a string that outlives the latch.
+    /// label: shown in deadlock reports; nullptr or a string that outlives the latch.
     explicit CountDownLatch(std::ptrdiff_t expected, const char* label = nullptr)
         : m_count(expected), m_label(label) {
         if (expected < 0)
@@ -60,8 +61,8 @@ public:
     CountDownLatch(const CountDownLatch&) = delete;
     CountDownLatch& operator=(const CountDownLatch&) = delete;
 
-    // Decrements the count by n; at zero, wakes every waiter. Throws std::logic_error (and
-    // changes nothing) if n is negative or greater than the remaining count.
+    /// Decrements the count by n; at zero, wakes every waiter. Throws std::logic_error (and
+    /// changes nothing) if n is negative or greater than the remaining count.
     void count_down(std::ptrdiff_t n = 1) {
         std::ptrdiff_t cur = m_count.load(std::memory_order_relaxed);
         for (;;) {
@@ -79,29 +80,30 @@ public:
         }
     }
 
-    // True if the count is zero.
+    /// True if the count is zero.
     bool try_wait() const noexcept {
         // acquire: pairs with count_down()'s release.
         return m_count.load(std::memory_order_acquire) == 0;
     }
 
-    // Returns once the count is zero. Throws only if a deadlock breaker cancels the wait.
+    /// Returns once the count is zero. Throws only if a deadlock breaker cancels the wait.
     void wait() {
         if (try_wait())
             return;
         wait_cold();
     }
 
-    // count_down(n), then wait().
+    /// count_down(n), then wait().
     void arrive_and_wait(std::ptrdiff_t n = 1) {
         count_down(n);
         wait();
     }
 
+    /// The label given at construction (shown in deadlock reports), or nullptr.
     const char* label() const noexcept { return m_label; }
 
 private:
-    friend struct detail::WaitTestAccess;  // white-box tests (tests/wait)
+    friend struct detail::WaitTestAccess;  ///< white-box tests (tests/wait)
     const char* label_text() const noexcept { return m_label != nullptr ? m_label : ""; }
 
     [[gnu::noinline]] void wait_cold() {
@@ -125,10 +127,10 @@ private:
                                    ") with a remaining count of " + std::to_string(cur));
     }
 
-    // The decrement that may reach zero happens under m_lock: a waiter that then sees zero
-    // without being woken (try_wait, wait's fast path) may destroy the latch at once, and the
-    // destructor takes m_lock, so it waits until this call no longer touches the latch
-    // (design-notes/0003, invariant W3).
+    /// The decrement that may reach zero happens under m_lock: a waiter that then sees zero
+    /// without being woken (try_wait, wait's fast path) may destroy the latch at once, and the
+    /// destructor takes m_lock, so it waits until this call no longer touches the latch
+    /// (design-notes/0003, invariant W3).
     [[gnu::noinline]] void count_down_to_zero_cold(std::ptrdiff_t n) {
         detail::WaitList woken;
         m_lock.lock();
@@ -168,12 +170,12 @@ private:
         return "remaining count " + std::to_string(l.m_count.load(std::memory_order_relaxed));
     }
 
-    // The remaining count. Written by count_down() (acq_rel CAS; the step to zero only under
-    // m_lock); read by wait/try_wait (acquire: pairs with the CAS's release) and describe
-    // (relaxed, informational).
+    /// The remaining count. Written by count_down() (acq_rel CAS; the step to zero only under
+    /// m_lock); read by wait/try_wait (acquire: pairs with the CAS's release) and describe
+    /// (relaxed, informational).
     std::atomic<std::ptrdiff_t> m_count;
     const char* const m_label;
-    detail::SpinLock m_lock;  // guards m_waiters
+    detail::SpinLock m_lock;  ///< guards m_waiters
     detail::WaitList m_waiters;
 };
 

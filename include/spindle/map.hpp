@@ -22,7 +22,7 @@ namespace spindle {
 
 namespace detail {
 
-// n uninitialised objects of type T; the owner constructs and destroys them.
+/// n uninitialised objects of type T; the owner constructs and destroys them.
 template <class T>
 class RawBuffer {
 public:
@@ -41,9 +41,9 @@ private:
 
 namespace detail {
 
-// Results that are cheap and safe to default-construct and then assign go straight into the
-// returned vector: one allocation, no final pass of moves. (Not bool: std::vector<bool>
-// packs bits, so writes to neighbouring elements would race.)
+/// Results that are cheap and safe to default-construct and then assign go straight into the
+/// returned vector: one allocation, no final pass of moves. (Not bool: std::vector<bool>
+/// packs bits, so writes to neighbouring elements would race.)
 template <class R>
 inline constexpr bool map_assigns_v =
     std::is_nothrow_default_constructible_v<R>&& std::is_nothrow_move_assignable_v<R> &&
@@ -69,8 +69,8 @@ std::vector<R> map_construct(It first, std::size_t len, const F& fn) {
     detail::RawBuffer<R> buffer(len);
     R* const out = buffer.data();
 
-    // What leaf and combine return for a range [lo, hi): on success (error null) out[lo, hi)
-    // holds constructed results; on failure none of out[lo, hi) is constructed.
+    /// What leaf and combine return for a range [lo, hi): on success (error null) out[lo, hi)
+    /// holds constructed results; on failure none of out[lo, hi) is constructed.
     struct Piece {
         std::exception_ptr error;
         std::size_t lo, hi;
@@ -112,7 +112,7 @@ std::vector<R> map_construct(It first, std::size_t len, const F& fn) {
     if (all.error)
         std::rethrow_exception(all.error);
 
-    // Every out[i] is constructed now; they are destroyed however the move below ends.
+    /// Every out[i] is constructed now; they are destroyed however the move below ends.
     struct Destroy {
         R* first;
         std::size_t n;
@@ -123,17 +123,17 @@ std::vector<R> map_construct(It first, std::size_t len, const F& fn) {
 
 }  // namespace detail
 
-// Returns {f(r[0]), f(r[1]), ...} as a std::vector, in input order, with the calls made
-// potentially in parallel; grouping and the rules for f are those of spindle::for_each. The
-// result type R is f's result, decayed. R needs a move constructor and nothing else:
-//   - if R is nothrow default-constructible and nothrow move-assignable (numbers, pointers,
-//     std::string, std::vector, std::unique_ptr, ...) the vector is allocated up front and
-//     each result is assigned to its element;
-//   - otherwise (no default constructor, say) each result is built in place in uninitialised
-//     storage and all are moved into the vector at the end, in one sequential pass.
-//
-// Exceptions: every element runs even if some throw; afterwards every result built is
-// destroyed and the exception of the lowest-index element that threw is rethrown.
+/// Returns {f(r[0]), f(r[1]), ...} as a std::vector, in input order, with the calls made
+/// potentially in parallel; grouping and the rules for f are those of spindle::for_each. The
+/// result type R is f's result, decayed. R needs a move constructor and nothing else:
+///   - if R is nothrow default-constructible and nothrow move-assignable (numbers, pointers,
+///     std::string, std::vector, std::unique_ptr, ...) the vector is allocated up front and
+///     each result is assigned to its element;
+///   - otherwise (no default constructor, say) each result is built in place in uninitialised
+///     storage and all are moved into the vector at the end, in one sequential pass.
+///
+/// Exceptions: every element runs even if some throw; afterwards every result built is
+/// destroyed and the exception of the lowest-index element that threw is rethrown.
 template <class Range, class F>
 requires detail::index_range<Range> &&
     std::invocable<const F&, std::ranges::range_reference_t<Range>>

@@ -59,9 +59,11 @@ namespace spindle {
 
 class ConditionVariable;
 
+/// A fiber-aware, FIFO-fair mutual-exclusion lock; may be held across spindle waits. Works with
+/// std::lock_guard and std::unique_lock.
 class Mutex {
 public:
-    // label: shown in deadlock reports; nullptr or a string that outlives the mutex.
+    /// label: shown in deadlock reports; nullptr or a string that outlives the mutex.
     explicit Mutex(const char* label = nullptr) noexcept : m_label(label) {}
     ~Mutex() {
         // Under m_lock: a deadlock breaker's cancel() may still be releasing it after
@@ -76,6 +78,8 @@ public:
     Mutex(const Mutex&) = delete;
     Mutex& operator=(const Mutex&) = delete;
 
+    /// Takes the lock: spins briefly, then parks the fiber (in a task) or blocks the thread until
+    /// it is handed the lock.
     void lock() {
         SPINDLE_LOCK_ORDER_ACQUIRE(m_label, this);
         std::uint32_t expected = k_unlocked;
@@ -88,6 +92,7 @@ public:
         m_holder.store(detail::current_holder(), std::memory_order_relaxed);
     }
 
+    /// Takes the lock if it is free and nobody waits; never waits.
     bool try_lock() noexcept {
         std::uint32_t expected = k_unlocked;
         // acquire: pairs with unlock()'s release CAS.
@@ -99,6 +104,7 @@ public:
         return true;
     }
 
+    /// Releases the lock, handing it to the first waiter if there is one.
     void unlock() noexcept {
         if (m_holder.load(std::memory_order_relaxed) != detail::current_holder()) [[unlikely]]
             unlock_misuse_cold();
@@ -112,19 +118,20 @@ public:
             hand_off_cold();
     }
 
-    // Whether some task holds it now (for diagnostics; it may change at once).
+    /// Whether some task holds it now (for diagnostics; it may change at once).
     bool is_locked() const noexcept {
         return m_state.load(std::memory_order_relaxed) != k_unlocked;
     }
+    /// The label given at construction (shown in deadlock reports), or nullptr.
     const char* label() const noexcept { return m_label; }
 
 private:
-    friend struct detail::WaitTestAccess;  // white-box tests (tests/wait)
+    friend struct detail::WaitTestAccess;  ///< white-box tests (tests/wait)
     friend class ConditionVariable;
 
     static constexpr std::uint32_t k_unlocked = 0;
-    static constexpr std::uint32_t k_locked = 1;   // held, nobody queued
-    static constexpr std::uint32_t k_waiters = 2;  // held, m_waiters not empty
+    static constexpr std::uint32_t k_locked = 1;   ///< held, nobody queued
+    static constexpr std::uint32_t k_waiters = 2;  ///< held, m_waiters not empty
     static constexpr int k_spins = 32;
 
     [[gnu::noinline]] void lock_cold() {
@@ -224,18 +231,18 @@ private:
         return "held by " + detail::describe_holder(m.m_holder.load(std::memory_order_relaxed));
     }
 
-    // k_unlocked / k_locked / k_waiters. k_unlocked <-> k_locked by lock-free CAS (acquire on
-    // lock, release on unlock: they pair with each other); k_locked -> k_waiters only by a
-    // waiter under m_lock; out of k_waiters only under m_lock, by the holder's hand-off or a
-    // cancel (relaxed: the hand-off is ordered by the wake-up, see hand_off_cold).
+    /// k_unlocked / k_locked / k_waiters. k_unlocked <-> k_locked by lock-free CAS (acquire on
+    /// lock, release on unlock: they pair with each other); k_locked -> k_waiters only by a
+    /// waiter under m_lock; out of k_waiters only under m_lock, by the holder's hand-off or a
+    /// cancel (relaxed: the hand-off is ordered by the wake-up, see hand_off_cold).
     std::atomic<std::uint32_t> m_state{k_unlocked};
-    // Who holds it (detail::current_holder()), 0 when nobody. Written by the acquirer after
-    // its acquire, by unlock() before its release, and by the hand-off for the new holder;
-    // read by unlock()'s check (same thread as the write) and by describe(). Relaxed: it is
-    // informational, and the holder's own reads are ordered by program order or the wake-up.
+    /// Who holds it (detail::current_holder()), 0 when nobody. Written by the acquirer after
+    /// its acquire, by unlock() before its release, and by the hand-off for the new holder;
+    /// read by unlock()'s check (same thread as the write) and by describe(). Relaxed: it is
+    /// informational, and the holder's own reads are ordered by program order or the wake-up.
     std::atomic<std::uintptr_t> m_holder{0};
     const char* const m_label;
-    detail::SpinLock m_lock;  // guards m_waiters and the transitions out of k_waiters
+    detail::SpinLock m_lock;  ///< guards m_waiters and the transitions out of k_waiters
     detail::WaitList m_waiters;
 };
 

@@ -54,13 +54,13 @@ void parallel_branches(Fns& fns,
 
 }  // namespace detail
 
-// Runs every closure fs...() once, potentially in parallel, and returns when all of them have
-// finished; their results, if any, are discarded. The first closure runs inline on the calling
-// worker; the others are spawned in a scope (spindle::scope), last first. Outside any pool it
-// runs in the global pool.
-//
-// Exceptions, as rustc's parallel_guard: every closure runs even if some throw; afterwards
-// the exception of the first closure in argument order that threw is rethrown.
+/// Runs every closure fs...() once, potentially in parallel, and returns when all of them have
+/// finished; their results, if any, are discarded. The first closure runs inline on the calling
+/// worker; the others are spawned in a scope (spindle::scope), last first. Outside any pool it
+/// runs in the global pool.
+///
+/// Exceptions, as rustc's parallel_guard: every closure runs even if some throw; afterwards
+/// the exception of the first closure in argument order that threw is rethrown.
 template <class... Fs>
 requires(std::is_invocable_v<std::remove_reference_t<Fs>&>&&...) void parallel(Fs&&... fs) {
     constexpr std::size_t n = sizeof...(Fs);

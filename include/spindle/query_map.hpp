@@ -50,16 +50,16 @@
 
 namespace spindle {
 
-// A wait that would close a cycle of queries. Thrown by QueryMap::get_or_compute.
+/// A wait that would close a cycle of queries. Thrown by QueryMap::get_or_compute.
 class SPINDLE_API QueryCycleError : public std::runtime_error {
 public:
-    // keys: the cycle in dependency order (see the header comment); not empty.
+    /// keys: the cycle in dependency order (see the header comment); not empty.
     explicit QueryCycleError(std::vector<std::string> keys)
         : std::runtime_error(format(keys)),
           m_keys(std::make_shared<const std::vector<std::string>>(std::move(keys))) {}
 
-    // keys()[0] is the query that was waited for; the computation of keys()[i] waits for
-    // keys()[i + 1]; the last one (the waiter's innermost query) waits for keys()[0].
+    /// keys()[0] is the query that was waited for; the computation of keys()[i] waits for
+    /// keys()[i + 1]; the last one (the waiter's innermost query) waits for keys()[0].
     const std::vector<std::string>& keys() const noexcept { return *m_keys; }
 
 private:
@@ -70,7 +70,7 @@ private:
         s += keys.empty() ? std::string("?") : keys.front();
         return s;
     }
-    // Shared so that copying the exception (rethrow to several waiters) cannot throw.
+    /// Shared so that copying the exception (rethrow to several waiters) cannot throw.
     std::shared_ptr<const std::vector<std::string>> m_keys;
 };
 
@@ -78,13 +78,13 @@ namespace detail {
 
 struct QueryEntryBase;
 
-// One in-flight computation: the value bound to k_query_chain while f runs. It lives in the
-// context frame that with_context allocates, which every job created inside the computation
-// keeps alive, and each frame keeps its parent alive — so `parent` is valid as long as this is.
+/// One in-flight computation: the value bound to k_query_chain while f runs. It lives in the
+/// context frame that with_context allocates, which every job created inside the computation
+/// keeps alive, and each frame keeps its parent alive — so `parent` is valid as long as this is.
 struct QueryJob {
     QueryJob(const QueryJob* p, const QueryEntryBase* e) noexcept
         : parent(p), entry(e), depth(p != nullptr ? p->depth + 1 : 0), jump(jump_for(p)) {}
-    // with_context moves its value into the frame; nobody else can see it before that.
+    /// with_context moves its value into the frame; nobody else can see it before that.
     QueryJob(QueryJob&& o) noexcept
         : parent(o.parent),
           entry(o.entry),
@@ -95,24 +95,24 @@ struct QueryJob {
     QueryJob& operator=(const QueryJob&) = delete;
     QueryJob& operator=(QueryJob&&) = delete;
 
-    // The innermost query of the context that started this computation (the one that waits
-    // for this one to finish), or nullptr for a top-level call.
+    /// The innermost query of the context that started this computation (the one that waits
+    /// for this one to finish), or nullptr for a top-level call.
     const QueryJob* parent;
-    // The entry being computed; nullptr marks "no chain" (without_query_chain).
+    /// The entry being computed; nullptr marks "no chain" (without_query_chain).
     const QueryEntryBase* entry;
-    // Ancestors: depth (0 for a top-level query) and a skew-binary jump pointer (Myers 1983),
-    // so that the ancestor at any depth is found in O(log depth) steps (ancestor_at): a cycle
-    // search in a chain of queries 200,000 deep does not walk the chain.
+    /// Ancestors: depth (0 for a top-level query) and a skew-binary jump pointer (Myers 1983),
+    /// so that the ancestor at any depth is found in O(log depth) steps (ancestor_at): a cycle
+    /// search in a chain of queries 200,000 deep does not walk the chain.
     const std::uint32_t depth;
     const QueryJob* const jump;
-    // Set when f has returned or thrown, before the entry is published. Written by the
-    // computing task (release store); read by cycle searches (acquire load, under the graph
-    // mutex), which stop at finished jobs: a finished computation waits for nothing. Pairs
-    // only with itself: everything else the search reads is guarded by the graph mutex.
+    /// Set when f has returned or thrown, before the entry is published. Written by the
+    /// computing task (release store); read by cycle searches (acquire load, under the graph
+    /// mutex), which stop at finished jobs: a finished computation waits for nothing. Pairs
+    /// only with itself: everything else the search reads is guarded by the graph mutex.
     mutable std::atomic<bool> finished{false};
-    // The cycle search that last reached this job (find_query_cycle's epoch), so that a
-    // search visits each job once without a hash set: a chain of queries 200,000 deep is
-    // walked in well under a millisecond. Guarded by query_graph_mutex().
+    /// The cycle search that last reached this job (find_query_cycle's epoch), so that a
+    /// search visits each job once without a hash set: a chain of queries 200,000 deep is
+    /// walked in well under a millisecond. Guarded by query_graph_mutex().
     mutable std::uint64_t search_epoch = 0;
 
     static const QueryJob* jump_for(const QueryJob* p) noexcept {
@@ -125,56 +125,56 @@ struct QueryJob {
     }
 };
 
-// x's ancestor (or x itself) at depth d <= x->depth.
+/// x's ancestor (or x itself) at depth d <= x->depth.
 inline const QueryJob* ancestor_at(const QueryJob* x, std::uint32_t d) noexcept {
     while (x->depth > d)
         x = (x->jump != nullptr && x->jump->depth >= d) ? x->jump : x->parent;
     return x;
 }
 
-// The part of a QueryMap entry that the cycle search and the wait callbacks need.
+/// The part of a QueryMap entry that the cycle search and the wait callbacks need.
 struct QueryEntryBase {
     enum class State : std::uint8_t { computing, done, failed };
 
-    // The shard lock guarding this entry's state, waiters and waiting_jobs.
+    /// The shard lock guarding this entry's state, waiters and waiting_jobs.
     SpinLock* lock = nullptr;
-    // The map's label or nullptr (for WaitSite and error messages).
+    /// The map's label or nullptr (for WaitSite and error messages).
     const char* label = nullptr;
-    // The key as text (for QueryCycleError and deadlock reports).
+    /// The key as text (for QueryCycleError and deadlock reports).
     std::string (*key_string)(const QueryEntryBase&) = nullptr;
-    // Guarded by *lock.
+    /// Guarded by *lock.
     State state = State::computing;
     WaitList waiters;
-    // The innermost query of each queued waiter that has one: the waits-for edges
-    // (job -> this entry) of the query graph. Written with *lock and the graph mutex both held
-    // (lock first); read by cycle searches with the graph mutex held.
+    /// The innermost query of each queued waiter that has one: the waits-for edges
+    /// (job -> this entry) of the query graph. Written with *lock and the graph mutex both held
+    /// (lock first); read by cycle searches with the graph mutex held.
     std::vector<const QueryJob*> waiting_jobs;
-    // The depth of this entry's computation (its QueryJob) once it has begun, else
-    // k_not_begun. A depth, not a pointer: the computation's job is freed when it finishes,
-    // while a search can find it, alive, as the ancestor at this depth of a job that waits
-    // for it. Written once by the computing task (release); read by cycle searches (acquire).
+    /// The depth of this entry's computation (its QueryJob) once it has begun, else
+    /// k_not_begun. A depth, not a pointer: the computation's job is freed when it finishes,
+    /// while a search can find it, alive, as the ancestor at this depth of a job that waits
+    /// for it. Written once by the computing task (release); read by cycle searches (acquire).
     static constexpr std::uint32_t k_not_begun = UINT32_MAX;
     std::atomic<std::uint32_t> computing_depth{k_not_begun};
-    // This entry's index in query_branches() while waiting_jobs is not empty. Guarded by the
-    // graph mutex.
+    /// This entry's index in query_branches() while waiting_jobs is not empty. Guarded by the
+    /// graph mutex.
     std::size_t branch_index = 0;
 };
 
-// Guards every entry's waiting_jobs, across all QueryMaps (a cycle may run through several).
-// Taken only on slow paths: a wait on a query still being computed, the completion of a query
-// that had waiters, and cancelling a wait. Lock order: a shard lock, then this.
+/// Guards every entry's waiting_jobs, across all QueryMaps (a cycle may run through several).
+/// Taken only on slow paths: a wait on a query still being computed, the completion of a query
+/// that had waiters, and cancelling a wait. Lock order: a shard lock, then this.
 inline std::mutex& query_graph_mutex() {
     static std::mutex m;
     return m;
 }
 
-// The entries whose waiting_jobs is not empty, across all maps: the only places where a
-// waits-for path can leave a chain of ancestors. Guarded by query_graph_mutex().
+/// The entries whose waiting_jobs is not empty, across all maps: the only places where a
+/// waits-for path can leave a chain of ancestors. Guarded by query_graph_mutex().
 inline std::vector<QueryEntryBase*>& query_branches() {
     static std::vector<QueryEntryBase*> b;
     return b;
 }
-// Adds the waits-for edge job -> e (caller holds e's lock and the graph mutex).
+/// Adds the waits-for edge job -> e (caller holds e's lock and the graph mutex).
 inline void add_wait_edge(QueryEntryBase& e, const QueryJob* job) {
     std::vector<QueryEntryBase*>& b = query_branches();
     if (e.waiting_jobs.empty()) {
@@ -190,7 +190,7 @@ inline void add_wait_edge(QueryEntryBase& e, const QueryJob* job) {
     }
     e.waiting_jobs.push_back(job);
 }
-// Called after e.waiting_jobs lost elements (caller holds the graph mutex).
+/// Called after e.waiting_jobs lost elements (caller holds the graph mutex).
 inline void edges_removed(QueryEntryBase& e) noexcept {
     if (!e.waiting_jobs.empty())
         return;
@@ -203,7 +203,7 @@ inline void edges_removed(QueryEntryBase& e) noexcept {
     }
 }
 
-// The propagated "innermost query" of the running task.
+/// The propagated "innermost query" of the running task.
 inline constinit const ContextKey<QueryJob> k_query_chain{};
 
 inline const QueryJob* current_query_job() noexcept {
@@ -211,12 +211,12 @@ inline const QueryJob* current_query_job() noexcept {
     return (j != nullptr && j->entry != nullptr) ? j : nullptr;
 }
 
-// Is there a path of waits-for edges from the computation of `target` to `start`? Edges: a job
-// waits for each of its child computations (child.parent == job) and for every entry that one
-// of its tasks is queued on (job is in entry.waiting_jobs). Searches backwards from start
-// (breadth first over parents and the jobs waiting on each job's entry) and returns the keys
-// of the path found, target first, start last; empty if there is none. Caller holds
-// query_graph_mutex().
+/// Is there a path of waits-for edges from the computation of `target` to `start`? Edges: a job
+/// waits for each of its child computations (child.parent == job) and for every entry that one
+/// of its tasks is queued on (job is in entry.waiting_jobs). Searches backwards from start
+/// (breadth first over parents and the jobs waiting on each job's entry) and returns the keys
+/// of the path found, target first, start last; empty if there is none. Caller holds
+/// query_graph_mutex().
 inline std::vector<std::string> find_query_cycle_exact(const QueryJob* start,
                                                        const QueryEntryBase* target) {
     constexpr std::size_t k_none = static_cast<std::size_t>(-1);
@@ -224,8 +224,8 @@ inline std::vector<std::string> find_query_cycle_exact(const QueryJob* start,
         const QueryJob* job;
         std::size_t pred;  // index (in seen) of the job this one waits for
     };
-    // Both guarded by the graph mutex, which the caller holds: one search at a time. The
-    // vector keeps its capacity from search to search.
+    /// Both guarded by the graph mutex, which the caller holds: one search at a time. The
+    /// vector keeps its capacity from search to search.
     static std::uint64_t epoch = 0;
     static std::vector<Seen> seen;
     ++epoch;
@@ -265,22 +265,22 @@ inline std::string query_key_text(const QueryJob* j) {
     return e.label != nullptr ? std::string(e.label) + "(" + s + ")" : s;
 }
 
-// find_query_cycle_exact's answer without walking chains of ancestors: a path from target's
-// computation to start consists of ancestor chains (a job waits for its children) joined by
-// waits-for edges, and such an edge can only leave a chain at an entry in query_branches().
-// So: from each chain head h (start, then every job waiting on a branch reached), test with
-// ancestor_at whether target's computation is above h (found) and which branch computations
-// are above h (their waiting jobs become heads). That ignores the finished flags: a path found
-// is checked job by job, and if a finished job (which waits for nothing) lies on it, the exact
-// search decides. Cost: O((heads + heads x branches) log depth), so chains shallower than a few
-// times the number of branches take the exact search. Caller holds the graph mutex.
+/// find_query_cycle_exact's answer without walking chains of ancestors: a path from target's
+/// computation to start consists of ancestor chains (a job waits for its children) joined by
+/// waits-for edges, and such an edge can only leave a chain at an entry in query_branches().
+/// So: from each chain head h (start, then every job waiting on a branch reached), test with
+/// ancestor_at whether target's computation is above h (found) and which branch computations
+/// are above h (their waiting jobs become heads). That ignores the finished flags: a path found
+/// is checked job by job, and if a finished job (which waits for nothing) lies on it, the exact
+/// search decides. Cost: O((heads + heads x branches) log depth), so chains shallower than a few
+/// times the number of branches take the exact search. Caller holds the graph mutex.
 inline std::vector<std::string> find_query_cycle(const QueryJob* start,
                                                  const QueryEntryBase* target) {
     const std::uint32_t td = target->computing_depth.load(std::memory_order_acquire);
-    // Not begun yet: it waits for nothing yet (its own later waits will find this edge).
+    /// Not begun yet: it waits for nothing yet (its own later waits will find this edge).
     if (td == QueryEntryBase::k_not_begun)
         return {};
-    // A shallow chain is cheaper to walk than the branches are to scan.
+    /// A shallow chain is cheaper to walk than the branches are to scan.
     const std::vector<QueryEntryBase*>& branches = query_branches();
     if (start->depth <= 4 * branches.size() + 256)
         return find_query_cycle_exact(start, target);
@@ -290,7 +290,7 @@ inline std::vector<std::string> find_query_cycle(const QueryJob* start,
         std::size_t pred;     // the head whose chain holds `via`
         const QueryJob* via;  // job waits on via's entry
     };
-    static std::uint64_t epoch = 0;  // guarded by the graph mutex, as is search_epoch
+    static std::uint64_t epoch = 0;  ///< guarded by the graph mutex, as is search_epoch
     ++epoch;
     std::vector<Head> heads{{start, k_none, nullptr}};
     start->search_epoch = epoch;
@@ -342,7 +342,7 @@ inline std::vector<std::string> find_query_cycle(const QueryJob* start,
     return {};
 }
 
-// Key to text: operator<< if there is one, else the type and the hash.
+/// Key to text: operator<< if there is one, else the type and the hash.
 template <class K>
 concept Streamable = requires(std::ostream& os, const K& k) {
     os << k;
@@ -363,29 +363,32 @@ std::string query_key_to_string(const K& k) {
 
 }  // namespace detail
 
-// Runs f() outside any query chain: jobs it creates do not belong to the computation that
-// calls it (use it for detached work a computation does not wait for).
+/// Runs f() outside any query chain: jobs it creates do not belong to the computation that
+/// calls it (use it for detached work a computation does not wait for).
 template <class F>
 decltype(auto) without_query_chain(F&& f) {
     return with_context(detail::k_query_chain, detail::QueryJob(nullptr, nullptr),
                         std::forward<F>(f));
 }
 
+/// Single-flight memoisation with cycle detection: get_or_compute(key, f) runs f once per key;
+/// concurrent callers of the same key park until its value or exception is ready, and a wait
+/// that would close a cycle of queries throws QueryCycleError (design-notes/0004).
 template <class K, class V, class Hash = std::hash<K>, class Eq = std::equal_to<K>>
 class QueryMap {
 public:
     QueryMap() = default;
-    // label: shown in QueryCycleError messages (label(key)) and in deadlock reports.
+    /// label: shown in QueryCycleError messages (label(key)) and in deadlock reports.
     explicit QueryMap(std::string label) : m_label(std::move(label)) {}
     QueryMap(const QueryMap&) = delete;
     QueryMap& operator=(const QueryMap&) = delete;
-    // Must not be called while any get_or_compute on this map is running.
+    /// Must not be called while any get_or_compute on this map is running.
     ~QueryMap() = default;
 
-    // The value of key, computing it with f() (which must return something V can be built
-    // from) if no caller has yet; see the header comment. Rethrows f's exception (to this and
-    // every other caller of key), QueryCycleError if waiting would close a cycle, or the error
-    // a deadlock breaker failed the wait with.
+    /// The value of key, computing it with f() (which must return something V can be built
+    /// from) if no caller has yet; see the header comment. Rethrows f's exception (to this and
+    /// every other caller of key), QueryCycleError if waiting would close a cycle, or the error
+    /// a deadlock breaker failed the wait with.
     template <class F>
     const V& get_or_compute(const K& key, F&& f) {
         // A query chain recurses through here: continue on a new stack segment when the
@@ -427,8 +430,8 @@ public:
         return wait_cold(*e);  // releases s.lock
     }
 
-    // The value of key if it has been computed successfully, else nullptr (absent, still
-    // computing, or failed). Never waits.
+    /// The value of key if it has been computed successfully, else nullptr (absent, still
+    /// computing, or failed). Never waits.
     const V* try_get(const K& key) const {
         const Shard& s = shard_for(key);
         s.lock.lock();
@@ -440,7 +443,7 @@ public:
         return r;
     }
 
-    // Number of keys ever requested: computing, done or failed.
+    /// Number of keys ever requested: computing, done or failed.
     std::size_t size() const {
         std::size_t n = 0;
         for (const Shard& s : m_shards) {
@@ -451,6 +454,7 @@ public:
         return n;
     }
 
+    /// The map's label (shown in cycle errors and deadlock reports).
     const std::string& label() const noexcept { return m_label; }
 
 private:
@@ -477,8 +481,8 @@ private:
         return static_cast<std::size_t>((h * 0x9E3779B97F4A7C15ull) >> (64 - k_shard_bits));
     }
 
-    // The first caller of a key: run f with the query bound as the innermost of the chain,
-    // then publish the result and wake the waiters.
+    /// The first caller of a key: run f with the query bound as the innermost of the chain,
+    /// then publish the result and wake the waiters.
     template <class F>
     const V& compute(Entry& e, F& f) {
         std::exception_ptr err;
@@ -521,7 +525,7 @@ private:
         return *e.value;
     }
 
-    // Called with e's shard lock held and e computing.
+    /// Called with e's shard lock held and e computing.
     const V& wait_cold(Entry& e) {
         const detail::QueryJob* me = detail::current_query_job();
         if (me != nullptr) {
@@ -561,7 +565,7 @@ private:
         e->lock->unlock();
     }
 
-    // WaitSite::cancel: unlink the node (and its waits-for edge) if it is still queued.
+    /// WaitSite::cancel: unlink the node (and its waits-for edge) if it is still queued.
     static bool cancel_wait(detail::WaitNode& node) noexcept {
         auto* e = static_cast<Entry*>(const_cast<void*>(node.site.object));
         e->lock->lock();

@@ -17,24 +17,24 @@
 
 namespace spindle {
 
-// Returns identity ⊕ t(r[0]) ⊕ t(r[1]) ⊕ ... ⊕ t(r[n-1]), where a ⊕ b is reduce_op(a, b) and
-// t is transform_op; identity when r is empty. Outside any pool it runs in the global pool.
-//
-// Splitting is adaptive (see spindle::parallel_for; min_len as there). Each piece starts from
-// a copy of identity and folds its elements in index order, acc = reduce_op(move(acc),
-// t(x)); two adjacent pieces are combined as reduce_op(left, right). So:
-//   - the operands always keep their index order: reduce_op need not be commutative;
-//   - reduce_op must be associative, and identity an identity for it (it is used once per
-//     piece), for the result to be the serial one;
-//   - the bracketing (which pieces are formed) depends on timing, so an operation that is only
-//     approximately associative (floating-point addition) may give different results from run
-//     to run.
-// reduce_op and transform_op are called concurrently, through const references. T must be
-// copy constructible (identity is copied for each piece) and move assignable.
-//
-// Exceptions: a piece stops at the first call that throws, the other pieces go on; after all
-// pieces have finished, the exception of the leftmost (lowest-index) failing call is
-// rethrown. Unlike for_each, not every element is visited after a failure.
+/// Returns identity ⊕ t(r[0]) ⊕ t(r[1]) ⊕ ... ⊕ t(r[n-1]), where a ⊕ b is reduce_op(a, b) and
+/// t is transform_op; identity when r is empty. Outside any pool it runs in the global pool.
+///
+/// Splitting is adaptive (see spindle::parallel_for; min_len as there). Each piece starts from
+/// a copy of identity and folds its elements in index order, acc = reduce_op(move(acc),
+/// t(x)); two adjacent pieces are combined as reduce_op(left, right). So:
+///   - the operands always keep their index order: reduce_op need not be commutative;
+///   - reduce_op must be associative, and identity an identity for it (it is used once per
+///     piece), for the result to be the serial one;
+///   - the bracketing (which pieces are formed) depends on timing, so an operation that is only
+///     approximately associative (floating-point addition) may give different results from run
+///     to run.
+/// reduce_op and transform_op are called concurrently, through const references. T must be
+/// copy constructible (identity is copied for each piece) and move assignable.
+///
+/// Exceptions: a piece stops at the first call that throws, the other pieces go on; after all
+/// pieces have finished, the exception of the leftmost (lowest-index) failing call is
+/// rethrown. Unlike for_each, not every element is visited after a failure.
 template <class Range, class T, class ReduceOp, class TransformOp>
 requires detail::index_range<Range> &&
     std::invocable<const TransformOp&, std::ranges::range_reference_t<Range>>
@@ -62,8 +62,8 @@ requires detail::index_range<Range> &&
         [&]() -> T { return detail::adaptive_split_all(len, min_len, leaf, combine); });
 }
 
-// transform_reduce with the identity transform: identity ⊕ r[0] ⊕ ... ⊕ r[n-1]. The same
-// guarantees; op is called as op(T, element) within a piece and op(T, T) between pieces.
+/// transform_reduce with the identity transform: identity ⊕ r[0] ⊕ ... ⊕ r[n-1]. The same
+/// guarantees; op is called as op(T, element) within a piece and op(T, T) between pieces.
 template <class Range, class T, class Op>
 requires detail::index_range<Range> T reduce(Range&& r,
                                              T identity,

@@ -14,15 +14,16 @@
 
 namespace spindle {
 
+/// Where scope()'s closures spawn: every job spawned here finishes before scope() returns.
 class Scope {
 public:
     Scope(const Scope&) = delete;
     Scope& operator=(const Scope&) = delete;
 
-    // Runs f later on the scope's pool. f is invoked as f(scope) if that compiles, else as
-    // f(). It may capture references to anything that outlives the scope() call. An exception
-    // escaping f is kept (the first one wins) and rethrown by scope() after every spawned job
-    // has finished.
+    /// Runs f later on the scope's pool. f is invoked as f(scope) if that compiles, else as
+    /// f(). It may capture references to anything that outlives the scope() call. An exception
+    /// escaping f is kept (the first one wins) and rethrown by scope() after every spawned job
+    /// has finished.
     template <class F>
     void spawn(F&& f);
 
@@ -36,8 +37,8 @@ private:
             m_error = std::move(e);
     }
 
-    // Every scope spawn, whatever its closure type, runs through the same `execute` function,
-    // so scope() can tell its own spawns from other jobs (see the helping loop there).
+    /// Every scope spawn, whatever its closure type, runs through the same `execute` function,
+    /// so scope() can tell its own spawns from other jobs (see the helping loop there).
     struct SpawnJobBase : detail::Job {
         SpawnJobBase(void (*body)(SpawnJobBase*) noexcept, Scope* s) noexcept
             : Job(&SpawnJobBase::execute_any), run_body(body), scope(s) {}
@@ -88,8 +89,8 @@ private:
     friend std::invoke_result_t<F&, Scope&> scope(F&& f);
 
     detail::Registry* m_registry;
-    detail::CountLatch m_pending{1};  // spawned jobs not yet finished, plus one for the body
-    // Written once by the first failing job (exchange), read by the owner after the latch.
+    detail::CountLatch m_pending{1};  ///< spawned jobs not yet finished, plus one for the body
+    /// Written once by the first failing job (exchange), read by the owner after the latch.
     std::atomic<bool> m_failed{false};
     std::exception_ptr m_error;
 };
@@ -109,17 +110,17 @@ void Scope::spawn(F&& f) {
     }
 }
 
-// Creates a Scope, runs f(scope) inline on the calling worker (in the global pool when called
-// from outside any pool) and waits for every job spawned in it; the wait parks the fiber if
-// needed. Returns f's result. Rethrows f's exception if it threw, else the first exception of
-// a spawned job, in both cases only after every spawned job finished.
+/// Creates a Scope, runs f(scope) inline on the calling worker (in the global pool when called
+/// from outside any pool) and waits for every job spawned in it; the wait parks the fiber if
+/// needed. Returns f's result. Rethrows f's exception if it threw, else the first exception of
+/// a spawned job, in both cases only after every spawned job finished.
 template <class F>
 std::invoke_result_t<F&, Scope&> scope(F&& f) {
     using R = std::invoke_result_t<F&, Scope&>;
     detail::WorkerCore* w = detail::current_worker();
     if (w == nullptr) [[unlikely]]
         return global_pool().install([&]() -> R { return spindle::scope(f); });
-    // Deep recursion through scope continues on a new stack segment (spindle/stack.hpp).
+    /// Deep recursion through scope continues on a new stack segment (spindle/stack.hpp).
     if (detail::stack_check_hit() && !detail::stack_check_cold()) [[unlikely]]
         return detail::call_on_segment(detail::k_default_segment_size,
                                        [&]() -> R { return spindle::scope(f); });
@@ -130,11 +131,11 @@ std::invoke_result_t<F&, Scope&> scope(F&& f) {
     detail::Outcome<decltype(body)> out;
     out.run(body);
     s.m_pending.count_down();
-    // Our own unstolen spawns run here rather than after a park (detail::run_own_spawns).
+    /// Our own unstolen spawns run here rather than after a park (detail::run_own_spawns).
     detail::run_own_spawns(w, mark, s.m_pending.latch(),
                            [&](const detail::Job* j) { return Scope::is_spawn_of(j, &s); });
     detail::wait_for(s.m_pending.latch());
-    detail::set_context(saved);  // the body may have changed it; the caller gets its own back
+    detail::set_context(saved);  ///< the body may have changed it; the caller gets its own back
     if (out.error)
         std::rethrow_exception(out.error);
     if (s.m_failed.load(std::memory_order_relaxed))

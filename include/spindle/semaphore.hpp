@@ -38,11 +38,13 @@
 
 namespace spindle {
 
+/// A count of permits with FIFO-fair waiters: acquire() takes one, release(n) returns n.
 class CountingSemaphore {
 public:
+    /// The largest count a semaphore can hold.
     static constexpr std::ptrdiff_t k_max = std::ptrdiff_t{1} << 62;
 
-    // label: shown in deadlock reports; nullptr or a string that outlives the semaphore.
+    /// label: shown in deadlock reports; nullptr or a string that outlives the semaphore.
     explicit CountingSemaphore(std::ptrdiff_t initial, const char* label = nullptr)
         : m_state(check_initial(initial) << 1), m_label(label) {}
     ~CountingSemaphore() {
@@ -56,7 +58,7 @@ public:
     CountingSemaphore(const CountingSemaphore&) = delete;
     CountingSemaphore& operator=(const CountingSemaphore&) = delete;
 
-    // Takes a permit if one is free and nobody waits.
+    /// Takes a permit if one is free and nobody waits.
     bool try_acquire() noexcept {
         std::uint64_t s = m_state.load(std::memory_order_relaxed);
         while ((s & k_waiting_bit) == 0 && s >= k_one) {
@@ -68,15 +70,15 @@ public:
         return false;
     }
 
-    // Takes a permit, waiting in FIFO order while none is free. Throws only if a deadlock
-    // breaker cancels the wait (then no permit was taken).
+    /// Takes a permit, waiting in FIFO order while none is free. Throws only if a deadlock
+    /// breaker cancels the wait (then no permit was taken).
     void acquire() {
         if (try_acquire())
             return;
         acquire_cold();
     }
 
-    // Returns n permits, handing them to the oldest waiters first.
+    /// Returns n permits, handing them to the oldest waiters first.
     void release(std::ptrdiff_t n = 1) {
         if (n < 0)
             throw std::invalid_argument("spindle: CountingSemaphore::release(n) with n < 0");
@@ -94,15 +96,16 @@ public:
         release_cold(n);
     }
 
-    // Permits free now (for diagnostics; it may change at once).
+    /// Permits free now (for diagnostics; it may change at once).
     std::ptrdiff_t available() const noexcept {
         return static_cast<std::ptrdiff_t>(m_state.load(std::memory_order_relaxed) >> 1);
     }
+    /// The label given at construction (shown in deadlock reports), or nullptr.
     const char* label() const noexcept { return m_label; }
 
 private:
-    friend struct detail::WaitTestAccess;  // white-box tests (tests/wait)
-    // m_state = (permits << 1) | waiting bit.
+    friend struct detail::WaitTestAccess;  ///< white-box tests (tests/wait)
+    /// m_state = (permits << 1) | waiting bit.
     static constexpr std::uint64_t k_waiting_bit = 1;
     static constexpr std::uint64_t k_one = 2;
 
@@ -210,13 +213,13 @@ private:
         return std::to_string(s.available()) + " permits free";
     }
 
-    // (permits << 1) | waiting bit. Lock-free CASes move permits while the bit is clear
-    // (acquire on take, release on give: they pair with each other); the bit is set by a
-    // waiter and cleared by release_cold or cancel, both under m_lock, and while it is set
-    // only release_cold changes the word (release store: pairs with later acquire CASes).
+    /// (permits << 1) | waiting bit. Lock-free CASes move permits while the bit is clear
+    /// (acquire on take, release on give: they pair with each other); the bit is set by a
+    /// waiter and cleared by release_cold or cancel, both under m_lock, and while it is set
+    /// only release_cold changes the word (release store: pairs with later acquire CASes).
     std::atomic<std::uint64_t> m_state;
     const char* const m_label;
-    detail::SpinLock m_lock;  // guards m_waiters and the waiting bit
+    detail::SpinLock m_lock;  ///< guards m_waiters and the waiting bit
     detail::WaitList m_waiters;
 };
 

@@ -21,21 +21,21 @@ namespace spindle {
 
 namespace detail {
 
-// Pieces of at most this many elements are sorted by insertion.
+/// Pieces of at most this many elements are sorted by insertion.
 inline constexpr std::size_t k_sort_insertion = 16;
-// Smallest piece the parallel sort and the parallel merge hand to one worker.
+/// Smallest piece the parallel sort and the parallel merge hand to one worker.
 inline constexpr std::size_t k_sort_min_grain = 2048;
 
-// The sort moves elements between the sequence and a buffer of the same length; a Side names
-// one of the two. Index i of either holds a slot for element i of the sequence's range.
+/// The sort moves elements between the sequence and a buffer of the same length; a Side names
+/// one of the two. Index i of either holds a slot for element i of the sequence's range.
 enum class Side : bool { seq, buf };
 
 constexpr Side other(Side s) noexcept {
     return s == Side::seq ? Side::buf : Side::seq;
 }
 
-// Move-assigns src to dst on a recovery path, where a second exception must not escape: if
-// the move throws, its exception is dropped (both elements are then valid but unspecified).
+/// Move-assigns src to dst on a recovery path, where a second exception must not escape: if
+/// the move throws, its exception is dropped (both elements are then valid but unspecified).
 template <class T>
 void restore(T& dst, T& src) noexcept {
     if constexpr (std::is_nothrow_move_assignable_v<T>) {
@@ -48,25 +48,25 @@ void restore(T& dst, T& src) noexcept {
     }
 }
 
-// The state of one stable_sort call. S is the sequence's iterator type (T* for a contiguous
-// sequence); buf has room for as many elements as the sequence.
-//
-// Element conservation. Every step that moves elements either completes or puts the elements
-// it took back where they came from, before it reports its exception; so after a comparator
-// exception the sequence holds exactly its original elements (in an unspecified order). This
-// holds as long as T's moves do not throw; if they do, the elements involved may be left
-// moved-from, but every constructed object is still destroyed exactly once.
+/// The state of one stable_sort call. S is the sequence's iterator type (T* for a contiguous
+/// sequence); buf has room for as many elements as the sequence.
+///
+/// Element conservation. Every step that moves elements either completes or puts the elements
+/// it took back where they came from, before it reports its exception; so after a comparator
+/// exception the sequence holds exactly its original elements (in an unspecified order). This
+/// holds as long as T's moves do not throw; if they do, the elements involved may be left
+/// moved-from, but every constructed object is still destroyed exactly once.
 template <class S, class T, class Comp>
 class MergeSort {
 public:
     MergeSort(S seq, T* buf, const Comp& comp, std::size_t cutoff) noexcept
         : m_seq(seq), m_buf(buf), m_comp(comp), m_cutoff(std::max<std::size_t>(cutoff, 1)) {}
 
-    // Sorts [lo, hi), handing pieces of at most cutoff elements to single workers, and leaves
-    // the result in dest[lo, hi). On entry the elements are in seq[lo, hi) and buf[lo, hi) is
-    // raw storage.
-    // Success (null): the sorted elements are in dest[lo, hi); buf[lo, hi) is constructed.
-    // Failure: the elements are in seq[lo, hi); buf[lo, hi) is raw storage again.
+    /// Sorts [lo, hi), handing pieces of at most cutoff elements to single workers, and leaves
+    /// the result in dest[lo, hi). On entry the elements are in seq[lo, hi) and buf[lo, hi) is
+    /// raw storage.
+    /// Success (null): the sorted elements are in dest[lo, hi); buf[lo, hi) is constructed.
+    /// Failure: the elements are in seq[lo, hi); buf[lo, hi) is raw storage again.
     std::exception_ptr sort_par(std::size_t lo, std::size_t hi, Side dest) {
         if (hi - lo <= m_cutoff)
             return sort_piece(lo, hi, dest);
@@ -99,7 +99,7 @@ private:
         return f(m_seq);
     }
 
-    // Calls f(src, dst) with the iterators of two different sides.
+    /// Calls f(src, dst) with the iterators of two different sides.
     template <class F>
     decltype(auto) with2(Side src, F&& f) {
         if (src == Side::buf)
@@ -107,8 +107,8 @@ private:
         return f(m_seq, m_buf);
     }
 
-    // After a failure next to a piece that succeeded: moves the piece's elements from `where`
-    // back to seq and destroys buf[lo, hi), as sort_par's failure contract requires.
+    /// After a failure next to a piece that succeeded: moves the piece's elements from `where`
+    /// back to seq and destroys buf[lo, hi), as sort_par's failure contract requires.
     void release(std::size_t lo, std::size_t hi, Side where) noexcept {
         if (where == Side::buf)
             restore_range(m_buf, lo, hi, m_seq, lo);
@@ -122,8 +122,8 @@ private:
             detail::restore(dst[out + (i - lo)], src[i]);
     }
 
-    // One worker's piece: construct buf[lo, hi) by moving the elements in, then sort
-    // sequentially. Same contract as sort_par.
+    /// One worker's piece: construct buf[lo, hi) by moving the elements in, then sort
+    /// sequentially. Same contract as sort_par.
     std::exception_ptr sort_piece(std::size_t lo, std::size_t hi, Side dest) noexcept {
         std::size_t i = lo;
         try {
@@ -142,8 +142,8 @@ private:
         return error;
     }
 
-    // Sequential merge sort of elements that are in buf[lo, hi), into dest[lo, hi); both
-    // sides are constructed. Failure: the elements are back in buf[lo, hi).
+    /// Sequential merge sort of elements that are in buf[lo, hi), into dest[lo, hi); both
+    /// sides are constructed. Failure: the elements are back in buf[lo, hi).
     std::exception_ptr sort_seq(std::size_t lo, std::size_t hi, Side dest) noexcept {
         if (hi - lo <= k_sort_insertion) {
             if (std::exception_ptr error = insertion_sort(m_buf + lo, hi - lo))
@@ -168,7 +168,7 @@ private:
         return error;
     }
 
-    // Moves src[lo, hi) to dst[lo, hi); on failure moves back what it moved.
+    /// Moves src[lo, hi) to dst[lo, hi); on failure moves back what it moved.
     template <class Src, class Dst>
     static std::exception_ptr move_range(Src src,
                                          std::size_t lo,
@@ -185,7 +185,7 @@ private:
         }
     }
 
-    // Stable insertion sort of a[0, n). Failure: a[0, n) holds its original elements.
+    /// Stable insertion sort of a[0, n). Failure: a[0, n) holds its original elements.
     std::exception_ptr insertion_sort(T* a, std::size_t n) noexcept {
         for (std::size_t i = 1; i < n; ++i) {
             try {
@@ -210,9 +210,9 @@ private:
         return nullptr;
     }
 
-    // Stable merge of src[a, a_end) and src[b, b_end) (each sorted; on ties the first run's
-    // element goes first) into dst[out, out + total). Failure: the elements taken are moved
-    // back into src's two ranges (in merge order), so src holds them all again.
+    /// Stable merge of src[a, a_end) and src[b, b_end) (each sorted; on ties the first run's
+    /// element goes first) into dst[out, out + total). Failure: the elements taken are moved
+    /// back into src's two ranges (in merge order), so src holds them all again.
     template <class Src, class Dst>
     std::exception_ptr merge_seq(Src src,
                                  std::size_t a,
@@ -253,8 +253,8 @@ private:
         }
     }
 
-    // Parallel merge, same contract as merge_seq: split the longer run at its midpoint, find
-    // the matching split of the other run by binary search, merge both pairs with join.
+    /// Parallel merge, same contract as merge_seq: split the longer run at its midpoint, find
+    /// the matching split of the other run by binary search, merge both pairs with join.
     std::exception_ptr merge_par(Side s,
                                  std::size_t a,
                                  std::size_t a_end,
@@ -300,7 +300,7 @@ private:
         return first_error(std::move(left), std::move(right));
     }
 
-    // Moves a completed merge's output back into its two source ranges.
+    /// Moves a completed merge's output back into its two source ranges.
     void undo_merge(Side d,
                     std::size_t out,
                     Side s,
@@ -318,7 +318,7 @@ private:
     S m_seq;
     T* m_buf;
     const Comp& m_comp;
-    std::size_t m_cutoff;  // pieces (of sort and merge) handed to a single worker
+    std::size_t m_cutoff;  ///< pieces (of sort and merge) handed to a single worker
 };
 
 template <class It, class Comp>
@@ -348,32 +348,32 @@ void stable_sort_impl(It first, It last, const Comp& comp, std::size_t cutoff) {
         run(first);
 }
 
-// The element count below which a piece is sorted (or merged) by one worker: at least
-// k_sort_min_grain, and large enough for about 8 pieces per worker.
+/// The element count below which a piece is sorted (or merged) by one worker: at least
+/// k_sort_min_grain, and large enough for about 8 pieces per worker.
 inline std::size_t sort_cutoff(std::size_t n, std::size_t threads) noexcept {
     return std::max(k_sort_min_grain, n / (8 * std::max<std::size_t>(threads, 1)));
 }
 
 }  // namespace detail
 
-// Sorts [first, last) by comp (a strict weak order; default operator<), keeping equal elements
-// in their original order, potentially in parallel. Outside any pool it runs in the global
-// pool.
-//
-// Algorithm: merge sort. Ranges of at most cutoff = max(2048, n / (8 * num_threads)) elements
-// are sorted by one worker (a sequential merge sort over insertion-sorted runs of 16, using the
-// buffer); longer ones are halved with join and their sorted halves merged by a parallel
-// merge (the longer run split at its midpoint, the other at the matching position found by
-// binary search, both pairs merged with join down to cutoff elements). Allocates one buffer
-// of n elements (raw storage: T needs no default constructor; move-only types are fine).
-// comp is called concurrently, through a const reference.
-//
-// Exceptions: if comp throws, the sort stops as soon as the pieces under way have finished
-// and rethrows the exception of the leftmost failing piece; [first, last) then holds exactly
-// its original elements in an unspecified order, and the buffer is freed. (This is why the
-// pieces are not sorted with std::stable_sort, which may leave elements in its own buffer.)
-// If T's move constructor or assignment throws, only the basic guarantee holds: the elements
-// are valid but some may be moved-from; nothing leaks.
+/// Sorts [first, last) by comp (a strict weak order; default operator<), keeping equal elements
+/// in their original order, potentially in parallel. Outside any pool it runs in the global
+/// pool.
+///
+/// Algorithm: merge sort. Ranges of at most cutoff = max(2048, n / (8 * num_threads)) elements
+/// are sorted by one worker (a sequential merge sort over insertion-sorted runs of 16, using the
+/// buffer); longer ones are halved with join and their sorted halves merged by a parallel
+/// merge (the longer run split at its midpoint, the other at the matching position found by
+/// binary search, both pairs merged with join down to cutoff elements). Allocates one buffer
+/// of n elements (raw storage: T needs no default constructor; move-only types are fine).
+/// comp is called concurrently, through a const reference.
+///
+/// Exceptions: if comp throws, the sort stops as soon as the pieces under way have finished
+/// and rethrows the exception of the leftmost failing piece; [first, last) then holds exactly
+/// its original elements in an unspecified order, and the buffer is freed. (This is why the
+/// pieces are not sorted with std::stable_sort, which may leave elements in its own buffer.)
+/// If T's move constructor or assignment throws, only the basic guarantee holds: the elements
+/// are valid but some may be moved-from; nothing leaks.
 template <std::random_access_iterator It, class Comp = std::less<>>
 requires std::sortable<It, Comp>
 void stable_sort(It first, It last, Comp comp = {}) {

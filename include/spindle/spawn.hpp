@@ -58,7 +58,7 @@ void ThreadPool::spawn(F&& f) {
     detail::spawn_in(m_registry, std::forward<F>(f));
 }
 
-// Detached spawn on the current worker's pool, or on the global pool from outside any pool.
+/// Detached spawn on the current worker's pool, or on the global pool from outside any pool.
 template <class F>
 void spawn(F&& f) {
     detail::WorkerCore* w = detail::current_worker();

@@ -29,3 +29,8 @@
 #include "spindle/version.hpp"
 #include "spindle/wait_group.hpp"
 #include "spindle/worker_local.hpp"
+
+/// \namespace spindle
+/// spindle's public API: pools and their jobs (ThreadPool, join, scope, spawn, broadcast),
+/// context propagation, growable stacks, the waits, single-flight queries, job tokens and the
+/// parallel algorithms. Everything in spindle::detail is internal.

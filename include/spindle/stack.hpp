@@ -24,19 +24,20 @@
 
 namespace spindle {
 
-// Red zone and segment size of ensure_stack(f): 128 KiB and 2 MiB (512 KiB and 8 MiB under
-// AddressSanitizer or ThreadSanitizer, whose frames are larger).
+/// Red zone and segment size of ensure_stack(f): 128 KiB and 2 MiB (512 KiB and 8 MiB under
+/// AddressSanitizer or ThreadSanitizer, whose frames are larger).
 inline constexpr std::size_t default_red_zone = detail::k_default_red_zone;
+/// See default_red_zone.
 inline constexpr std::size_t default_segment_size = detail::k_default_segment_size;
 
-// Bytes of stack left below the caller's frame on the stack (or segment) it runs on.
+/// Bytes of stack left below the caller's frame on the stack (or segment) it runs on.
 inline std::size_t remaining_stack() noexcept {
     return detail::remaining_stack();
 }
 
 namespace detail {
 
-// Runs f() on a new segment and returns its result, or rethrows its exception.
+/// Runs f() on a new segment and returns its result, or rethrows its exception.
 template <class Fn>
 decltype(auto) call_on_segment(std::size_t segment_size, Fn&& f) {
     using F = std::remove_reference_t<Fn>;
@@ -64,7 +65,7 @@ decltype(auto) call_on_segment(std::size_t segment_size, Fn&& f) {
     }
 }
 
-// The default check with its action: f() here, or on a new segment.
+/// The default check with its action: f() here, or on a new segment.
 template <class F>
 [[gnu::always_inline]] inline decltype(auto) with_default_stack_check(F&& f) {
     if (stack_check_hit() && !stack_check_cold()) [[unlikely]]
@@ -74,17 +75,17 @@ template <class F>
 
 }  // namespace detail
 
-// Runs f() — on the calling stack when at least default_red_zone bytes are left below the
-// caller, else on a new segment of default_segment_size bytes — and returns its result or
-// rethrows its exception. Throws std::system_error when a segment is needed and none can be
-// allocated. Also works on threads outside any pool.
+/// Runs f() — on the calling stack when at least default_red_zone bytes are left below the
+/// caller, else on a new segment of default_segment_size bytes — and returns its result or
+/// rethrows its exception. Throws std::system_error when a segment is needed and none can be
+/// allocated. Also works on threads outside any pool.
 template <class F>
 decltype(auto) ensure_stack(F&& f) {
     return detail::with_default_stack_check(f);
 }
 
-// As ensure_stack(f), with the red zone and the segment size chosen by the caller (a segment
-// has at least 4 x default_red_zone bytes, so that the checks inside it have room).
+/// As ensure_stack(f), with the red zone and the segment size chosen by the caller (a segment
+/// has at least 4 x default_red_zone bytes, so that the checks inside it have room).
 template <class F>
 decltype(auto) ensure_stack(std::size_t red_zone, std::size_t segment_size, F&& f) {
     if (detail::remaining_stack() >= red_zone) [[likely]]

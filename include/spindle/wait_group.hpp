@@ -41,9 +41,11 @@
 
 namespace spindle {
 
+/// Go's sync.WaitGroup: add(n) before starting n tasks, done() as each finishes, wait() until all
+/// have.
 class WaitGroup {
 public:
-    // label: shown in deadlock reports; nullptr or a string that outlives the wait group.
+    /// label: shown in deadlock reports; nullptr or a string that outlives the wait group.
     explicit WaitGroup(const char* label = nullptr) noexcept : m_label(label) {}
     ~WaitGroup() {
         m_lock.lock();
@@ -55,8 +57,8 @@ public:
     WaitGroup(const WaitGroup&) = delete;
     WaitGroup& operator=(const WaitGroup&) = delete;
 
-    // Adds n (which may be negative) to the counter; wakes the waiters if it reaches zero.
-    // Throws std::logic_error, changing nothing, if the counter would become negative.
+    /// Adds n (which may be negative) to the counter; wakes the waiters if it reaches zero.
+    /// Throws std::logic_error, changing nothing, if the counter would become negative.
     void add(std::int64_t n = 1) {
         std::int64_t cur = m_count.load(std::memory_order_relaxed);
         for (;;) {
@@ -74,11 +76,11 @@ public:
         }
     }
 
-    // add(-1).
+    /// add(-1).
     void done() { add(-1); }
 
-    // Returns once the counter is observed at zero. Throws only if a deadlock breaker cancels
-    // the wait.
+    /// Returns once the counter is observed at zero. Throws only if a deadlock breaker cancels
+    /// the wait.
     void wait() {
         // acquire: pairs with add()'s release.
         if (m_count.load(std::memory_order_acquire) == 0)
@@ -86,12 +88,13 @@ public:
         wait_cold();
     }
 
-    // The counter now (for diagnostics; it may change at once).
+    /// The counter now (for diagnostics; it may change at once).
     std::int64_t count() const noexcept { return m_count.load(std::memory_order_relaxed); }
+    /// The label given at construction (shown in deadlock reports), or nullptr.
     const char* label() const noexcept { return m_label; }
 
 private:
-    friend struct detail::WaitTestAccess;  // white-box tests (tests/wait)
+    friend struct detail::WaitTestAccess;  ///< white-box tests (tests/wait)
     [[gnu::noinline]] void wait_cold() {
         m_lock.lock();
         // Re-check under the lock: the change to zero is made under it (add_to_zero_cold), so
@@ -115,9 +118,9 @@ private:
                                    std::to_string(cur) + ", add(" + std::to_string(n) + "))");
     }
 
-    // A change that may bring the counter to zero happens under m_lock, so that a waiter
-    // that sees zero on its fast path and destroys the group waits, in the destructor's
-    // lock(), until this call no longer touches it (design-notes/0003, invariant W3).
+    /// A change that may bring the counter to zero happens under m_lock, so that a waiter
+    /// that sees zero on its fast path and destroys the group waits, in the destructor's
+    /// lock(), until this call no longer touches it (design-notes/0003, invariant W3).
     [[gnu::noinline]] void add_to_zero_cold(std::int64_t n) {
         detail::WaitList woken;
         m_lock.lock();
@@ -159,12 +162,12 @@ private:
         return "counter " + std::to_string(g.m_count.load(std::memory_order_relaxed));
     }
 
-    // The counter. Written by add()/done() (acq_rel CAS; a change to zero only under m_lock);
-    // read by wait() and, under m_lock, by wait_cold() (acquire: pairs with the CAS's
-    // release) and by describe() (relaxed, informational).
+    /// The counter. Written by add()/done() (acq_rel CAS; a change to zero only under m_lock);
+    /// read by wait() and, under m_lock, by wait_cold() (acquire: pairs with the CAS's
+    /// release) and by describe() (relaxed, informational).
     std::atomic<std::int64_t> m_count{0};
     const char* const m_label;
-    detail::SpinLock m_lock;  // guards m_waiters
+    detail::SpinLock m_lock;  ///< guards m_waiters
     detail::WaitList m_waiters;
 };
 

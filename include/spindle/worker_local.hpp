@@ -12,20 +12,21 @@
 
 namespace spindle {
 
-// One T per worker, built by init(index) for every index of the pool, reachable from any job
-// running on that pool as the running worker's own value. Values sit on separate cache lines.
-// The worker that owns a value is the only one that touches it through get(); reading all of
-// them (into_inner, values) is for when the pool's work is done.
+/// One T per worker, built by init(index) for every index of the pool, reachable from any job
+/// running on that pool as the running worker's own value. Values sit on separate cache lines.
+/// The worker that owns a value is the only one that touches it through get(); reading all of
+/// them (into_inner, values) is for when the pool's work is done.
 template <class T>
 class WorkerLocal {
 public:
-    // For the pool of the calling worker, else the global pool.
+    /// For the pool of the calling worker, else the global pool.
     template <class F>
     explicit WorkerLocal(F&& init)
         : WorkerLocal(ThreadPool::current() != nullptr ? *ThreadPool::current() : global_pool(),
                       std::forward<F>(init)) {}
 
     template <class F>
+    /// One value per worker of pool, the i-th made by init(i).
     WorkerLocal(ThreadPool& pool, F&& init) : m_registry(pool.registry()) {
         const std::size_t n = pool.max_threads();  // spare workers included
         m_values.reserve(n);
@@ -33,8 +34,8 @@ public:
             m_values.push_back(std::make_unique<Padded>(init(i)));
     }
 
-    // The calling worker's value. Throws std::logic_error when the caller is not a worker of
-    // the pool this was created for (the fork panics the same way).
+    /// The calling worker's value. Throws std::logic_error when the caller is not a worker of
+    /// the pool this was created for (the fork panics the same way).
     T& get() {
         detail::WorkerCore* w = detail::current_worker();
         if (w == nullptr || w->registry != m_registry)
@@ -42,14 +43,17 @@ public:
                 "spindle: WorkerLocal can only be used on the thread pool it was created on");
         return m_values[w->index]->value;
     }
+    /// The calling worker's value (as get()).
     T& operator*() { return get(); }
+    /// The calling worker's value (as get()).
     T* operator->() { return &get(); }
 
+    /// The number of values, one per worker.
     std::size_t size() const noexcept { return m_values.size(); }
-    // Every worker's value, by index.
+    /// Every worker's value, by index.
     T& at(std::size_t index) { return m_values.at(index)->value; }
 
-    // Moves the values out, in worker order.
+    /// Moves the values out, in worker order.
     std::vector<T> into_inner() && {
         std::vector<T> out;
         out.reserve(m_values.size());
