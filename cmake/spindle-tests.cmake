@@ -17,6 +17,8 @@ set(_spindle_tests_dir "${PROJECT_SOURCE_DIR}/tests")
 function(_spindle_test_target target)
     target_include_directories(${target} PRIVATE "${_spindle_tests_dir}" "${PROJECT_SOURCE_DIR}/src")
     target_link_libraries(${target} PRIVATE spindle::spindle Boost::context)
+    # What the library was built with (tests/core/assert_test.cpp checks it).
+    target_compile_definitions(${target} PRIVATE "SPINDLE_TEST_EXPECT_ASSERTIONS=${SPINDLE_ASSERTIONS_ON}")
     if(SPINDLE_HAVE_HWLOC)
         target_compile_definitions(${target} PRIVATE SPINDLE_HAVE_HWLOC=1)
         target_link_libraries(${target} PRIVATE PkgConfig::SPINDLE_HWLOC)

@@ -2,6 +2,7 @@
 
 #include "spindle/detail/config.hpp"
 #include "spindle/detail/stack_check.hpp"
+#include "util/assert.hpp"
 #include "util/fatal.hpp"
 
 #include <boost/context/detail/fcontext.hpp>
@@ -143,6 +144,8 @@ void Fiber::destroy(Fiber* f) noexcept {
 }
 
 void switch_fiber(Fiber* from, Fiber* to, AfterSwitch after, void* arg) noexcept {
+    SPINDLE_ASSERT(from == tl_running && from != to && to->owner == from->owner,
+                   "design-notes/0002, invariant 1");
     SwitchMsg msg{from, to, after, arg};
     // Per-fiber C++ exception state (reliability.md §3.4): the caught-exception stack and the
     // uncaught count belong to the fiber, not to the thread. No migration, so the address

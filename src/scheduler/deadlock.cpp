@@ -11,6 +11,7 @@
 #include "scheduler/registry.hpp"
 #include "spindle/blocking.hpp"
 #include "spindle/detail/lock_order.hpp"
+#include "util/assert.hpp"
 #include "util/fatal.hpp"
 #include "util/fork.hpp"
 
@@ -107,6 +108,7 @@ bool glibc_mutex_owned_by(std::uintptr_t addr, int tid) noexcept {
 
 void Registry::blocked_begin(WaitNode& node) noexcept {
     auto* w = static_cast<Worker*>(node.worker);
+    SPINDLE_ASSERT(tl_worker == w, "design-notes/0005, invariant 3");
     SPINDLE_LOCK_ORDER_ACQUIRE("Worker::m_blocked_lock", &w->m_blocked_lock);
     w->m_blocked_lock.lock();
     link(w->m_blocked_head, node);
@@ -117,6 +119,7 @@ void Registry::blocked_begin(WaitNode& node) noexcept {
 
 void Registry::blocked_end(WaitNode& node) noexcept {
     auto* w = static_cast<Worker*>(node.worker);
+    SPINDLE_ASSERT(tl_worker == w, "design-notes/0005, invariant 3");
     SPINDLE_LOCK_ORDER_ACQUIRE("Worker::m_blocked_lock", &w->m_blocked_lock);
     w->m_blocked_lock.lock();
     unlink(w->m_blocked_head, node);
@@ -361,6 +364,7 @@ void Registry::report_deadlock(std::uint64_t epoch) {
     } catch (...) {
         // Out of memory: the report goes without its text (fail(i) builds it again).
     }
+    SPINDLE_ASSERT(tl_worker == nullptr, "design-notes/0005, invariant 5");
     if (m_options.deadlock_handler) {
         try {
             m_options.deadlock_handler(report);

@@ -3,6 +3,7 @@
 
 #include "spindle/detail/lock_order.hpp"
 #include "spindle/pool.hpp"
+#include "util/assert.hpp"
 #include "util/fatal.hpp"
 #include "util/fork.hpp"
 
@@ -89,6 +90,7 @@ void TokenGate::acquire() noexcept {
         --m_waiting;
     }
     ++m_running;
+    SPINDLE_ASSERT(m_running <= m_explicit.size() + 1, "design-notes/0007, invariant 1");
     // Taking a free token may leave other waiters without one (a token the agent meant for a
     // waiter, taken here first): the agent must look at the demand again.
     const bool more = demand_locked() > 0;
