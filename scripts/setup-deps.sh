@@ -31,6 +31,8 @@ packages=(
     # dev-dependencies, for rayon's own suites on the Rust binding (bindings/rust/rayon-core).
     librust-rayon-dev librust-rand-dev librust-rand-xorshift-dev librust-lazy-static-dev
     librust-scoped-tls-dev librust-cc-dev librust-libc-dev
+    # tests/trace: the trace report is loaded in headless Chromium (and python3 checks the JSON).
+    chromium python3
 )
 # tests/jobserver cross-checks with Rust's jobserver crate (skipped without cargo).
 if ! command -v cargo >/dev/null 2>&1 && [ ! -x "${HOME:-/root}/.cargo/bin/cargo" ]; then
