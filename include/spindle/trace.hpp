@@ -10,7 +10,8 @@
 //
 // A span is one slice on the track of the worker that runs it, nested in the job that runs it;
 // the HTML report adds up time per label. When the pool records no trace, or on a thread that is
-// not a worker, a span costs one predictable branch at each end and records nothing.
+// not a worker, a span records nothing: at its start a thread-local read and a test or two that
+// always go the same way, at its end one test (8 instructions per span in all, callgrind).
 #pragma once
 
 #include "spindle/detail/trace.hpp"
