@@ -142,6 +142,41 @@ TEST(Trace, AScopeOfTwoWorkersRecordsSpawnsParksSectionsAndQueriesWithTheirWorke
     EXPECT_EQ(run(check_command(json, expect)), 0) << read_file(json).substr(0, 4000);
 }
 
+// Workers that take jobserver tokens (use_token_source) record each acquire and release, and the
+// trace has the pool's counter tracks: workers per state and tokens held.
+TEST(Trace, TokensAndCounterTracksAreRecorded) {
+    const fs::path dir = test_dir("tokens");
+    const fs::path json = dir / "tokens.json";
+    spindle::PoolOptions o{.num_threads = 2};
+    o.trace = json.string();
+    spindle::use_token_source(o, spindle::make_counting_tokens(1));
+    {
+        spindle::ThreadPool pool(o);
+        pool.install([] {
+            spindle::scope([](spindle::Scope& s) {
+                for (int i = 0; i < 4; ++i)
+                    s.spawn([] { std::this_thread::sleep_for(2ms); });
+            });
+        });
+    }
+    EXPECT_EQ(run(check_command(json,
+                                "--dropped no --expect 'i:token acquire:*' "
+                                "--expect 'i:token release:*' --expect C:workers:0 "
+                                "--expect 'C:tokens held:0'")),
+              0);
+    // Every worker took a token when it started and gave it back when it stopped.
+    const std::string text = read_file(json);
+    std::size_t acquires = 0, releases = 0;
+    for (std::size_t at = text.find("\"token acquire\""); at != std::string::npos;
+         at = text.find("\"token acquire\"", at + 1))
+        ++acquires;
+    for (std::size_t at = text.find("\"token release\""); at != std::string::npos;
+         at = text.find("\"token release\"", at + 1))
+        ++releases;
+    EXPECT_GE(acquires, 2u);
+    EXPECT_EQ(acquires, releases);
+}
+
 TEST(Trace, AFullBufferDropsEventsAndTheTraceSaysSo) {
     const fs::path dir = test_dir("dropped");
     const fs::path json = dir / "dropped.json";
