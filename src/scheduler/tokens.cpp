@@ -190,6 +190,8 @@ std::shared_ptr<TokenGate> use_token_source(PoolOptions& options,
     auto prev_acquire = std::move(options.acquire_thread_handler);
     auto prev_release = std::move(options.release_thread_handler);
     options.acquire_thread_handler = [gate, prev_acquire] {
+        if (detail::WorkerCore* w = detail::traced_worker()) [[unlikely]]
+            detail::trace_record(w, detail::TraceKind::token_wait, "token");
         gate->acquire();
         if (detail::WorkerCore* w = detail::traced_worker()) [[unlikely]]
             detail::trace_record(w, detail::TraceKind::token_acquire, "token");

@@ -224,7 +224,7 @@ private:
         const void* cur = nullptr;
         bool have_cur = false;
         std::uint64_t last_ts = m_in.start_ns;
-        bool searching = false, sleeping = false;
+        bool searching = false, sleeping = false, token_wait = false;
         unsigned sections = 0;
         State state = State::idle;
         auto set_state = [&](std::uint64_t ts) {
@@ -234,7 +234,7 @@ private:
                 s = State::sleeping;
             else if (searching)
                 s = State::searching;
-            else if (sections > 0)
+            else if (sections > 0 || token_wait)
                 s = State::blocked;
             else if (!st.empty())
                 s = State::running;
@@ -374,9 +374,17 @@ private:
                     instant(tid, e.ts, "resume", "wait", "");
                     break;
                 }
+                case TraceKind::token_wait:
+                    token_wait = true;
+                    push(e, "token wait", "token", "");
+                    break;
                 case TraceKind::token_acquire:
                 case TraceKind::token_release: {
                     const bool acq = e.kind == TraceKind::token_acquire;
+                    if (acq && token_wait) {
+                        token_wait = false;
+                        pop(e, TraceKind::token_wait);
+                    }
                     m_tokens.emplace_back(e.ts, acq ? 1 : -1);
                     instant(tid, e.ts, acq ? "token acquire" : "token release", "token", "");
                     break;

@@ -159,10 +159,11 @@ TEST(Trace, TokensAndCounterTracksAreRecorded) {
             });
         });
     }
-    EXPECT_EQ(run(check_command(json,
-                                "--dropped no --expect 'i:token acquire:*' "
-                                "--expect 'i:token release:*' --expect C:workers:0 "
-                                "--expect 'C:tokens held:0'")),
+    EXPECT_EQ(run(check_command(
+                  json,
+                  "--dropped no --expect 'i:token acquire:*' "
+                  "--expect 'i:token release:*' --expect 'B:token wait:*' --expect C:workers:0 "
+                  "--expect 'C:tokens held:0'")),
               0);
     // Every worker took a token when it started and gave it back when it stopped.
     const std::string text = read_file(json);

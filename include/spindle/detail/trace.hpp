@@ -33,6 +33,7 @@ enum class TraceKind : std::uint8_t {
     query_wait_end,       //
     fiber_create,         // the worker allocated a new fiber (a stack)
     fiber_switch,         // the running fiber switches to another (park, yield, resume)
+    token_wait,           // a worker asks for a jobserver token (token_acquire ends the wait)
 };
 
 // Records an event in w's buffer; w is the calling thread's worker and w->trace is not null.
