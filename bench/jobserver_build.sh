@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build-like jobserver benchmark (issue 5; design-notes/0007-jobserver.md).
 #
-#   bash bench/jobserver_build.sh [BUILD_DIR] [K] [W] [TASKS] [MS]
+#   bash bench/jobserver_build.sh [--trace DIR] [BUILD_DIR] [K] [W] [TASKS] [MS]
 #
 # K processes, each a spindle pool of W workers running TASKS tasks of MS ms of CPU work
 # (tests/jobserver/jsprobe_helper.cpp), as the recipes of one `make -jN` (with the '+' prefix),
@@ -10,7 +10,18 @@
 # token operations (explicit tokens read + written back) per task.
 # Defaults: build/release, K=4, W=4, TASKS=40, MS=10. Needs GNU make and a release build
 # (cmake --build --preset release --target jobserver_jsprobe).
+# --trace DIR: every probe process writes its trace (design-notes/0011-trace.md) as
+# DIR/j<N>-<mode>-<pid>.json and .html, and each make run's traces are merged into one view,
+# DIR/j<N>-<mode>-merged.json and .html (scripts/trace-merge.py: all processes' workers on one
+# time axis, concurrency and tokens held summed over the processes).
 set -euo pipefail
+trace_dir=""
+if [ "${1:-}" = --trace ]; then
+    [ $# -ge 2 ] || { echo "jobserver_build.sh: --trace needs a folder" >&2; exit 2; }
+    mkdir -p "$2"
+    trace_dir=$(cd "$2" && pwd)
+    shift 2
+fi
 cd "$(dirname "$0")/.."
 build=${1:-build/release}
 k=${2:-4}
@@ -32,11 +43,19 @@ run() {  # run N MODE
     done
     printf '%s\n.PHONY: all\n%s' "$all" "$rules" >"$dir/Makefile"
     rm -f "$dir/log"
-    local t0 t1
+    local t0 t1 trace_env=()
+    if [ -n "$trace_dir" ]; then
+        rm -f "$trace_dir/j$n-$mode-"*
+        trace_env=("SPINDLE_TRACE=$trace_dir/j$n-$mode-%p.json")
+    fi
     t0=$(date +%s%N)
-    env -u MAKEFLAGS -u MFLAGS -u CARGO_MAKEFLAGS -u MAKELEVEL \
+    env -u MAKEFLAGS -u MFLAGS -u CARGO_MAKEFLAGS -u MAKELEVEL "${trace_env[@]}" \
         timeout 300 make -s -C "$dir" -j"$n" >"$dir/out" 2>"$dir/err"
     t1=$(date +%s%N)
+    if [ -n "$trace_dir" ]; then
+        python3 scripts/trace-merge.py "$trace_dir/j$n-$mode-merged.json" \
+            "$trace_dir/j$n-$mode-"[0-9]*.json >/dev/null
+    fi
     if grep -q "INTERNAL" "$dir/err"; then
         echo "make reported leaked tokens:" >&2
         cat "$dir/err" >&2

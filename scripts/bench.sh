@@ -66,6 +66,11 @@ usage: scripts/bench.sh [options]
   --rayon-bin PATH    use this spindle-rayon-bench binary (implies no cargo build of bench/rayon)
   --rayon-spindle-bin PATH   the same for rayon@spindle (bench/rayon-spindle)
   --no-pin            do not pin with taskset
+  --trace DIR         trace every spindle run (design note 0011): DIR/<workload>-spindle-<T>t.json
+                      (Chrome trace) and .html (report) of the measured pool, plus
+                      <workload>-spindle-<T>t-base1w.* of the 1-worker pool beside it (T > 1);
+                      --processes adds -p<k>. Traced times include tracing's cost. Each worker keeps
+                      SPINDLE_TRACE_EVENTS events (default here 262144; the rest are counted as dropped)
   --table FILE        only print the tables for an existing JSON-lines FILE (and --svg), then exit;
                       a --processes file gets the per-process tables
   -h, --help          this help
@@ -364,7 +369,7 @@ write_svg() {  # $1 JSON lines, $2 output SVG
 
 # ------------------------------------------------------------------------------------------------
 # Options.
-full=0; json_out=""; svg_out=""; n=""; reps=""; warmup=1; threads_list=""; max_time=""
+full=0; json_out=""; svg_out=""; n=""; reps=""; warmup=1; threads_list=""; max_time=""; trace_dir=""
 do_setup=1; do_build=1; do_pin=1
 systems="spindle rayon rayon@spindle tbb omp"
 cpp_dir=""; rayon_bin=""; rayon_spindle_bin=""; table_only=""; workloads=""; processes=0
@@ -400,6 +405,7 @@ while [ $# -gt 0 ]; do
     --no-tbb) drop_system tbb ;;
     --no-omp) drop_system omp ;;
     --no-pin) do_pin=0 ;;
+    --trace) [ $# -ge 2 ] || die "--trace needs a folder"; mkdir -p "$2"; trace_dir=$(abspath "$2"); shift ;;
     --cpp-dir) [ $# -ge 2 ] || die "--cpp-dir needs a folder"; cpp_dir=$(abspath "$2"); shift ;;
     --spindle-bin) [ $# -ge 2 ] || die "--spindle-bin needs a path"; cpp_dir=$(dirname "$(abspath "$2")"); shift ;;
     --rayon-bin) [ $# -ge 2 ] || die "--rayon-bin needs a path"; rayon_bin=$(abspath "$2"); shift ;;
@@ -733,11 +739,27 @@ for entry in "${runs[@]}"; do
   ptag=""
   if [ "$proc" != 0 ]; then ptag=" (process $proc/$processes)"; fi
   log "[$k/$total, $(($(date +%s) - start_s)) s] $workload n=$wn threads=$t $label$ptag ${pin:+($pin)}"
+  # --trace: the program's pools write DIR/.trace-<k>-<n>.json (n: 1 the measured pool, 2 the
+  # 1-worker pool beside it), renamed after the run.
+  envp=()
+  if [ -n "$trace_dir" ] && [ "$sys" = spindle ]; then
+    rm -f "$trace_dir/.trace-$k-"*
+    envp=(env "SPINDLE_TRACE=$trace_dir/.trace-$k-%n.json" "SPINDLE_TRACE_EVENTS=${SPINDLE_TRACE_EVENTS:-262144}")
+  fi
   set +e
   # shellcheck disable=SC2086
-  out=$($tmo $pin "${cmd[@]}")
+  out=$($tmo $pin "${envp[@]}" "${cmd[@]}")
   rc=$?
   set -e
+  if [ ${#envp[@]} -gt 0 ]; then
+    tbase="$trace_dir/$workload-spindle-${t}t"
+    if [ "$proc" != 0 ]; then tbase="$tbase-p$proc"; fi
+    for ext in json html; do
+      if [ -f "$trace_dir/.trace-$k-1.$ext" ]; then mv -f "$trace_dir/.trace-$k-1.$ext" "$tbase.$ext"; fi
+      if [ -f "$trace_dir/.trace-$k-2.$ext" ]; then mv -f "$trace_dir/.trace-$k-2.$ext" "$tbase-base1w.$ext"; fi
+    done
+    if [ -f "$tbase.html" ]; then log "  trace: $tbase.json, $tbase.html"; else log "  no trace written"; fi
+  fi
   if [ "$rc" -eq 124 ] && [ -n "$tmo" ]; then log "  TIMED OUT after ${BENCH_TIMEOUT:-900} s"; fi
   if [ -n "$out" ] && [ "$sys" = rayon@spindle ]; then out=$(printf '%s\n' "$out" | sed 's/"system":"rayon"/"system":"rayon@spindle"/'); fi
   if [ -n "$out" ] && [ "$proc" != 0 ]; then out=$(printf '%s\n' "$out" | sed "s/^{/{\"process\":$proc,/"); fi

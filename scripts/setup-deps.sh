@@ -33,6 +33,8 @@ packages=(
     librust-scoped-tls-dev librust-cc-dev librust-libc-dev
     # docs.api_reference: the API reference of the public headers (docs/Doxyfile).
     doxygen
+    # tests/trace: the trace report is loaded in headless Chromium (and python3 checks the JSON).
+    chromium python3
 )
 # tests/jobserver cross-checks with Rust's jobserver crate (skipped without cargo).
 if ! command -v cargo >/dev/null 2>&1 && [ ! -x "${HOME:-/root}/.cargo/bin/cargo" ]; then

@@ -88,6 +88,19 @@ struct SPINDLE_API PoolOptions {
     /// the worker's own frames run on it, its jobs on fibers. ~ThreadPool waits until every
     /// run() returned. Empty: spindle creates the threads (pthread_create).
     std::function<void(std::size_t, std::function<void()> run)> spawn_thread{};
+    /// Records a per-worker trace (jobs run from deques and the injector, steals, parks and
+    /// resumes, searching and sleeping, blocking sections, jobserver tokens, QueryMap computes and
+    /// waits, fiber creation, spindle::TraceSpan) and writes it when the pool is destroyed: Chrome
+    /// trace JSON to this path (Perfetto, chrome://tracing) and a self-contained HTML report next
+    /// to it (a trailing .json replaced by .html, else .html appended). "%p" in the path becomes
+    /// the process id, "%n" the pool's number in this process (1, 2, ...). Empty: the
+    /// SPINDLE_TRACE environment variable, else no trace (then each trace point costs one
+    /// predictable branch). design-notes/0011-trace.md says how to read the report.
+    std::string trace{};
+    /// Events kept per worker; once a worker's buffer is full its further events are dropped
+    /// and counted, and the trace and the report say how many. 0: SPINDLE_TRACE_EVENTS if set,
+    /// else 1,048,576 (40 bytes each, memory touched only as events are recorded).
+    std::size_t trace_max_events = 0;
 };
 
 /// Counters of one worker since the pool started (ThreadPool::stats). Every counter is kept

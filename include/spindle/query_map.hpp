@@ -27,6 +27,7 @@
 
 #include "spindle/context.hpp"
 #include "spindle/detail/config.hpp"
+#include "spindle/detail/trace.hpp"
 #include "spindle/detail/wait.hpp"
 #include "spindle/stack.hpp"
 
@@ -485,6 +486,11 @@ private:
     /// then publish the result and wake the waiters.
     template <class F>
     const V& compute(Entry& e, F& f) {
+        // Fibers never migrate: the compute ends on the worker it began on (design-notes/0002).
+        detail::WorkerCore* const traced = detail::traced_worker();
+        if (traced != nullptr) [[unlikely]]
+            detail::trace_record_copy(traced, detail::TraceKind::query_compute_begin,
+                                      e.label != nullptr ? e.label : "", e.key_string(e));
         std::exception_ptr err;
         try {
             with_context(detail::k_query_chain, detail::QueryJob(detail::current_query_job(), &e),
@@ -502,6 +508,8 @@ private:
         } catch (...) {
             err = std::current_exception();
         }
+        if (traced != nullptr) [[unlikely]]
+            detail::trace_record(traced, detail::TraceKind::query_compute_end, nullptr);
         detail::WaitList woken;
         e.lock->lock();
         if (err) {
@@ -546,7 +554,13 @@ private:
         }
         detail::WaitNode node(detail::WaitSite{"Query", e.label, &e, &cancel_wait, &describe});
         node.data = reinterpret_cast<std::uintptr_t>(me);
+        detail::WorkerCore* const traced = detail::traced_worker();
+        if (traced != nullptr) [[unlikely]]  // under the shard lock: key_string only reads
+            detail::trace_record_copy(traced, detail::TraceKind::query_wait_begin,
+                                      e.label != nullptr ? e.label : "", e.key_string(e));
         detail::block_current(node, &enqueue, &e);
+        if (traced != nullptr) [[unlikely]]
+            detail::trace_record(traced, detail::TraceKind::query_wait_end, nullptr);
         node.rethrow_if_failed();
         // Woken by compute(): the result is published. Taking the lock orders this read after
         // compute()'s writes regardless of how the wake-up itself synchronises.

@@ -147,6 +147,9 @@ void Registry::section_begin(const char* label, WaitNode* node) noexcept {
     SPINDLE_LOCK_ORDER_RELEASE(&w->m_blocked_lock);
     if (!outermost)
         return;
+    if (w->trace != nullptr) [[unlikely]]  // a wait with no fiber to park on: its kind
+        trace_record_copy(w, TraceKind::section_begin,
+                          label != nullptr ? label : (node != nullptr ? node->site.kind : ""));
     // Let thieves (and the spare) take what this worker has not started.
     w->deque.publish_all();
     call_handler(options().release_thread_handler);  // its job token, for the spare (0007)
@@ -177,6 +180,8 @@ void Registry::section_end(WaitNode* node) noexcept {
     SPINDLE_LOCK_ORDER_RELEASE(&w->m_blocked_lock);
     if (!outermost)
         return;
+    if (w->trace != nullptr) [[unlikely]]
+        w->trace_cold(TraceKind::section_end);
     active_up();
     m_in_sections.fetch_sub(1, std::memory_order_relaxed);
 }

@@ -3,8 +3,11 @@
 #include "spindle/detail/config.hpp"
 #include "spindle/detail/lock_order.hpp"
 #include "spindle/errors.hpp"
+#include "trace/buffer.hpp"
 #include "util/fatal.hpp"
 #include "util/fork.hpp"
+
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -93,12 +96,55 @@ long tuning_from_environment(const char* name, long fallback) {
     return std::stol(s);
 }
 
+constexpr std::size_t k_default_trace_events = std::size_t{1} << 20;
+
+// Pools created in this process so far (the trace path's "%n"). Relaxed: only a number.
+std::atomic<unsigned> g_pools_created{0};
+
+// PoolOptions::trace or SPINDLE_TRACE, with "%p" (pid) and "%n" (pool number) replaced.
+std::string resolve_trace_path(const PoolOptions& o, unsigned pool_number) {
+    std::string spec = o.trace;
+    if (spec.empty())
+        if (const char* v = std::getenv("SPINDLE_TRACE"); v != nullptr)
+            spec = v;
+    std::string out;
+    for (std::size_t i = 0; i < spec.size(); ++i) {
+        if (spec[i] == '%' && i + 1 < spec.size() && (spec[i + 1] == 'p' || spec[i + 1] == 'n')) {
+            out += spec[i + 1] == 'p' ? std::to_string(::getpid()) : std::to_string(pool_number);
+            ++i;
+        } else {
+            out += spec[i];
+        }
+    }
+    return out;
+}
+
+std::size_t resolve_trace_capacity(const PoolOptions& o) {
+    if (o.trace_max_events != 0)
+        return o.trace_max_events;
+    const char* v = std::getenv("SPINDLE_TRACE_EVENTS");
+    if (v == nullptr || *v == '\0')
+        return k_default_trace_events;
+    char* end = nullptr;
+    const unsigned long long n = std::strtoull(v, &end, 10);
+    if (*end != '\0' || n == 0 || !std::isdigit(static_cast<unsigned char>(*v)))
+        throw InvalidPoolOptions(std::string("spindle: SPINDLE_TRACE_EVENTS='") + v +
+                                 "' is not a positive integer");
+    return static_cast<std::size_t>(n);
+}
+
 }  // namespace
 
 Registry::Registry(const PoolOptions& options)
     : m_options(options),
+      m_pool_number(g_pools_created.fetch_add(1, std::memory_order_relaxed) + 1),
       m_fork_generation(fork_generation_at_creation()),
       m_stack_size(resolve_stack(options.stack_size)) {
+    m_trace_path = resolve_trace_path(options, m_pool_number);
+    if (!m_trace_path.empty()) {
+        m_trace_capacity = resolve_trace_capacity(options);
+        m_trace_start_ns = trace_now_ns();
+    }
     const std::size_t n = resolve_threads(options.num_threads);
     // One published job per other worker, at most k_max_keep_shared (design-notes/0001, "The
     // split deque"): every published job above the owner's private part is one that the owner
@@ -215,6 +261,8 @@ void Registry::shutdown() noexcept {
     // already completed; it touches nothing of the pool after its decrement.
     while (m_foreign_calls.load(std::memory_order_acquire) != 0)
         std::this_thread::yield();
+    if (tracing())
+        write_trace();
     if (const char* v = std::getenv("SPINDLE_STATS");
         v != nullptr && v[0] != '\0' && std::strcmp(v, "0") != 0)
         print_stats(stats(), stderr);
@@ -248,6 +296,25 @@ PoolStats Registry::stats() const {
     out.jobs_injected = m_jobs_injected.load(std::memory_order_relaxed);
     out.spare_starts = m_spare_starts.load(std::memory_order_relaxed);
     return out;
+}
+
+void Registry::write_trace() noexcept {
+    try {
+        TraceInput in;
+        in.label = "spindle pool " + std::to_string(m_pool_number);
+        in.pid = static_cast<long>(::getpid());
+        in.num_threads = m_num_threads;
+        in.start_ns = m_trace_start_ns;
+        in.end_ns = trace_now_ns();
+        in.capacity = m_trace_capacity;
+        for (const auto& w : m_workers)
+            in.workers.push_back(
+                TraceWorker{w->index, w->is_spare(), w->name(), w->trace_buffer()});
+        in.stats = stats();
+        write_trace_files(m_trace_path, in);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "spindle: warning: the trace was not written (%s)\n", e.what());
+    }
 }
 
 void print_stats(const PoolStats& st, std::FILE* out) {

@@ -113,6 +113,9 @@ public:
     // The ThreadPool that owns this registry (set once by its constructor, before any job).
     ThreadPool* pool() const noexcept { return m_pool; }
     void set_pool(ThreadPool* p) noexcept { m_pool = p; }
+    // ---- tracing (PoolOptions::trace, design-notes/0011) ----
+    bool tracing() const noexcept { return !m_trace_path.empty(); }
+    std::size_t trace_capacity() const noexcept { return m_trace_capacity; }
     // Calls a user handler on a worker; an exception goes to detached_exception().
     void call_handler(const std::function<void()>& h) noexcept;
 
@@ -206,8 +209,15 @@ private:
     // a pthread mutex that it holds itself (design-notes/0003, section 8).
     void check_held_mutexes() noexcept;
     void start_or_wake_spare(std::size_t rank) noexcept;
+    // After every worker was joined: writes the trace files (shutdown()).
+    void write_trace() noexcept;
 
     PoolOptions m_options;
+    // Where the trace goes ("%p" and "%n" already replaced), or empty: no trace.
+    std::string m_trace_path;
+    std::size_t m_trace_capacity = 0;  // events per worker
+    std::uint64_t m_trace_start_ns = 0;
+    unsigned m_pool_number;  // 1 for the process's first pool, 2 for the next, ...
     // The fork generation this pool was created in (src/util/fork.hpp).
     std::uint64_t m_fork_generation;
     std::size_t m_num_threads;

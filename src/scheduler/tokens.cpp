@@ -2,6 +2,7 @@
 #include "scheduler/tokens.hpp"
 
 #include "spindle/detail/lock_order.hpp"
+#include "spindle/detail/trace.hpp"
 #include "spindle/pool.hpp"
 #include "util/assert.hpp"
 #include "util/fatal.hpp"
@@ -191,11 +192,17 @@ std::shared_ptr<TokenGate> use_token_source(PoolOptions& options,
     auto prev_acquire = std::move(options.acquire_thread_handler);
     auto prev_release = std::move(options.release_thread_handler);
     options.acquire_thread_handler = [gate, prev_acquire] {
+        if (detail::WorkerCore* w = detail::traced_worker()) [[unlikely]]
+            detail::trace_record(w, detail::TraceKind::token_wait, "token");
         gate->acquire();
+        if (detail::WorkerCore* w = detail::traced_worker()) [[unlikely]]
+            detail::trace_record(w, detail::TraceKind::token_acquire, "token");
         if (prev_acquire)
             prev_acquire();
     };
     options.release_thread_handler = [gate, prev_release] {
+        if (detail::WorkerCore* w = detail::traced_worker()) [[unlikely]]
+            detail::trace_record(w, detail::TraceKind::token_release, "token");
         struct Release {
             TokenGate& g;
             ~Release() { g.release(); }

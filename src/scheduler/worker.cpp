@@ -4,6 +4,7 @@
 #include "scheduler/registry.hpp"
 #include "scheduler/thread_waiter.hpp"
 #include "spindle/detail/lock_order.hpp"
+#include "trace/buffer.hpp"
 #include "util/fatal.hpp"
 #include "util/fork.hpp"
 
@@ -114,7 +115,11 @@ void wait_latch(Latch& latch, bool spin) {
             return;
         if (Job* j = w->find_job()) {
             const Context saved = current_context();
+            if (w->trace != nullptr) [[unlikely]]
+                w->trace_cold(TraceKind::job_begin);
             execute_job(j);
+            if (w->trace != nullptr) [[unlikely]]
+                w->trace_cold(TraceKind::job_end);
             set_context(saved);
         } else {
             sched_yield();
@@ -269,6 +274,15 @@ void Worker::thread_main() noexcept {
     m_tid.store(static_cast<int>(::syscall(SYS_gettid)), std::memory_order_release);
     Fiber::init_thread_fiber(m_thread_fiber, this);
     m_running = &m_thread_fiber;
+    if (m_registry->tracing() && m_trace_buffer == nullptr) {
+        try {
+            m_trace_buffer = std::make_unique<TraceBuffer>(m_registry->trace_capacity());
+        } catch (const std::bad_alloc&) {
+            std::fprintf(stderr, "spindle: warning: no memory for worker %zu's trace buffer\n",
+                         index);
+        }
+    }
+    trace = m_trace_buffer.get();
     OverflowGuard guard = enable_overflow_detection(m_overflow_what.c_str());
     m_registry->placement().on_worker_start(index);
     const PoolOptions& o = m_registry->options();
@@ -297,6 +311,7 @@ void Worker::thread_main() noexcept {
     m_fibers.clear();
     m_idle = nullptr;
     disable_overflow_detection(guard);
+    trace = nullptr;
     tl_worker = nullptr;
 }
 
@@ -311,8 +326,11 @@ void Worker::run_loop() noexcept {
     bool woken = false;              // the last pass slept and was woken
     for (;;) {
         if (Fiber* f = take_ready()) {
-            if (idle != 0)
+            if (idle != 0) {
                 counters.search_ns.bump(now_ns() - search_start);
+                if (trace != nullptr) [[unlikely]]
+                    trace_cold(TraceKind::search_end);
+            }
             resume(f);
             idle = 0;
             continue;
@@ -322,8 +340,11 @@ void Worker::run_loop() noexcept {
             // Woken from its sleep, this worker's own deque is empty, and the likeliest reason
             // is a job from outside: look at the injector first (design-notes/0001 §3).
             if (Job* j = woken ? find_job_injected_first() : find_job()) {
-                if (idle != 0)
+                if (idle != 0) {
                     counters.search_ns.bump(now_ns() - search_start);
+                    if (trace != nullptr) [[unlikely]]
+                        trace_cold(TraceKind::search_end);
+                }
                 run_job(j);
                 idle = 0;
                 continue;
@@ -332,8 +353,11 @@ void Worker::run_loop() noexcept {
         woken = false;
         if (m_suspended == 0 && m_registry->terminating())
             break;
-        if (idle == 0)
+        if (idle == 0) {
             search_start = now_ns();
+            if (trace != nullptr) [[unlikely]]
+                trace_cold(TraceKind::search_begin);
+        }
         ++idle;
         // Keep looking for the idle budget, a time (design-notes/0001 "Tuning"): a round count
         // took 30 us on a quiet machine and milliseconds on a loaded one, where each
@@ -355,6 +379,8 @@ void Worker::run_loop() noexcept {
                 notify_published(this);
         }
         counters.search_ns.bump(now_ns() - search_start);
+        if (trace != nullptr) [[unlikely]]
+            trace_cold(TraceKind::search_end);
         woken = sleep_cold(jobs_allowed);
         idle = 0;
     }
@@ -367,7 +393,11 @@ void Worker::run_loop() noexcept {
 }
 
 void Worker::run_job(Job* j) noexcept {
+    if (trace != nullptr) [[unlikely]]
+        trace_cold(TraceKind::job_begin);
     execute_job(j);
+    if (trace != nullptr) [[unlikely]]
+        trace_cold(TraceKind::job_end);
     // Between jobs a worker runs with no context: the job's bindings may be freed once it
     // returns, and handlers called from the run loop must not see them.
     set_context(Context{});
@@ -389,6 +419,9 @@ void Worker::switch_to(Fiber* to, AfterSwitch after, void* arg) noexcept {
             m_overflow_what.c_str(), self->stack.size, guarded_stack_budget());
     const Context mine = current_context();
     std::memcpy(self->scheduler_data, &mine, sizeof mine);
+    // The exporter closes self's open slices here (design-notes/0011, step 4).
+    if (trace != nullptr) [[unlikely]]
+        trace_cold(TraceKind::fiber_switch);
     m_running = to;
     ++switches;
     switch_fiber(self, to, after, arg);
@@ -495,6 +528,8 @@ Fiber* Worker::take_idle_fiber() noexcept {
         f = Fiber::create(m_stack_size, &Worker::fiber_entry, this, this);
         m_fibers.push_back(f);
         counters.fibers_created.bump();
+        if (trace != nullptr) [[unlikely]]
+            trace_cold(TraceKind::fiber_create);
     } catch (const std::exception& e) {
         if (f != nullptr)
             Fiber::destroy(f);
@@ -517,7 +552,10 @@ void Worker::after_park(Fiber* from, void* arg) noexcept {
         static_cast<Worker*>(from->owner)->make_ready_local(from);
 }
 
-bool Worker::park(bool (*try_park)(Fiber*, void*), void* arg) noexcept {
+bool Worker::park(bool (*try_park)(Fiber*, void*),
+                  void* arg,
+                  const char* kind,
+                  const char* label) noexcept {
     // A ready fiber first: the run loop would resume it next anyway (ready fibers come before
     // jobs), and switching straight to it saves the hop through an idle fiber (two switches
     // instead of four per park/resume round trip). It resumes its job, then carries on with
@@ -533,8 +571,12 @@ bool Worker::park(bool (*try_park)(Fiber*, void*), void* arg) noexcept {
     }
     ++m_suspended;
     counters.parks.bump();
+    if (trace != nullptr) [[unlikely]]
+        trace_record_copy(this, TraceKind::park, kind, label != nullptr ? label : "");
     ParkArgs pa{try_park, arg};
     switch_to(next, &Worker::after_park, &pa);
+    if (trace != nullptr) [[unlikely]]
+        trace_cold(TraceKind::resume);
     return true;
 }
 
@@ -613,6 +655,9 @@ Job* Worker::steal_from_others() noexcept {
                 counters.steals_tried.bump();
                 if (s == Steal::success) {
                     counters.steals_succeeded.bump();
+                    if (trace != nullptr) [[unlikely]]
+                        trace_cold(TraceKind::steal, nullptr, nullptr,
+                                   static_cast<std::uint32_t>(victim.index));
                     // More left behind: let another sleeper help (wake-up chaining).
                     if (!victim.deque.looks_empty() &&
                         sleepers->load(std::memory_order_relaxed) != 0)
@@ -714,15 +759,49 @@ bool Worker::sleep_cold(bool jobs_allowed) noexcept {
         m_asleep_at_fiber_limit.store(m_suspended, std::memory_order_relaxed);
     m_registry->active_down();
     counters.sleeps.bump();
+    if (trace != nullptr) [[unlikely]]
+        trace_cold(TraceKind::sleep);
     const PoolOptions& o = m_registry->options();
     m_registry->call_handler(o.release_thread_handler);
     while (m_sleep_word.load(std::memory_order_acquire) == 1)
         m_sleep_word.wait(1, std::memory_order_acquire);
     counters.wakeups.bump();
+    if (trace != nullptr) [[unlikely]]
+        trace_cold(TraceKind::wake);
     if (at_fiber_limit)
         m_asleep_at_fiber_limit.store(0, std::memory_order_relaxed);
     m_registry->call_handler(o.acquire_thread_handler);
     return true;
+}
+
+void Worker::trace_cold(TraceKind kind,
+                        const char* name,
+                        const char* detail,
+                        std::uint32_t arg) noexcept {
+    trace->record(kind, name, detail, arg, m_running);
+}
+
+void trace_record(WorkerCore* w,
+                  TraceKind kind,
+                  const char* name,
+                  const char* detail,
+                  std::uint32_t arg) noexcept {
+    static_cast<Worker*>(w)->trace_cold(kind, name, detail, arg);
+}
+
+void trace_record_copy(WorkerCore* w,
+                       TraceKind kind,
+                       std::string_view name,
+                       std::string_view detail,
+                       std::uint32_t arg) noexcept {
+    TraceBuffer* b = w->trace;
+    if (b->full()) {  // dropped anyway: copy nothing
+        b->record(kind, nullptr, nullptr, arg, nullptr);
+        return;
+    }
+    const char* n = name.empty() ? nullptr : b->intern(name);
+    const char* d = detail.empty() ? nullptr : b->intern(detail);
+    static_cast<Worker*>(w)->trace_cold(kind, n, d, arg);
 }
 
 }  // namespace spindle::detail

@@ -5,6 +5,7 @@
 
 #include "fiber/fiber.hpp"
 #include "spindle/detail/runtime.hpp"
+#include "spindle/detail/trace.hpp"
 #include "spindle/detail/wait.hpp"
 
 #include <pthread.h>
@@ -13,6 +14,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -54,7 +56,11 @@ public:
     // Uses a ready fiber when no idle fiber exists and none can be created. Returns false,
     // without parking, when there is no fiber at all to switch to (wait_latch then helps: it
     // runs other jobs nested on the caller's stack until the event happens).
-    bool park(bool (*try_park)(Fiber* self, void* arg), void* arg) noexcept;
+    // kind and label name the wait in the trace (design-notes/0011); label may be short-lived.
+    bool park(bool (*try_park)(Fiber* self, void* arg),
+              void* arg,
+              const char* kind = "join",
+              const char* label = nullptr) noexcept;
     // Lets one pending job or ready fiber run before the caller continues. Returns false when
     // there was nothing to run.
     bool yield();
@@ -72,6 +78,15 @@ public:
     // thread; read by stats() and by thieves, which skip a spare that never started; relaxed,
     // orders nothing: a stale false only skips a deque that sleepers still probe).
     bool ever_started() const noexcept { return m_ever_started.load(std::memory_order_relaxed); }
+    // This worker's trace events (PoolOptions::trace), or nullptr. Read after join_thread().
+    const TraceBuffer* trace_buffer() const noexcept { return m_trace_buffer.get(); }
+    const std::string& name() const noexcept { return m_name; }
+    // Records a trace event (the caller tested `trace`): out of line, so that each trace point
+    // costs one predictable branch when the pool records no trace.
+    [[gnu::cold, gnu::noinline]] void trace_cold(TraceKind kind,
+                                                 const char* name = nullptr,
+                                                 const char* detail = nullptr,
+                                                 std::uint32_t arg = 0) noexcept;
 
 private:
     friend class Registry;
@@ -113,6 +128,9 @@ private:
     std::atomic<bool> m_ever_started{false};
     std::string m_name;
     std::string m_overflow_what;
+    // Allocated by this worker's thread when it starts in a traced pool; kept after the thread
+    // exits, for the exporter (Registry::write_trace).
+    std::unique_ptr<TraceBuffer> m_trace_buffer;
     std::size_t m_stack_size = 0;
 
     // ---- owned by this worker's thread (no synchronisation) ----

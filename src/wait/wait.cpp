@@ -49,7 +49,7 @@ void block_current(WaitNode& node, void (*enqueue)(WaitNode&, void*), void* arg)
             fatal_worker_used_after_fork("a task waited on a %s", node.site.kind);
         node.worker = w;
         BlockArgs b{&node, enqueue, arg};
-        if (w->park(&publish_parked, &b)) {
+        if (w->park(&publish_parked, &b, node.site.kind, node.site.label)) {
             w->registry->blocked_end(node);
             return;
         }

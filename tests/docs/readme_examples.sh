@@ -58,7 +58,7 @@ for body in "$work"/example_*.body; do
         failed=$((failed + 1))
         continue
     fi
-    if ! timeout 60 "$stem" > "$stem.out" 2>&1; then
+    if ! (cd "$work" && timeout 60 "$stem") > "$stem.out" 2>&1; then
         echo "README.md line $line: the program exits with status $? :"
         sed 's/^/    /' "$stem.out"
         failed=$((failed + 1))

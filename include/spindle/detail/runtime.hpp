@@ -13,7 +13,8 @@
 
 namespace spindle::detail {
 
-class Registry;  // a pool's shared state (src/scheduler/registry.hpp)
+class Registry;     // a pool's shared state (src/scheduler/registry.hpp)
+class TraceBuffer;  // a worker's trace events (src/trace/buffer.hpp)
 
 // A statistics counter of one worker: written only by that worker's thread, read by any thread
 // (ThreadPool::stats). A relaxed load and store, not an RMW: the owner is the only writer, so
@@ -78,6 +79,11 @@ struct WorkerCore {
     // written and read by this worker's thread. scope() compares it before and after its body
     // to know that every job above a deque position is one of its own spawns.
     std::uint64_t switches = 0;
+    // This worker's trace events, or nullptr when the pool records no trace (PoolOptions::trace,
+    // design-notes/0011). Owner-only: set by the worker's thread before its first job and read
+    // only there (every trace point tests it: the one branch tracing costs when off); the
+    // buffer is read by the thread that joined the worker, after the join.
+    TraceBuffer* trace = nullptr;
     // Statistics (ThreadPool::stats); owner-written, on their own cache lines.
     alignas(64) WorkerCounters counters;
 };
