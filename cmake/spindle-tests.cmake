@@ -54,6 +54,9 @@ foreach(label IN LISTS _spindle_labels)
     add_executable(${exe} ${sources})
     _spindle_test_target(${exe})
     target_link_libraries(${exe} PRIVATE GTest::gtest GTest::gtest_main GTest::gmock)
+    # Data files next to the tests (tests/topology/*.xml).
+    target_compile_definitions(${exe} PRIVATE
+        "SPINDLE_TEST_DATA_DIR=\"${_spindle_tests_dir}/${label}\"")
     if(TARGET spindle_test_common)
         target_link_libraries(${exe} PRIVATE spindle_test_common)
     endif()

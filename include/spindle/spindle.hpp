@@ -26,5 +26,6 @@
 #include "spindle/sort.hpp"
 #include "spindle/spawn.hpp"
 #include "spindle/stack.hpp"
+#include "spindle/topology.hpp"
 #include "spindle/wait_group.hpp"
 #include "spindle/worker_local.hpp"

@@ -104,10 +104,10 @@ public:
     Worker& worker(std::size_t i) noexcept { return *m_workers[i]; }
     std::size_t max_fibers() const noexcept { return m_max_fibers; }
     // Victim groups of worker i: the placement's order over the regular workers, then the
-    // spare workers.
-    std::vector<std::vector<std::size_t>> victim_levels(std::size_t i) const;
+    // spare workers (level spare).
+    std::vector<VictimGroup> victim_levels(std::size_t i) const;
     const PoolOptions& options() const noexcept { return m_options; }
-    const Placement& placement() const noexcept { return *m_placement; }
+    const WorkerPlacement& placement() const noexcept { return *m_placement; }
     std::size_t stack_size() const noexcept { return m_stack_size; }
     const Tuning& tuning() const noexcept { return m_tuning; }
     // The ThreadPool that owns this registry (set once by its constructor, before any job).
@@ -215,7 +215,7 @@ private:
     ThreadPool* m_pool = nullptr;
     std::size_t m_stack_size;
     Tuning m_tuning;
-    std::unique_ptr<Placement> m_placement;
+    std::unique_ptr<WorkerPlacement> m_placement;
     std::vector<std::unique_ptr<Worker>> m_workers;
 
     // Jobs from outside the pool and spilled from full deques.

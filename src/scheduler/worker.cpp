@@ -270,7 +270,12 @@ void Worker::thread_main() noexcept {
     Fiber::init_thread_fiber(m_thread_fiber, this);
     m_running = &m_thread_fiber;
     OverflowGuard guard = enable_overflow_detection(m_overflow_what.c_str());
-    m_registry->placement().on_worker_start(index);
+    // Bind first, then place: first touch of what this thread allocates from now on (fiber
+    // stacks) lands on its node; the deque's buffer, allocated by the pool's creator, is moved
+    // there (a no-op on one node; design-notes/0010 §4).
+    const WorkerPlacement& placement = m_registry->placement();
+    placement.on_worker_start(index);
+    placement.place_memory(MemoryKind::deque_buffer, deque.buffer(), deque.buffer_bytes(), index);
     const PoolOptions& o = m_registry->options();
     if (o.start_handler) {
         try {
@@ -493,6 +498,8 @@ Fiber* Worker::take_idle_fiber() noexcept {
         if (m_fibers.size() == m_fibers.capacity())  // geometric: 100k fibers, not 100k copies
             m_fibers.reserve(2 * m_fibers.size() + 16);
         f = Fiber::create(m_stack_size, &Worker::fiber_entry, this, this);
+        m_registry->placement().place_memory(MemoryKind::fiber_stack, f->stack.bottom,
+                                             f->stack.size, index);
         m_fibers.push_back(f);
         counters.fibers_created.bump();
     } catch (const std::exception& e) {
@@ -598,11 +605,12 @@ void Worker::push_broadcast(Job* job) {
 }
 
 Job* Worker::steal_from_others() noexcept {
-    for (const auto& level : m_victims) {
-        const std::size_t n = level.size();
+    for (const VictimGroup& group : m_victims) {
+        const std::size_t n = group.workers.size();
+        const auto level = static_cast<std::size_t>(group.level);
         const std::size_t start = static_cast<std::size_t>(next_random() % n);
         for (std::size_t i = 0; i < n; ++i) {
-            Worker& victim = m_registry->worker(level[(start + i) % n]);
+            Worker& victim = m_registry->worker(group.workers[(start + i) % n]);
             // A spare worker that never started has never pushed a job (a stale false only
             // skips a deque that sleepers still probe, has_stealable_work).
             if (victim.is_spare() && !victim.ever_started())
@@ -610,9 +618,9 @@ Job* Worker::steal_from_others() noexcept {
             for (int attempt = 0; attempt < 4; ++attempt) {
                 Job* j = nullptr;
                 const Steal s = victim.deque.steal(&j);
-                counters.steals_tried.bump();
+                counters.steals_tried[level].bump();
                 if (s == Steal::success) {
-                    counters.steals_succeeded.bump();
+                    counters.steals_succeeded[level].bump();
                     // More left behind: let another sleeper help (wake-up chaining).
                     if (!victim.deque.looks_empty() &&
                         sleepers->load(std::memory_order_relaxed) != 0)
