@@ -144,6 +144,13 @@ Registry::Registry(const PoolOptions& options)
             "spindle: PoolOptions::max_spare_threads=" + std::to_string(spares) +
             " is above the maximum of " + std::to_string(k_max_threads));
     m_placement = std::make_unique<WorkerPlacement>(std::move(topo), policy, n, n + spares);
+    if (m_placement->topology().num_nodes > 1) {
+        m_node_peers.resize(n);
+        for (std::size_t i = 0; i < n; ++i)
+            for (std::size_t k = 0; k < n; ++k)
+                if (k != i && m_placement->node_of(k) == m_placement->node_of(i))
+                    m_node_peers[i].push_back(k);
+    }
     m_workers.reserve(n + spares);
     for (std::size_t i = 0; i < n + spares; ++i)
         m_workers.push_back(std::make_unique<Worker>(this, i, k_deque_capacity, n + spares,
@@ -433,6 +440,25 @@ std::uint32_t Registry::wake_one() noexcept {
             return sleepers;
     }
     return 0;
+}
+
+std::uint32_t Registry::wake_one_near(std::size_t near) noexcept {
+    if (near >= m_node_peers.size() || m_node_peers[near].empty())
+        return wake_one();
+    const std::uint32_t sleepers = m_sleepers.load(std::memory_order_seq_cst);
+    if (sleepers == 0)
+        return 0;
+    const std::vector<std::size_t>& peers = m_node_peers[near];
+    const std::size_t n = peers.size();
+    const std::size_t start =
+        static_cast<std::size_t>(m_wake_cursor.fetch_add(1, std::memory_order_relaxed) % n);
+    for (std::size_t i = 0; i < n; ++i) {
+        Worker& w = *m_workers[peers[(start + i) % n]];
+        // seq_cst load: as in wake_one().
+        if (w.m_sleep_word.load(std::memory_order_seq_cst) == 1 && w.wake())
+            return sleepers;
+    }
+    return wake_one();  // none of the node's workers sleeps: a remote one
 }
 
 void Registry::wake_all() noexcept {

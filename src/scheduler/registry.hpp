@@ -127,6 +127,10 @@ public:
     // and executed a seq_cst fence or RMW (see push_local / inject). Returns the sleeper count
     // it read when it woke a worker, 0 when it woke none.
     std::uint32_t wake_one() noexcept;
+    // wake_one() for work that regular worker `near` published: on a machine with several NUMA
+    // nodes, a sleeping worker of near's node first (the work's data is likely in that node's
+    // memory and caches), then any. Same pairing rules as wake_one().
+    std::uint32_t wake_one_near(std::size_t near) noexcept;
     void wake_all() noexcept;
     // Workers inside blocking sections now (spare worker k takes jobs while this is > k).
     std::size_t in_sections() const noexcept {
@@ -216,6 +220,9 @@ private:
     std::size_t m_stack_size;
     Tuning m_tuning;
     std::unique_ptr<WorkerPlacement> m_placement;
+    // Per regular worker: the other regular workers of its NUMA node (wake_one_near). Empty on a
+    // single-node machine, where wake_one_near is wake_one. Immutable after construction.
+    std::vector<std::vector<std::size_t>> m_node_peers;
     std::vector<std::unique_ptr<Worker>> m_workers;
 
     // Jobs from outside the pool and spilled from full deques.

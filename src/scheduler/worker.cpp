@@ -135,7 +135,7 @@ bool pop_join_slow(WorkerCore* w, Job* job) noexcept {
 }
 
 void wake_one_sleeper(WorkerCore* w) noexcept {
-    w->registry->wake_one();
+    w->registry->wake_one_near(w->index);
 }
 
 void push_spill(WorkerCore* core, Job* job) {
@@ -624,7 +624,7 @@ Job* Worker::steal_from_others() noexcept {
                     // More left behind: let another sleeper help (wake-up chaining).
                     if (!victim.deque.looks_empty() &&
                         sleepers->load(std::memory_order_relaxed) != 0)
-                        m_registry->wake_one();
+                        m_registry->wake_one_near(index);
                     return j;
                 }
                 if (s == Steal::empty)

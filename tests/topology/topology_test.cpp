@@ -20,6 +20,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <functional>
 #include <ostream>
 #include <string>
 #include <thread>
@@ -381,6 +382,41 @@ TEST(StealCounters, CountedAtTheVictimsLevel) {
         for (const auto& w : st.workers)
             per_worker += w.steals_succeeded_at[k];
         EXPECT_EQ(per_worker, t.steals_succeeded);
+    }
+}
+
+// ---- waking the node first -------------------------------------------------------------------
+
+bool wait_until(const std::function<bool()>& cond) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!cond()) {
+        if (std::chrono::steady_clock::now() > until)
+            return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return true;
+}
+
+TEST(Wake, ASleeperOfTheSameNodeFirst) {
+    REQUIRE_HWLOC();
+    // Nodes {0, 1} and {2, 3}.
+    spindle::ThreadPool pool(
+        {.num_threads = 4, .topology = "numa:2 core:2 pu:1", .max_spare_threads = 0});
+    spindle::detail::Registry& r = *pool.registry();
+    for (std::size_t from : {0u, 2u, 3u, 1u}) {
+        SCOPED_TRACE(from);
+        ASSERT_TRUE(wait_until([&] { return r.sleepers().load() == 4; }));
+        std::vector<std::uint64_t> before;
+        for (const auto& w : pool.stats().workers)
+            before.push_back(w.wakeups);
+        EXPECT_EQ(r.wake_one_near(from), 4u);
+        const std::size_t peer = from ^ 1;
+        ASSERT_TRUE(wait_until([&] { return pool.stats().workers[peer].wakeups > before[peer]; }));
+        for (std::size_t w = 0; w < 4; ++w) {
+            if (w != peer) {
+                EXPECT_EQ(pool.stats().workers[w].wakeups, before[w]) << w;
+            }
+        }
     }
 }
 
