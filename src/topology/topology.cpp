@@ -13,7 +13,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace spindle::detail::topology {
@@ -95,11 +97,32 @@ Topology load(const std::string& requested) {
         arg = spec.substr(10);
     }
 #if SPINDLE_HAVE_HWLOC
+    // The real machine costs hwloc a walk of sysfs (4 ms per pool on the dev VM, which doubled
+    // the cost of creating a pool), so it is read once per process and allowed-CPU mask; a
+    // synthetic or XML machine is read each time (cheap, and a file may change).
+    // Never destroyed: a pool of a static destructor's time may still load (Registry copies
+    // keep the hwloc object alive on their own).
+    static std::mutex& cache_mutex = *new std::mutex;
+    static auto& cache = *new std::vector<std::pair<std::vector<unsigned>, Topology>>;
+    std::vector<unsigned> mask;
+    if (machine) {
+        mask = allowed_cpus();
+        std::lock_guard<std::mutex> lock(cache_mutex);
+        for (const auto& [m, cached] : cache)
+            if (m == mask)
+                return cached;
+    }
     Topology t;
     const Source source = machine ? Source::machine : xml ? Source::xml : Source::synthetic;
     const std::string error = hwloc_load(source, arg, t);
-    if (error.empty())
+    if (error.empty()) {
+        if (machine) {
+            std::lock_guard<std::mutex> lock(cache_mutex);
+            if (cache.size() < 16)
+                cache.emplace_back(std::move(mask), t);
+        }
         return t;
+    }
     if (!machine)
         throw InvalidPoolOptions("spindle: PoolOptions::topology / SPINDLE_TOPOLOGY '" + spec +
                                  "': " + error);

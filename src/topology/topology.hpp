@@ -34,7 +34,9 @@ struct Topology {
     bool this_system = false;  // the real machine: threads and memory can be bound
     bool from_hwloc = false;   // false: the flat fallback
     std::string description;   // "machine", "synthetic:...", "xml:...", "flat (why)"
-    // hwloc's topology object, kept for binding (null for the flat fallback).
+    // hwloc's topology object, kept for binding (null for the flat fallback). Shared by every
+    // copy (the machine's is loaded once per process): hwloc allows concurrent reads, and
+    // binding threads or memory only reads it.
     std::shared_ptr<void> handle;
 
     std::uint64_t node_distance(int a, int b) const noexcept {

@@ -161,6 +161,10 @@ TEST(Discovery, RealMachineIsTheAllowedCpus) {
     EXPECT_EQ(os, allowed);
     EXPECT_TRUE(t.this_system);
     EXPECT_EQ(t.from_hwloc, k_hwloc);
+    // Read once per process (and mask): a second pool does not walk sysfs again.
+    if (k_hwloc) {
+        EXPECT_EQ(topo::load("").handle, t.handle);
+    }
 }
 
 TEST(Discovery, FlatAndErrors) {
