@@ -435,15 +435,18 @@ TEST(Memory, EveryAllocationKindIsRecordedOnThePlansNode) {
             spindle::ThreadPool pool({.num_threads = 4, .topology = shape, .placement = policy});
             const auto& pl = pool.registry()->placement();
             const topo::Topology& t = pl.topology();
-            // Make every worker but the last to arrive park a fiber (a stack of its own).
+            // Make every worker park a fiber (a stack of its own): each waits on go, which is
+            // set only once all four have parked.
             spindle::Event go;
-            std::atomic<std::size_t> arrived{0};
-            pool.broadcast([&](spindle::BroadcastContext) {
-                if (arrived.fetch_add(1) + 1 == 4)
-                    go.set();
-                else
-                    go.wait();
-            });
+            std::thread caller(
+                [&] { pool.broadcast([&](spindle::BroadcastContext) { go.wait(); }); });
+            EXPECT_TRUE(wait_until([&] {
+                const auto ws = pool.stats().workers;
+                return std::all_of(ws.begin(), ws.begin() + 4,
+                                   [](const spindle::WorkerStats& w) { return w.parks > 0; });
+            }));
+            go.set();
+            caller.join();
             spindle::WorkerLocal<int> local(pool, [](std::size_t i) { return int(i); });
             const spindle::PoolStats st = pool.stats();
             std::vector<int> nodes_with_stacks;
@@ -467,13 +470,13 @@ TEST(Memory, EveryAllocationKindIsRecordedOnThePlansNode) {
                 EXPECT_FALSE(pl.memory_bound(w, MemoryKind::fiber_stack));
                 EXPECT_FALSE(pl.memory_bound(w, MemoryKind::worker_local));
             }
-            // Three workers parked, on three nodes of four or on both of two.
+            // Every worker parked, so every node made stacks.
+            EXPECT_EQ(nodes_with_stacks.size(), 4u);
             std::sort(nodes_with_stacks.begin(), nodes_with_stacks.end());
-            EXPECT_GE(nodes_with_stacks.size(), 3u);
             const auto distinct = static_cast<std::size_t>(
                 std::unique(nodes_with_stacks.begin(), nodes_with_stacks.end()) -
                 nodes_with_stacks.begin());
-            EXPECT_EQ(distinct, std::min<std::size_t>(t.num_nodes, 3));
+            EXPECT_EQ(distinct, t.num_nodes);
         }
     }
 }
