@@ -144,7 +144,18 @@ Registry::Registry(const PoolOptions& options)
             "spindle: PoolOptions::max_spare_threads=" + std::to_string(spares) +
             " is above the maximum of " + std::to_string(k_max_threads));
     m_placement = std::make_unique<WorkerPlacement>(std::move(topo), policy, n, n + spares);
-    if (m_placement->topology().num_nodes > 1) {
+    if (const topology::Topology& t = m_placement->topology(); t.num_nodes > 1) {
+        // One injector per node, each node looking at the others nearest first.
+        std::vector<std::vector<std::size_t>> order(t.num_nodes);
+        for (std::size_t k = 0; k < t.num_nodes; ++k) {
+            for (std::size_t o = 0; o < t.num_nodes; ++o)
+                order[k].push_back(o);
+            std::stable_sort(order[k].begin(), order[k].end(), [&](std::size_t a, std::size_t b) {
+                return t.node_distance(static_cast<int>(k), static_cast<int>(a)) <
+                       t.node_distance(static_cast<int>(k), static_cast<int>(b));
+            });
+        }
+        m_injector.set_order(std::move(order));
         m_node_peers.resize(n);
         for (std::size_t i = 0; i < n; ++i)
             for (std::size_t k = 0; k < n; ++k)
@@ -391,7 +402,7 @@ bool Registry::inject(Job* job) {
         fatal_pool_used_after_fork("install, join, scope or spawn from outside the pool");
     }
     ForeignCall guard(*this);
-    if (!m_injector.enqueue(job))
+    if (!m_injector.enqueue(inject_node(), job))
         throw std::bad_alloc();
     // seq_cst: pairs with the sleeper's load in has_injected(); see Worker::sleep_cold().
     m_injected.fetch_add(1, std::memory_order_seq_cst);
@@ -402,18 +413,30 @@ bool Registry::inject(Job* job) {
 }
 
 void Registry::inject_bulk(Job* const* jobs, std::size_t n) {
-    if (!m_injector.enqueue_bulk(jobs, n))
+    if (!m_injector.enqueue_bulk(inject_node(), jobs, n))
         throw std::bad_alloc();
     m_injected.fetch_add(static_cast<std::int64_t>(n), std::memory_order_seq_cst);
     wake_one();
 }
 
-Job* Registry::take_injected() noexcept {
+std::size_t Registry::inject_node() noexcept {
+    const std::size_t nodes = m_injector.num_nodes();
+    if (nodes == 1)
+        return 0;
+    const WorkerCore* w = current_worker();
+    if (w != nullptr && w->registry == this)
+        return static_cast<std::size_t>(m_placement->node_of(w->index));
+    // relaxed: only spreads the jobs; the enqueue and m_injected order the hand-off.
+    return static_cast<std::size_t>(m_inject_cursor.fetch_add(1, std::memory_order_relaxed) %
+                                    nodes);
+}
+
+Job* Registry::take_injected(std::size_t w) noexcept {
     // acquire: pairs with the increment in inject(); orders the job's contents for TSan too.
     if (m_injected.load(std::memory_order_acquire) <= 0)
         return nullptr;
     Job* j = nullptr;
-    if (!m_injector.try_dequeue(j))
+    if (!m_injector.try_dequeue(static_cast<std::size_t>(m_placement->node_of(w)), j))
         return nullptr;
     // More left: let a sleeper help (a bulk spill wakes only one worker).
     if (m_injected.fetch_sub(1, std::memory_order_relaxed) > 1 &&

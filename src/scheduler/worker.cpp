@@ -636,7 +636,7 @@ Job* Worker::steal_from_others() noexcept {
 }
 
 Job* Worker::find_job_injected_first() noexcept {
-    if (Job* j = m_registry->take_injected()) {
+    if (Job* j = m_registry->take_injected(index)) {
         counters.jobs_run.bump();
         return j;
     }
@@ -650,7 +650,7 @@ Job* Worker::find_job() noexcept {
     if (j == nullptr)
         j = steal_from_others();
     if (j == nullptr)
-        j = m_registry->take_injected();
+        j = m_registry->take_injected(index);
     if (j != nullptr)
         counters.jobs_run.bump();  // every caller runs what it found
     return j;

@@ -424,6 +424,61 @@ TEST(Wake, ASleeperOfTheSameNodeFirst) {
     }
 }
 
+// ---- per-node injectors ----------------------------------------------------------------------
+
+TEST(Injectors, OwnNodeFirstThenNearest) {
+    using spindle::detail::Job;
+    spindle::detail::NodeInjectors inj;
+    // Node 0 looks at 0, 1, 2; node 1 at 1, 2, 0; node 2 at 2, 1, 0.
+    inj.set_order({{0, 1, 2}, {1, 2, 0}, {2, 1, 0}});
+    Job* a = reinterpret_cast<Job*>(std::uintptr_t{0x100});
+    Job* b = reinterpret_cast<Job*>(std::uintptr_t{0x200});
+    Job* c = reinterpret_cast<Job*>(std::uintptr_t{0x300});
+    ASSERT_TRUE(inj.enqueue(0, a));
+    ASSERT_TRUE(inj.enqueue(2, b));
+    Job* bulk[] = {c};
+    ASSERT_TRUE(inj.enqueue_bulk(1, bulk, 1));
+    Job* got = nullptr;
+    ASSERT_TRUE(inj.try_dequeue(1, got));
+    EXPECT_EQ(got, c);  // its own node
+    ASSERT_TRUE(inj.try_dequeue(1, got));
+    EXPECT_EQ(got, b);  // node 2, nearer to 1 than node 0
+    ASSERT_TRUE(inj.try_dequeue(1, got));
+    EXPECT_EQ(got, a);
+    EXPECT_FALSE(inj.try_dequeue(0, got));
+}
+
+TEST(Injectors, EveryJobRunsOnATwoNodePool) {
+    REQUIRE_HWLOC();
+    spindle::ThreadPool pool({.num_threads = 4, .topology = "numa:2 core:2 pu:1"});
+    // From outside: dealt out over both nodes' injectors.
+    std::atomic<int> outside{0};
+    spindle::WaitGroup wg;
+    wg.add(1000);
+    for (int i = 0; i < 1000; ++i)
+        pool.spawn([&] {
+            outside.fetch_add(1);
+            wg.done();
+        });
+    wg.wait();
+    EXPECT_EQ(outside.load(), 1000);
+    // From a worker, more than a deque holds (1024): the spill goes to its node's injector.
+    std::atomic<int> spilled{0};
+    pool.scope([&](spindle::Scope& s) {
+        for (int i = 0; i < 5000; ++i)
+            s.spawn([&] { spilled.fetch_add(1); });
+    });
+    EXPECT_EQ(spilled.load(), 5000);
+    const spindle::PoolStats st = pool.stats();
+    std::uint64_t run = 0;
+    std::uint64_t created = 0;
+    for (const auto& w : st.workers) {
+        run += w.jobs_run;
+        created += w.jobs_created;
+    }
+    EXPECT_EQ(run, created + st.jobs_injected);
+}
+
 // ---- node of every allocation kind -----------------------------------------------------------
 
 TEST(Memory, EveryAllocationKindIsRecordedOnThePlansNode) {
