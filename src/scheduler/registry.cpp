@@ -59,8 +59,13 @@ std::size_t threads_from_environment() {
 Placement resolve_policy(const Placement& requested) {
     if (requested.kind() != Placement::Kind::none)
         return requested;
-    if (const char* v = std::getenv("SPINDLE_PLACEMENT"); v != nullptr && v[0] != '\0')
-        return Placement::parse(v);
+    if (const char* v = std::getenv("SPINDLE_PLACEMENT"); v != nullptr && v[0] != '\0') {
+        try {
+            return Placement::parse(v);
+        } catch (const InvalidPoolOptions& e) {
+            throw InvalidPoolOptions(std::string(e.what()) + " (from SPINDLE_PLACEMENT)");
+        }
+    }
     return requested;
 }
 

@@ -192,6 +192,9 @@ TEST(Plans, ParseAndPrint) {
     EXPECT_EQ(Placement::parse("cpus:0,2-4,7").cpu_list(), (std::vector<unsigned>{0, 2, 3, 4, 7}));
     for (const char* bad : {"", "packed", "cpus:", "cpus:1,", "cpus:3-1", "node:x", "cpus:a"})
         EXPECT_THROW(Placement::parse(bad), spindle::InvalidPoolOptions) << bad;
+    ScopedEnv env("SPINDLE_PLACEMENT", "bogus");
+    EXPECT_THROW(spindle::ThreadPool(spindle::PoolOptions{.num_threads = 1}),
+                 spindle::InvalidPoolOptions);
 }
 
 TEST(Plans, TwoNodesWithSmt) {
