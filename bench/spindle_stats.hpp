@@ -37,6 +37,14 @@ inline std::string stats_json(const spindle::PoolStats& before, const spindle::P
         d(t1.fibers_created, t0.fibers_created), d(t1.search_ns, t0.search_ns),
         d(after.spare_starts, before.spare_starts));
     std::string out = buf;
+    // Steals by the victim's level (design-notes/0010): "steals_ok_remote", "steals_tried_node".
+    for (std::size_t k = 0; k < spindle::k_steal_levels; ++k) {
+        const char* level = spindle::to_string(static_cast<spindle::StealLevel>(k));
+        std::snprintf(buf, sizeof buf, ",\"steals_ok_%s\":%" PRIu64 ",\"steals_tried_%s\":%" PRIu64,
+                      level, d(t1.steals_succeeded_at[k], t0.steals_succeeded_at[k]), level,
+                      d(t1.steals_tried_at[k], t0.steals_tried_at[k]));
+        out += buf;
+    }
     // Per regular worker, in index order: a worker's counters before the timed reps are found by
     // its index (the slots do not move).
     auto per_worker = [&](const char* key, std::uint64_t spindle::WorkerStats::*field) {

@@ -56,6 +56,9 @@ foreach(label IN LISTS _spindle_labels)
     add_executable(${exe} ${sources})
     _spindle_test_target(${exe})
     target_link_libraries(${exe} PRIVATE GTest::gtest GTest::gtest_main GTest::gmock)
+    # Data files next to the tests (tests/topology/*.xml).
+    target_compile_definitions(${exe} PRIVATE
+        "SPINDLE_TEST_DATA_DIR=\"${_spindle_tests_dir}/${label}\"")
     if(TARGET spindle_test_common)
         target_link_libraries(${exe} PRIVATE spindle_test_common)
     endif()
@@ -131,6 +134,22 @@ if(SPINDLE_SANITIZE STREQUAL "" AND EXISTS "${_spindle_tests_dir}/package/consum
             "-DCXX_COMPILER=${CMAKE_CXX_COMPILER}"
             -P "${PROJECT_SOURCE_DIR}/cmake/test-subproject.cmake")
     set_tests_properties(package.subproject PROPERTIES LABELS package TIMEOUT 900)
+endif()
+
+# package.without_hwloc: a second build of this source tree with SPINDLE_WITH_HWLOC=OFF (the
+# flat fallback's tests, and a consumer linking it where pkg-config finds no hwloc); minutes on
+# a small machine, so only in unsanitized builds of a tree that has hwloc (without hwloc the
+# main build already is that build).
+if(SPINDLE_SANITIZE STREQUAL "" AND SPINDLE_HAVE_HWLOC)
+    add_test(NAME package.without_hwloc
+        COMMAND "${CMAKE_COMMAND}"
+            "-DSOURCE_DIR=${PROJECT_SOURCE_DIR}"
+            "-DWORK_DIR=${PROJECT_BINARY_DIR}/without-hwloc-test"
+            "-DGENERATOR=${CMAKE_GENERATOR}"
+            "-DCXX_COMPILER=${CMAKE_CXX_COMPILER}"
+            "-DBUILD_TYPE=$<CONFIG>"
+            -P "${PROJECT_SOURCE_DIR}/cmake/test-without-hwloc.cmake")
+    set_tests_properties(package.without_hwloc PROPERTIES LABELS package TIMEOUT 1200)
 endif()
 
 # capi.abi: the C ABI exercised from a C program (tests/capi/capi_abi.c), label capi.

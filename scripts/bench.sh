@@ -6,6 +6,8 @@
 #   scripts/bench.sh --full          # main sizes (fib(35), 16Mi-element sorts, ...), 11 reps
 #   scripts/bench.sh --workloads "fib uts" --n fib=32
 #   scripts/bench.sh --json out.jsonl          # + out.svg: chart of the ratios to rayon
+#   scripts/bench.sh --systems spindle --topology "numa:2 core:2 pu:1" --threads "2 4"
+#                                              # steals by victim level on a synthetic 2-node box
 #
 # Steps: scripts/setup-deps.sh --bench (if present) -> CMake `release` preset, targets
 # bench_fib_compare (fib), bench_algo_compare (sum, sort), bench_tree_compare (nqueens, skynet),
@@ -71,6 +73,13 @@ usage: scripts/bench.sh [options]
                       <workload>-spindle-<T>t-base1w.* of the 1-worker pool beside it (T > 1);
                       --processes adds -p<k>. Traced times include tracing's cost. Each worker keeps
                       SPINDLE_TRACE_EVENTS events (default here 262144; the rest are counted as dropped)
+  --topology DESC     spindle plans for this machine (SPINDLE_TOPOLOGY for every spindle run):
+                        an hwloc synthetic description such as "numa:2 core:2 pu:1", "xml:FILE"
+                        or "flat"; synthetic and XML machines are never bound to, so this runs
+                        anywhere. Adds a table of spindle's steals by victim level (smt, cache,
+                        node, remote, spare; design-notes/0010-topology.md)
+  --placement P       SPINDLE_PLACEMENT for the spindle runs: none, compact, spread,
+                        numa_node:K or cpus:LIST (default none: victims ordered as compact)
   --table FILE        only print the tables for an existing JSON-lines FILE (and --svg), then exit;
                       a --processes file gets the per-process tables
   -h, --help          this help
@@ -296,6 +305,38 @@ print_process_tables() {  # $1 JSON lines with a "process" field
 }
 
 # ------------------------------------------------------------------------------------------------
+# Steals by victim level (--topology / --placement): one row per spindle run, the timed reps'
+# successful / tried steals at each level, nearest first.
+print_levels_table() {  # $1 JSON lines
+  awk -v topo="${SPINDLE_TOPOLOGY:-machine}" -v place="${SPINDLE_PLACEMENT:-none}" '
+    function num(key,   re) {
+      re = "\"" key "\":-?[0-9][0-9.eE+-]*"
+      if (match($0, re)) return substr($0, RSTART + length(key) + 3, RLENGTH - length(key) - 3) + 0
+      return ""
+    }
+    function str(key,   re) {
+      re = "\"" key "\":\"[^\"]*\""
+      if (match($0, re)) return substr($0, RSTART + length(key) + 4, RLENGTH - length(key) - 5)
+      return ""
+    }
+    BEGIN {
+      printf "\n== spindle steals by victim level (ok/tried over the timed reps), topology \"%s\", placement %s ==\n", topo, place
+      printf "%-12s %7s %15s %15s %15s %17s %13s %10s\n", "workload", "threads", "smt", "cache", "node", "remote", "spare", "remote %ok"
+    }
+    /"steals_ok_smt"/ {
+      if (str("system") != "spindle") next
+      ok = 0; split("smt cache node remote spare", L, " ")
+      for (i = 1; i <= 5; i++) { o[i] = num("steals_ok_" L[i]); tr[i] = num("steals_tried_" L[i]); ok += o[i] }
+      printf "%-12s %7d", str("workload"), num("threads")
+      printf " %15s %15s %15s %17s %13s", o[1] "/" tr[1], o[2] "/" tr[2], o[3] "/" tr[3], o[4] "/" tr[4], o[5] "/" tr[5]
+      pct = 0
+      if (ok > 0) pct = 100 * o[4] / ok
+      printf " %9.1f%%\n", pct
+    }
+  ' "$1"
+}
+
+# ------------------------------------------------------------------------------------------------
 # SVG chart: one row of bars per workload and thread count, one bar per system other than rayon,
 # length = log10(median / rayon median), drawn left (faster than rayon) or right (slower) of the
 # rayon line. Pure awk.
@@ -373,6 +414,8 @@ full=0; json_out=""; svg_out=""; n=""; reps=""; warmup=1; threads_list=""; max_t
 do_setup=1; do_build=1; do_pin=1
 systems="spindle rayon rayon@spindle tbb omp"
 cpp_dir=""; rayon_bin=""; rayon_spindle_bin=""; table_only=""; workloads=""; processes=0
+topology=""   # --topology
+placement=""  # --placement
 declare -A n_of=()  # --n WORKLOAD=N
 set_n() {
   case "$1" in
@@ -406,6 +449,8 @@ while [ $# -gt 0 ]; do
     --no-omp) drop_system omp ;;
     --no-pin) do_pin=0 ;;
     --trace) [ $# -ge 2 ] || die "--trace needs a folder"; mkdir -p "$2"; trace_dir=$(abspath "$2"); shift ;;
+    --topology) [ $# -ge 2 ] || die "--topology needs a description"; topology=$2; shift ;;
+    --placement) [ $# -ge 2 ] || die "--placement needs a value"; placement=$2; shift ;;
     --cpp-dir) [ $# -ge 2 ] || die "--cpp-dir needs a folder"; cpp_dir=$(abspath "$2"); shift ;;
     --spindle-bin) [ $# -ge 2 ] || die "--spindle-bin needs a path"; cpp_dir=$(dirname "$(abspath "$2")"); shift ;;
     --rayon-bin) [ $# -ge 2 ] || die "--rayon-bin needs a path"; rayon_bin=$(abspath "$2"); shift ;;
@@ -723,6 +768,11 @@ if [ -r /proc/loadavg ]; then
   fi
 fi
 
+if [ -n "$topology" ]; then
+  export SPINDLE_TOPOLOGY="$topology"
+  log "spindle plans for the topology '$topology' (SPINDLE_TOPOLOGY; synthetic and XML machines are not bound to)"
+fi
+if [ -n "$placement" ]; then export SPINDLE_PLACEMENT="$placement"; log "spindle placement: $placement"; fi
 start_s=$(date +%s)
 total=${#runs[@]}
 k=0
@@ -798,6 +848,7 @@ if [ "$processes" -gt 0 ]; then
 else
   print_table "$results" || failed=1
 fi
+if [ -n "$topology" ] || [ -n "$placement" ]; then print_levels_table "$results"; fi
 # --full: also the crate-graph build of the compiler model under make -jN (design note 0015).
 if [ "$full" = 1 ] && [ "$processes" = 0 ]; then
   echo

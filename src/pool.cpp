@@ -57,6 +57,10 @@ WorkerStats PoolStats::total() const noexcept {
         t.jobs_run += w.jobs_run;
         t.steals_tried += w.steals_tried;
         t.steals_succeeded += w.steals_succeeded;
+        for (std::size_t k = 0; k < k_steal_levels; ++k) {
+            t.steals_tried_at[k] += w.steals_tried_at[k];
+            t.steals_succeeded_at[k] += w.steals_succeeded_at[k];
+        }
         t.steal_requests_raised += w.steal_requests_raised;
         t.steal_requests_answered += w.steal_requests_answered;
         t.parks += w.parks;

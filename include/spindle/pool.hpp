@@ -4,7 +4,9 @@
 #include "spindle/deadlock.hpp"
 #include "spindle/detail/config.hpp"
 #include "spindle/detail/runtime.hpp"
+#include "spindle/topology.hpp"
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -22,8 +24,25 @@ namespace spindle {
 struct SPINDLE_API PoolOptions {
     /// Number of workers, at most 4096. 0: the SPINDLE_NUM_THREADS environment variable if set
     /// (decimal digits only, 0 to 4096, where 0 also means "the default"; anything else is an
-    /// InvalidPoolOptions error), else the number of hardware threads.
+    /// InvalidPoolOptions error), else the number of CPUs the placement uses: by default every
+    /// CPU this process may use (its affinity mask, as taskset and a container's cpuset set
+    /// it: `taskset -c 1` gives one worker), with numa_node(k) that node's, with cpus(...) the
+    /// list's length; on a synthetic or XML topology, its CPUs.
     std::size_t num_threads = 0;
+    /// The machine the pool plans for (design-notes/0010-topology.md). Empty: the
+    /// SPINDLE_TOPOLOGY environment variable if set, else the real machine through hwloc,
+    /// restricted to the CPUs this process may use. Also "flat" (the fallback without hwloc),
+    /// an hwloc synthetic description such as "pack:2 numa:2 l3:2 core:4 pu:2" (or
+    /// "synthetic:..."), or an hwloc XML file ("xml:PATH" or a name ending in .xml). Synthetic
+    /// and XML machines are never bound to: they shape the plan, the victim order and the
+    /// recorded memory nodes only. A build without hwloc, or hwloc failing on the machine,
+    /// falls back to flat with one warning on stderr; a description hwloc rejects is an
+    /// InvalidPoolOptions error.
+    std::string topology{};
+    /// Where the workers run (spindle/topology.hpp). Default none(): no binding, victims ordered
+    /// as for compact(). When it is none(), SPINDLE_PLACEMENT (Placement::parse's syntax) may
+    /// choose another.
+    Placement placement{};
     /// Usable stack bytes of each fiber and of each worker thread. 0: 2 MiB, rayon's thread stack
     /// (8 MiB under AddressSanitizer or ThreadSanitizer). At least 16 KiB. Rounded up to whole
     /// pages. A stack is reserved address space: only the pages a fiber touches cost memory, and
@@ -114,6 +133,14 @@ struct WorkerStats {
     std::uint64_t jobs_run = 0;      ///< jobs it started: its own, stolen or injected ones
     std::uint64_t steals_tried = 0;  ///< steal attempts on other workers' deques
     std::uint64_t steals_succeeded = 0;  ///< of which took a job
+    /// The same two split by the victim's distance, indexed by StealLevel (spindle/topology.hpp):
+    /// a worker tries a farther level only after every victim of the nearer ones was empty.
+    std::array<std::uint64_t, k_steal_levels> steals_tried_at{};
+    /// Of steals_tried_at, those that took a job.
+    std::array<std::uint64_t, k_steal_levels> steals_succeeded_at{};
+    int numa_node = 0;   ///< the node its plan puts it on (and its memory)
+    unsigned cpu = 0;    ///< the OS CPU its plan puts it on (a spare: its partner's)
+    bool bound = false;  ///< its thread is bound to the plan's CPU (or node, for a spare)
     /// Steal requests thieves raised on this worker's deque (they found its shared part empty
     /// while it held private jobs) / that this worker answered by publishing jobs.
     std::uint64_t steal_requests_raised = 0;

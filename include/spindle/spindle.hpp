@@ -26,6 +26,7 @@
 #include "spindle/sort.hpp"
 #include "spindle/spawn.hpp"
 #include "spindle/stack.hpp"
+#include "spindle/topology.hpp"
 #include "spindle/trace.hpp"
 #include "spindle/version.hpp"
 #include "spindle/wait_group.hpp"

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <new>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -25,13 +26,24 @@ public:
         : WorkerLocal(ThreadPool::current() != nullptr ? *ThreadPool::current() : global_pool(),
                       std::forward<F>(init)) {}
 
+    // Slot i is allocated for worker i, on its NUMA node where the OS can place memory per
+    // node (a real machine with several nodes: the slot then takes whole pages); node_of(i)
+    // says which node that is.
     template <class F>
     /// One value per worker of pool, the i-th made by init(i).
     WorkerLocal(ThreadPool& pool, F&& init) : m_registry(pool.registry()) {
         const std::size_t n = pool.max_threads();  // spare workers included
         m_values.reserve(n);
-        for (std::size_t i = 0; i < n; ++i)
-            m_values.push_back(std::make_unique<Padded>(init(i)));
+        for (std::size_t i = 0; i < n; ++i) {
+            std::size_t align = alignof(Padded);
+            void* raw = detail::allocate_worker_local(m_registry, sizeof(Padded), align, i, &align);
+            try {
+                m_values.push_back(Ptr(new (raw) Padded(init(i)), Free{align}));
+            } catch (...) {
+                detail::free_worker_local(raw, align);
+                throw;
+            }
+        }
     }
 
     /// The calling worker's value. Throws std::logic_error when the caller is not a worker of
@@ -50,6 +62,14 @@ public:
 
     /// The number of values, one per worker.
     std::size_t size() const noexcept { return m_values.size(); }
+    /// The NUMA node that worker `index` runs on and its slot was allocated for, numbered as
+    /// the pool's topology numbers them (0 on a single-node machine). Whether the pages are
+    /// physically there is up to the OS (design-notes/0010-topology.md §4).
+    int node_of(std::size_t index) const {
+        if (index >= m_values.size())
+            throw std::out_of_range("spindle: WorkerLocal::node_of: no such worker");
+        return detail::registry_node_of(m_registry, index);
+    }
     /// Every worker's value, by index.
     T& at(std::size_t index) { return m_values.at(index)->value; }
 
@@ -68,8 +88,16 @@ private:
         explicit Padded(T v) : value(std::move(v)) {}
         T value;
     };
+    struct Free {
+        std::size_t align;
+        void operator()(Padded* p) const noexcept {
+            p->~Padded();
+            detail::free_worker_local(p, align);
+        }
+    };
+    using Ptr = std::unique_ptr<Padded, Free>;
     detail::Registry* m_registry;
-    std::vector<std::unique_ptr<Padded>> m_values;
+    std::vector<Ptr> m_values;
 };
 
 }  // namespace spindle

@@ -52,16 +52,32 @@ std::size_t threads_from_environment() {
         throw InvalidPoolOptions("spindle: SPINDLE_NUM_THREADS='" + s +
                                  "' is not a thread count (expected an integer from 0 to " +
                                  std::to_string(k_max_threads) +
-                                 "; 0 means one per hardware thread)");
+                                 "; 0 means one per CPU this process may use)");
     return n;
 }
 
-std::size_t resolve_threads(std::size_t requested) {
+// The policy: PoolOptions::placement, or SPINDLE_PLACEMENT when that is none().
+Placement resolve_policy(const Placement& requested) {
+    if (requested.kind() != Placement::Kind::none)
+        return requested;
+    if (const char* v = std::getenv("SPINDLE_PLACEMENT"); v != nullptr && v[0] != '\0') {
+        try {
+            return Placement::parse(v);
+        } catch (const InvalidPoolOptions& e) {
+            throw InvalidPoolOptions(std::string(e.what()) + " (from SPINDLE_PLACEMENT)");
+        }
+    }
+    return requested;
+}
+
+// default_threads: the CPUs the placement uses (the allowed CPUs by default: taskset and
+// containers shrink the pool, unlike hardware_concurrency).
+std::size_t resolve_threads(std::size_t requested, std::size_t default_threads) {
     std::size_t n = requested;
     if (n == 0)
         n = threads_from_environment();
     if (n == 0)
-        n = std::thread::hardware_concurrency();
+        n = default_threads;
     if (n == 0)
         n = 1;
     if (n > k_max_threads)
@@ -145,7 +161,10 @@ Registry::Registry(const PoolOptions& options)
         m_trace_capacity = resolve_trace_capacity(options);
         m_trace_start_ns = trace_now_ns();
     }
-    const std::size_t n = resolve_threads(options.num_threads);
+    topology::Topology topo = topology::load(options.topology);
+    const Placement policy = resolve_policy(options.placement);
+    const std::size_t n =
+        resolve_threads(options.num_threads, topology::policy_order(topo, policy).size());
     // One published job per other worker, at most k_max_keep_shared (design-notes/0001, "The
     // split deque"): every published job above the owner's private part is one that the owner
     // must later pop back with a fence, and a 16-core sweep of fib(35) measured 10 ms with 2 to
@@ -162,7 +181,6 @@ Registry::Registry(const PoolOptions& options)
         throw InvalidPoolOptions(
             "spindle: SPINDLE_IDLE_US and SPINDLE_IDLE_ROUNDS are both set (a time budget and a "
             "round count for idle workers); set one");
-    m_placement = make_flat_placement(n);
     m_num_threads = n;
     m_max_fibers = options.max_fibers != 0 ? options.max_fibers : k_default_max_fibers;
     // Default: one spare per worker, except in a single-worker pool, which keeps its deque
@@ -174,6 +192,25 @@ Registry::Registry(const PoolOptions& options)
         throw InvalidPoolOptions(
             "spindle: PoolOptions::max_spare_threads=" + std::to_string(spares) +
             " is above the maximum of " + std::to_string(k_max_threads));
+    m_placement = std::make_unique<WorkerPlacement>(std::move(topo), policy, n, n + spares);
+    if (const topology::Topology& t = m_placement->topology(); t.num_nodes > 1) {
+        // One injector per node, each node looking at the others nearest first.
+        std::vector<std::vector<std::size_t>> order(t.num_nodes);
+        for (std::size_t k = 0; k < t.num_nodes; ++k) {
+            for (std::size_t o = 0; o < t.num_nodes; ++o)
+                order[k].push_back(o);
+            std::stable_sort(order[k].begin(), order[k].end(), [&](std::size_t a, std::size_t b) {
+                return t.node_distance(static_cast<int>(k), static_cast<int>(a)) <
+                       t.node_distance(static_cast<int>(k), static_cast<int>(b));
+            });
+        }
+        m_injector.set_order(std::move(order));
+        m_node_peers.resize(n);
+        for (std::size_t i = 0; i < n; ++i)
+            for (std::size_t k = 0; k < n; ++k)
+                if (k != i && m_placement->node_of(k) == m_placement->node_of(i))
+                    m_node_peers[i].push_back(k);
+    }
     m_workers.reserve(n + spares);
     for (std::size_t i = 0; i < n + spares; ++i)
         m_workers.push_back(std::make_unique<Worker>(this, i, k_deque_capacity, n + spares,
@@ -181,21 +218,13 @@ Registry::Registry(const PoolOptions& options)
                                                      i < n ? 0 : i - n + 1));
 }
 
-std::vector<std::vector<std::size_t>> Registry::victim_levels(std::size_t i) const {
-    std::vector<std::vector<std::size_t>> levels;
-    if (i < m_num_threads) {
-        levels = m_placement->victim_levels(i);
-    } else {
-        std::vector<std::size_t> regular(m_num_threads);
-        for (std::size_t k = 0; k < m_num_threads; ++k)
-            regular[k] = k;
-        levels.push_back(std::move(regular));
-    }
-    std::vector<std::size_t> spares;
+std::vector<VictimGroup> Registry::victim_levels(std::size_t i) const {
+    std::vector<VictimGroup> levels = m_placement->victim_levels(i);
+    VictimGroup spares{StealLevel::spare, {}};
     for (std::size_t k = m_num_threads; k < m_workers.size(); ++k)
         if (k != i)
-            spares.push_back(k);
-    if (!spares.empty())
+            spares.workers.push_back(k);
+    if (!spares.workers.empty())
         levels.push_back(std::move(spares));
     return levels;
 }
@@ -264,8 +293,14 @@ void Registry::shutdown() noexcept {
     if (tracing())
         write_trace();
     if (const char* v = std::getenv("SPINDLE_STATS");
-        v != nullptr && v[0] != '\0' && std::strcmp(v, "0") != 0)
+        v != nullptr && v[0] != '\0' && std::strcmp(v, "0") != 0) {
+        const topology::Topology& t = m_placement->topology();
+        std::fprintf(stderr, "spindle: topology %s: %zu CPUs, %zu NUMA node(s); placement %s%s\n",
+                     t.description.c_str(), t.pus.size(), t.num_nodes,
+                     m_placement->policy().to_string().c_str(),
+                     m_placement->plan().bind ? " (bound)" : " (not bound)");
         print_stats(stats(), stderr);
+    }
 }
 
 PoolStats Registry::stats() const {
@@ -281,8 +316,15 @@ PoolStats Registry::stats() const {
         const std::uint64_t inline_joins = c.inline_joins.read();  // created and run
         ws.jobs_created = c.jobs_created.read() + inline_joins;
         ws.jobs_run = c.jobs_run.read() + inline_joins;
-        ws.steals_tried = c.steals_tried.read();
-        ws.steals_succeeded = c.steals_succeeded.read();
+        for (std::size_t k = 0; k < k_steal_levels; ++k) {
+            ws.steals_tried_at[k] = c.steals_tried[k].read();
+            ws.steals_succeeded_at[k] = c.steals_succeeded[k].read();
+            ws.steals_tried += ws.steals_tried_at[k];
+            ws.steals_succeeded += ws.steals_succeeded_at[k];
+        }
+        ws.numa_node = m_placement->node_of(w.index);
+        ws.cpu = m_placement->cpu_of(w.index);
+        ws.bound = m_placement->bound(w.index);
         ws.steal_requests_raised = w.deque.requests_raised();
         ws.steal_requests_answered = w.deque.requests_answered();
         ws.parks = c.parks.read();
@@ -351,6 +393,12 @@ void print_stats(const PoolStats& st, std::FILE* out) {
         line(name, w);
     }
     line("total", t);
+    std::fprintf(out, "spindle:   steals ok/tried by victim level:");
+    for (std::size_t k = 0; k < k_steal_levels; ++k)
+        std::fprintf(out, " %s %llu/%llu", to_string(static_cast<StealLevel>(k)),
+                     static_cast<unsigned long long>(t.steals_succeeded_at[k]),
+                     static_cast<unsigned long long>(t.steals_tried_at[k]));
+    std::fprintf(out, "\n");
 }
 
 void worker_after_fork(WorkerCore* w) noexcept {
@@ -424,7 +472,7 @@ bool Registry::inject(Job* job) {
         fatal_pool_used_after_fork("install, join, scope or spawn from outside the pool");
     }
     ForeignCall guard(*this);
-    if (!m_injector.enqueue(job))
+    if (!m_injector.enqueue(inject_node(), job))
         throw std::bad_alloc();
     // seq_cst: pairs with the sleeper's load in has_injected(); see Worker::sleep_cold().
     m_injected.fetch_add(1, std::memory_order_seq_cst);
@@ -435,18 +483,30 @@ bool Registry::inject(Job* job) {
 }
 
 void Registry::inject_bulk(Job* const* jobs, std::size_t n) {
-    if (!m_injector.enqueue_bulk(jobs, n))
+    if (!m_injector.enqueue_bulk(inject_node(), jobs, n))
         throw std::bad_alloc();
     m_injected.fetch_add(static_cast<std::int64_t>(n), std::memory_order_seq_cst);
     wake_one();
 }
 
-Job* Registry::take_injected() noexcept {
+std::size_t Registry::inject_node() noexcept {
+    const std::size_t nodes = m_injector.num_nodes();
+    if (nodes == 1)
+        return 0;
+    const WorkerCore* w = current_worker();
+    if (w != nullptr && w->registry == this)
+        return static_cast<std::size_t>(m_placement->node_of(w->index));
+    // relaxed: only spreads the jobs; the enqueue and m_injected order the hand-off.
+    return static_cast<std::size_t>(m_inject_cursor.fetch_add(1, std::memory_order_relaxed) %
+                                    nodes);
+}
+
+Job* Registry::take_injected(std::size_t w) noexcept {
     // acquire: pairs with the increment in inject(); orders the job's contents for TSan too.
     if (m_injected.load(std::memory_order_acquire) <= 0)
         return nullptr;
     Job* j = nullptr;
-    if (!m_injector.try_dequeue(j))
+    if (!m_injector.try_dequeue(static_cast<std::size_t>(m_placement->node_of(w)), j))
         return nullptr;
     // More left: let a sleeper help (a bulk spill wakes only one worker).
     if (m_injected.fetch_sub(1, std::memory_order_relaxed) > 1 &&
@@ -475,6 +535,25 @@ std::uint32_t Registry::wake_one() noexcept {
     return 0;
 }
 
+std::uint32_t Registry::wake_one_near(std::size_t near) noexcept {
+    if (near >= m_node_peers.size() || m_node_peers[near].empty())
+        return wake_one();
+    const std::uint32_t sleepers = m_sleepers.load(std::memory_order_seq_cst);
+    if (sleepers == 0)
+        return 0;
+    const std::vector<std::size_t>& peers = m_node_peers[near];
+    const std::size_t n = peers.size();
+    const std::size_t start =
+        static_cast<std::size_t>(m_wake_cursor.fetch_add(1, std::memory_order_relaxed) % n);
+    for (std::size_t i = 0; i < n; ++i) {
+        Worker& w = *m_workers[peers[(start + i) % n]];
+        // seq_cst load: as in wake_one().
+        if (w.m_sleep_word.load(std::memory_order_seq_cst) == 1 && w.wake())
+            return sleepers;
+    }
+    return wake_one();  // none of the node's workers sleeps: a remote one
+}
+
 void Registry::wake_all() noexcept {
     for (auto& w : m_workers)
         w->wake();
@@ -484,6 +563,31 @@ void Registry::wake_all() noexcept {
 
 std::size_t registry_num_threads(const Registry* r) noexcept {
     return r->num_threads();
+}
+int registry_node_of(const Registry* r, std::size_t worker) noexcept {
+    return r->placement().node_of(worker);
+}
+void* allocate_worker_local(Registry* r,
+                            std::size_t bytes,
+                            std::size_t align,
+                            std::size_t worker,
+                            std::size_t* granted_align) {
+    const WorkerPlacement& pl = r->placement();
+    const topology::Topology& t = pl.topology();
+    // Only where memory can be bound per node: a whole-page slot, so that binding it moves no
+    // neighbour's data. Elsewhere (one node, the usual case) a cache-line-aligned slot.
+    if (t.this_system && t.num_nodes > 1) {
+        const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+        align = std::max(align, page);
+        bytes = (bytes + page - 1) / page * page;
+    }
+    void* p = ::operator new(bytes, std::align_val_t(align));
+    pl.place_memory(MemoryKind::worker_local, p, bytes, worker);
+    *granted_align = align;
+    return p;
+}
+void free_worker_local(void* p, std::size_t align) noexcept {
+    ::operator delete(p, std::align_val_t(align));
 }
 bool inject(Registry* r, Job* job) {
     const bool to_idle_pool = r->inject(job);

@@ -60,6 +60,40 @@ private:
 using Injector = moodycamel::ConcurrentQueue<Job*>;
 #endif
 
+// The pool's injectors: one per NUMA node on a machine with several (jobs spilled from a full
+// deque go to their worker's node, jobs from outside the pool are dealt out over the nodes), a
+// single one otherwise. A worker takes from its own node's injector first, then the others,
+// nearest first (design-notes/0010 §3). The count of queued jobs that the sleep protocol reads
+// stays one counter for all of them (Registry::m_injected).
+class NodeInjectors {
+public:
+    NodeInjectors() : m_order{{0}}, m_queues(std::make_unique<Injector[]>(1)) {}
+    // order[k]: the nodes in the order a worker of node k looks at them (k first). Only before
+    // the pool starts: it replaces the queues.
+    void set_order(std::vector<std::vector<std::size_t>> order) {
+        m_queues = std::make_unique<Injector[]>(order.size());
+        m_order = std::move(order);
+    }
+    std::size_t num_nodes() const noexcept { return m_order.size(); }
+    bool enqueue(std::size_t node, Job* j) noexcept { return m_queues[node].enqueue(j); }
+    bool enqueue_bulk(std::size_t node, Job* const* jobs, std::size_t n) noexcept {
+        return m_queues[node].enqueue_bulk(jobs, n);
+    }
+    // A job from the injectors, those of `node` first.
+    bool try_dequeue(std::size_t node, Job*& out) noexcept {
+        if (m_order.size() == 1)
+            return m_queues[0].try_dequeue(out);
+        for (std::size_t k : m_order[node])
+            if (m_queues[k].try_dequeue(out))
+                return true;
+        return false;
+    }
+
+private:
+    std::vector<std::vector<std::size_t>> m_order;
+    std::unique_ptr<Injector[]> m_queues;
+};
+
 // Scheduling constants that experiments may override through the environment (read once
 // per pool; design-notes/0001 "Tuning"): SPINDLE_KEEP_SHARED, SPINDLE_IDLE_US,
 // SPINDLE_IDLE_ROUNDS.
@@ -104,10 +138,10 @@ public:
     Worker& worker(std::size_t i) noexcept { return *m_workers[i]; }
     std::size_t max_fibers() const noexcept { return m_max_fibers; }
     // Victim groups of worker i: the placement's order over the regular workers, then the
-    // spare workers.
-    std::vector<std::vector<std::size_t>> victim_levels(std::size_t i) const;
+    // spare workers (level spare).
+    std::vector<VictimGroup> victim_levels(std::size_t i) const;
     const PoolOptions& options() const noexcept { return m_options; }
-    const Placement& placement() const noexcept { return *m_placement; }
+    const WorkerPlacement& placement() const noexcept { return *m_placement; }
     std::size_t stack_size() const noexcept { return m_stack_size; }
     const Tuning& tuning() const noexcept { return m_tuning; }
     // The ThreadPool that owns this registry (set once by its constructor, before any job).
@@ -123,13 +157,18 @@ public:
     // was woken for it, so it starts only after that worker's futex wake-up (tens of us).
     bool inject(Job* job);
     void inject_bulk(Job* const* jobs, std::size_t n);
-    Job* take_injected() noexcept;
+    // A job from the injectors, those of worker w's node first.
+    Job* take_injected(std::size_t w) noexcept;
     bool has_injected() const noexcept { return m_injected.load(std::memory_order_seq_cst) > 0; }
 
     // Wakes one sleeping worker if there is one. Callers have already published their work
     // and executed a seq_cst fence or RMW (see push_local / inject). Returns the sleeper count
     // it read when it woke a worker, 0 when it woke none.
     std::uint32_t wake_one() noexcept;
+    // wake_one() for work that regular worker `near` published: on a machine with several NUMA
+    // nodes, a sleeping worker of near's node first (the work's data is likely in that node's
+    // memory and caches), then any. Same pairing rules as wake_one().
+    std::uint32_t wake_one_near(std::size_t near) noexcept;
     void wake_all() noexcept;
     // Workers inside blocking sections now (spare worker k takes jobs while this is > k).
     std::size_t in_sections() const noexcept {
@@ -225,19 +264,29 @@ private:
     ThreadPool* m_pool = nullptr;
     std::size_t m_stack_size;
     Tuning m_tuning;
-    std::unique_ptr<Placement> m_placement;
+    std::unique_ptr<WorkerPlacement> m_placement;
+    // Per regular worker: the other regular workers of its NUMA node (wake_one_near). Empty on a
+    // single-node machine, where wake_one_near is wake_one. Immutable after construction.
+    std::vector<std::vector<std::size_t>> m_node_peers;
     std::vector<std::unique_ptr<Worker>> m_workers;
 
+    // The node an injection goes to: the calling worker's, or for a thread outside the pool
+    // the next in turn.
+    std::size_t inject_node() noexcept;
+
     // Jobs from outside the pool and spilled from full deques.
-    Injector m_injector;
-    // Jobs in m_injector: incremented (seq_cst) after each enqueue, decremented after each
-    // dequeue. moodycamel's emptiness test is not linearizable, so this counter, not the queue,
-    // is what a worker about to sleep consults (seq_cst load, pairs with the increment).
+    NodeInjectors m_injector;
+    // Jobs in m_injector (all nodes): incremented (seq_cst) after each enqueue, decremented after
+    // each dequeue. moodycamel's emptiness test is not linearizable, so this counter, not the
+    // queue, is what a worker about to sleep consults (seq_cst load, pairs with the increment).
     alignas(64) std::atomic<std::int64_t> m_injected{0};
     // Workers that announced sleep (see Worker::sleep_cold for the protocol). Incremented by a
     // worker about to sleep; decremented by whoever moves that worker's m_sleep_word from 1 to 0.
     alignas(64) std::atomic<std::uint32_t> m_sleepers{0};
     alignas(64) std::atomic<std::uint64_t> m_wake_cursor{0};
+    // Which node the next injection from outside the pool goes to (inject_node; relaxed RMW by
+    // any submitter, orders nothing).
+    std::atomic<std::uint64_t> m_inject_cursor{0};
     // Calls by threads outside the pool that are between publishing something and finishing
     // their wake-up (ForeignCall). Incremented/decremented by those threads; shutdown() waits
     // for zero (acquire, pairs with the release decrement) before the workers are freed.

@@ -140,7 +140,7 @@ bool pop_join_slow(WorkerCore* w, Job* job) noexcept {
 }
 
 void wake_one_sleeper(WorkerCore* w) noexcept {
-    w->registry->wake_one();
+    w->registry->wake_one_near(w->index);
 }
 
 void push_spill(WorkerCore* core, Job* job) {
@@ -284,7 +284,12 @@ void Worker::thread_main() noexcept {
     }
     trace = m_trace_buffer.get();
     OverflowGuard guard = enable_overflow_detection(m_overflow_what.c_str());
-    m_registry->placement().on_worker_start(index);
+    // Bind first, then place: first touch of what this thread allocates from now on (fiber
+    // stacks) lands on its node; the deque's buffer, allocated by the pool's creator, is moved
+    // there (a no-op on one node; design-notes/0010 §4).
+    const WorkerPlacement& placement = m_registry->placement();
+    placement.on_worker_start(index);
+    placement.place_memory(MemoryKind::deque_buffer, deque.buffer(), deque.buffer_bytes(), index);
     const PoolOptions& o = m_registry->options();
     if (o.start_handler) {
         try {
@@ -526,6 +531,8 @@ Fiber* Worker::take_idle_fiber() noexcept {
         if (m_fibers.size() == m_fibers.capacity())  // geometric: 100k fibers, not 100k copies
             m_fibers.reserve(2 * m_fibers.size() + 16);
         f = Fiber::create(m_stack_size, &Worker::fiber_entry, this, this);
+        m_registry->placement().place_memory(MemoryKind::fiber_stack, f->stack.bottom,
+                                             f->stack.size, index);
         m_fibers.push_back(f);
         counters.fibers_created.bump();
         if (trace != nullptr) [[unlikely]]
@@ -640,11 +647,12 @@ void Worker::push_broadcast(Job* job) {
 }
 
 Job* Worker::steal_from_others() noexcept {
-    for (const auto& level : m_victims) {
-        const std::size_t n = level.size();
+    for (const VictimGroup& group : m_victims) {
+        const std::size_t n = group.workers.size();
+        const auto level = static_cast<std::size_t>(group.level);
         const std::size_t start = static_cast<std::size_t>(next_random() % n);
         for (std::size_t i = 0; i < n; ++i) {
-            Worker& victim = m_registry->worker(level[(start + i) % n]);
+            Worker& victim = m_registry->worker(group.workers[(start + i) % n]);
             // A spare worker that never started has never pushed a job (a stale false only
             // skips a deque that sleepers still probe, has_stealable_work).
             if (victim.is_spare() && !victim.ever_started())
@@ -652,16 +660,16 @@ Job* Worker::steal_from_others() noexcept {
             for (int attempt = 0; attempt < 4; ++attempt) {
                 Job* j = nullptr;
                 const Steal s = victim.deque.steal(&j);
-                counters.steals_tried.bump();
+                counters.steals_tried[level].bump();
                 if (s == Steal::success) {
-                    counters.steals_succeeded.bump();
+                    counters.steals_succeeded[level].bump();
                     if (trace != nullptr) [[unlikely]]
                         trace_cold(TraceKind::steal, nullptr, nullptr,
                                    static_cast<std::uint32_t>(victim.index));
                     // More left behind: let another sleeper help (wake-up chaining).
                     if (!victim.deque.looks_empty() &&
                         sleepers->load(std::memory_order_relaxed) != 0)
-                        m_registry->wake_one();
+                        m_registry->wake_one_near(index);
                     return j;
                 }
                 if (s == Steal::empty)
@@ -673,7 +681,7 @@ Job* Worker::steal_from_others() noexcept {
 }
 
 Job* Worker::find_job_injected_first() noexcept {
-    if (Job* j = m_registry->take_injected()) {
+    if (Job* j = m_registry->take_injected(index)) {
         counters.jobs_run.bump();
         return j;
     }
@@ -687,7 +695,7 @@ Job* Worker::find_job() noexcept {
     if (j == nullptr)
         j = steal_from_others();
     if (j == nullptr)
-        j = m_registry->take_injected();
+        j = m_registry->take_injected(index);
     if (j != nullptr)
         counters.jobs_run.bump();  // every caller runs what it found
     return j;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "fiber/fiber.hpp"
+#include "scheduler/placement.hpp"
 #include "spindle/detail/runtime.hpp"
 #include "spindle/detail/trace.hpp"
 #include "spindle/detail/wait.hpp"
@@ -143,7 +144,8 @@ private:
     std::size_t m_suspended = 0;      // fibers suspended in the middle of a job (parked or ready)
     std::size_t m_max_suspended = 0;  // PoolOptions::max_fibers
     const std::size_t m_spare_rank;
-    std::vector<std::vector<std::size_t>> m_victims;
+    // Victim groups, nearest first (Registry::victim_levels), fixed when the worker starts.
+    std::vector<VictimGroup> m_victims;
     std::uint64_t m_rng;
 
     // ---- shared ----

@@ -67,6 +67,9 @@ public:
     Deque& operator=(const Deque&) = delete;
 
     std::size_t capacity() const noexcept { return static_cast<std::size_t>(m_mask + 1); }
+    // The slot buffer, for placing it on the owner's NUMA node (scheduler/placement.hpp).
+    void* buffer() const noexcept { return m_slots.get(); }
+    std::size_t buffer_bytes() const noexcept { return capacity() * sizeof(std::atomic<Job*>); }
 
     // Owner only. Returns Pushed::full (and changes nothing) when the deque is full.
     Pushed push(Job* job) noexcept {

@@ -5,6 +5,7 @@
 #include "spindle/detail/config.hpp"
 #include "spindle/detail/deque.hpp"
 #include "spindle/detail/job.hpp"
+#include "spindle/topology.hpp"
 
 #include <atomic>
 #include <cstddef>
@@ -46,8 +47,11 @@ struct WorkerCounters {
     StatCounter jobs_created;
     StatCounter jobs_run;
     StatCounter inline_joins;
-    StatCounter steals_tried;
-    StatCounter steals_succeeded;
+    // Indexed by StealLevel (spindle/topology.hpp): the level of the victim group the attempt
+    // was made in. stats() sums them for steals_tried and steals_succeeded, so the split costs
+    // the steal loop nothing.
+    StatCounter steals_tried[k_steal_levels];
+    StatCounter steals_succeeded[k_steal_levels];
     StatCounter parks;
     StatCounter resumes;
     StatCounter sleeps;
@@ -213,6 +217,20 @@ inline void submit(Registry* r, Job* job) {
 SPINDLE_API void detached_begin(Registry* r) noexcept;
 SPINDLE_API void detached_end(Registry* r) noexcept;
 SPINDLE_API void detached_exception(Registry* r, std::exception_ptr e) noexcept;
+// The NUMA node (0-based, as the pool's topology numbers them) that worker `worker` of r runs
+// on and keeps its memory on (design-notes/0010).
+SPINDLE_API int registry_node_of(const Registry* r, std::size_t worker) noexcept;
+// Memory for one WorkerLocal slot of `worker`: at least `bytes`, aligned to `align` (a power of
+// two), placed on that worker's node where the OS allows. On a machine where memory can be
+// placed per node the slot is rounded up to whole pages (so that binding it moves nobody
+// else's data): *granted receives the size and alignment actually used, which
+// free_worker_local needs. Throws std::bad_alloc.
+SPINDLE_API void* allocate_worker_local(Registry* r,
+                                        std::size_t bytes,
+                                        std::size_t align,
+                                        std::size_t worker,
+                                        std::size_t* granted_align);
+SPINDLE_API void free_worker_local(void* p, std::size_t align) noexcept;
 // jobs[i] runs on worker i; n must equal the registry's thread count.
 SPINDLE_API void submit_broadcast(Registry* r, Job* const* jobs, std::size_t n);
 
