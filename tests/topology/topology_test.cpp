@@ -539,6 +539,41 @@ TEST(Memory, EveryAllocationKindIsRecordedOnThePlansNode) {
     }
 }
 
+// Detached jobs (spawn's heap jobs) are allocated, and their closure first written, by the
+// thread that spawns them: on a worker, memory local to its node by first touch (note 0010
+// §4; nothing binds per job, a job being far smaller than a page). The closure's move into the
+// job records which worker made the copy.
+struct WhereMoved {
+    std::atomic<int>* made_on;
+    std::atomic<int>* ran;
+    WhereMoved(std::atomic<int>* m, std::atomic<int>* r) : made_on(m), ran(r) {}
+    WhereMoved(WhereMoved&& o) noexcept : made_on(o.made_on), ran(o.ran) {
+        const auto i = spindle::current_thread_index();
+        made_on->store(i ? static_cast<int>(*i) : -1);
+    }
+    WhereMoved(const WhereMoved&) = delete;
+    void operator()() const { ran->fetch_add(1); }
+};
+
+TEST(Memory, SpawnedJobsAreAllocatedByTheSpawningWorker) {
+    REQUIRE_HWLOC();
+    spindle::ThreadPool pool({.num_threads = 2, .topology = "numa:2 core:1 pu:1"});
+    const auto& pl = pool.registry()->placement();
+    EXPECT_NE(pl.node_of(0), pl.node_of(1));
+    std::atomic<int> made_on[2] = {-2, -2};
+    std::atomic<int> ran{0};
+    pool.broadcast([&](spindle::BroadcastContext c) {
+        spindle::spawn(WhereMoved(&made_on[c.index], &ran));
+    });
+    EXPECT_TRUE(wait_until([&] { return ran.load() == 2; }));
+    for (int w = 0; w < 2; ++w) {
+        SCOPED_TRACE(w);
+        // Made on the spawning worker, so first touched on its node.
+        EXPECT_EQ(made_on[w].load(), w);
+        EXPECT_EQ(pool.stats().workers[static_cast<std::size_t>(w)].numa_node, pl.node_of(w));
+    }
+}
+
 TEST(Memory, WorkerLocalNodeOnTheRealMachine) {
     spindle::ThreadPool pool({.num_threads = 2});
     spindle::WorkerLocal<int> local(pool, [](std::size_t) { return 7; });
