@@ -562,9 +562,8 @@ TEST(Memory, SpawnedJobsAreAllocatedByTheSpawningWorker) {
     EXPECT_NE(pl.node_of(0), pl.node_of(1));
     std::atomic<int> made_on[2] = {-2, -2};
     std::atomic<int> ran{0};
-    pool.broadcast([&](spindle::BroadcastContext c) {
-        spindle::spawn(WhereMoved(&made_on[c.index], &ran));
-    });
+    pool.broadcast(
+        [&](spindle::BroadcastContext c) { spindle::spawn(WhereMoved(&made_on[c.index], &ran)); });
     EXPECT_TRUE(wait_until([&] { return ran.load() == 2; }));
     for (int w = 0; w < 2; ++w) {
         SCOPED_TRACE(w);
