@@ -80,6 +80,7 @@ void trampoline(bctx::transfer_t t) noexcept {
 
 void Fiber::init_thread_fiber(Fiber& f, void* owner) {
     f.owner = owner;
+    f.state = FiberState::running;
     f.waiter.kind = Waiter::Kind::fiber;
     f.waiter.fiber = &f;
 #if defined(SPINDLE_TSAN)
@@ -143,9 +144,37 @@ void Fiber::destroy(Fiber* f) noexcept {
     delete f;
 }
 
+namespace {
+
+[[maybe_unused]] bool allowed_transition(FiberState from, FiberState to) noexcept {
+    switch (from) {
+        case FiberState::idle:
+            return to == FiberState::running;
+        case FiberState::running:
+            return to == FiberState::idle || to == FiberState::parked || to == FiberState::ready ||
+                   to == FiberState::finished;
+        case FiberState::parked:
+            return to == FiberState::ready;
+        case FiberState::ready:
+            return to == FiberState::running;
+        case FiberState::finished:
+            return false;
+    }
+    return false;
+}
+
+}  // namespace
+
+void set_fiber_state(Fiber* f, FiberState to) noexcept {
+    SPINDLE_ASSERT(allowed_transition(f->state, to), "design-notes/0002, invariant 4");
+    f->state = to;
+}
+
 void switch_fiber(Fiber* from, Fiber* to, AfterSwitch after, void* arg) noexcept {
     SPINDLE_ASSERT(from == tl_running && from != to && to->owner == from->owner,
                    "design-notes/0002, invariant 1");
+    SPINDLE_ASSERT(to->state == FiberState::running && from->state != FiberState::running,
+                   "design-notes/0002, invariant 4");
     SwitchMsg msg{from, to, after, arg};
     // Per-fiber C++ exception state (reliability.md §3.4): the caught-exception stack and the
     // uncaught count belong to the fiber, not to the thread. No migration, so the address

@@ -30,6 +30,16 @@ struct EhGlobals {  // mirrors libstdc++'s __cxa_eh_globals
     unsigned int uncaught_exceptions = 0;
 };
 
+// Where a fiber is in its worker's life (design-notes/0002, invariant 4): running (the one on
+// its thread now), idle (in the worker's idle list, suspended in its run loop with no job),
+// parked (suspended in the middle of a job, in no list: only a wake-up brings it back), ready
+// (in the local FIFO or the remote stack, to be resumed), finished (left its run loop at the
+// pool's end; never resumed). The scheduler moves it with set_fiber_state, which checks the
+// transition in debug and sanitizer builds (SPINDLE_ASSERT), as marl does for its fibers:
+//
+//     idle -> running -> idle | parked | ready | finished,   parked -> ready -> running
+enum class FiberState : std::uint8_t { idle, running, parked, ready, finished };
+
 struct FiberWaiter : Waiter {
     Fiber* fiber;
 };
@@ -85,6 +95,9 @@ struct Fiber {
     Stack stack;            // empty for a thread's own stack
     FiberWaiter waiter;
     Fiber* next = nullptr;  // intrusive link for the owner's ready and idle lists
+    // Written by the owner's thread, and by a waker for parked -> ready (which it may only do
+    // after the park published the fiber: invariant 3).
+    FiberState state = FiberState::idle;
     EhGlobals eh;
     void (*entry)(void*) = nullptr;
     void* entry_arg = nullptr;
@@ -103,6 +116,9 @@ struct Fiber {
     LockOrderHeld lock_held;
 #endif
 };
+
+// Moves f to `to`, checking (under SPINDLE_ASSERTIONS) that the move is one of the diagram's.
+void set_fiber_state(Fiber* f, FiberState to) noexcept;
 
 // Switches from the running fiber `from` to `to` (same thread). Returns when some fiber
 // switches back to `from`. If after is non-null, `to` calls after(from, arg) first thing.

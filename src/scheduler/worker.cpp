@@ -5,6 +5,7 @@
 #include "scheduler/thread_waiter.hpp"
 #include "spindle/detail/lock_order.hpp"
 #include "trace/buffer.hpp"
+#include "util/assert.hpp"
 #include "util/fatal.hpp"
 #include "util/fork.hpp"
 
@@ -392,7 +393,7 @@ void Worker::run_loop() noexcept {
     if (m_running != &m_thread_fiber) {
         // Let the thread's own fiber (idle in its loop) see the exit and return to
         // thread_main; this fiber is never resumed again.
-        switch_to(&m_thread_fiber, nullptr, nullptr);
+        switch_to(&m_thread_fiber, nullptr, nullptr, FiberState::finished);
         fatal("a finished worker fiber was resumed");
     }
 }
@@ -412,7 +413,7 @@ void Worker::run_job(Job* j) noexcept {
         trim_deep_stack(m_running);
 }
 
-void Worker::switch_to(Fiber* to, AfterSwitch after, void* arg) noexcept {
+void Worker::switch_to(Fiber* to, AfterSwitch after, void* arg, FiberState self_becomes) noexcept {
     // Each fiber keeps its own propagated context across the switch (design-notes/0006).
     Fiber* self = m_running;
     static_assert(sizeof(Context) <= sizeof(self->scheduler_data));
@@ -427,6 +428,8 @@ void Worker::switch_to(Fiber* to, AfterSwitch after, void* arg) noexcept {
     // The exporter closes self's open slices here (design-notes/0011, step 4).
     if (trace != nullptr) [[unlikely]]
         trace_cold(TraceKind::fiber_switch);
+    set_fiber_state(self, self_becomes);
+    set_fiber_state(to, FiberState::running);
     m_running = to;
     ++switches;
     switch_fiber(self, to, after, arg);
@@ -479,6 +482,10 @@ void Worker::make_ready_local(Fiber* f) noexcept {
 }
 
 void Worker::make_ready(Fiber* f) noexcept {
+    // A wake-up: only a parked fiber may be made ready, once per park (a second wake-up of the
+    // same park would run its task twice).
+    SPINDLE_ASSERT(f->state == FiberState::parked, "design-notes/0002, invariant 4");
+    set_fiber_state(f, FiberState::ready);
     if (tl_worker == this) {
         make_ready_local(f);
         return;
@@ -517,7 +524,7 @@ void Worker::resume(Fiber* f) noexcept {
     Fiber* self = m_running;
     self->next = m_idle;  // self goes idle, suspended right here in its run loop
     m_idle = self;
-    switch_to(f, nullptr, nullptr);
+    switch_to(f, nullptr, nullptr, FiberState::idle);
 }
 
 Fiber* Worker::take_idle_fiber() noexcept {
@@ -555,8 +562,10 @@ void Worker::after_park(Fiber* from, void* arg) noexcept {
     auto* pa = static_cast<ParkArgs*>(arg);
     // from's context is saved: it may now be published to wakers. If the event already
     // happened, from is ready at once (it resumes after this fiber's next look for work).
-    if (!pa->try_park(from, pa->arg))
+    if (!pa->try_park(from, pa->arg)) {
+        set_fiber_state(from, FiberState::ready);
         static_cast<Worker*>(from->owner)->make_ready_local(from);
+    }
 }
 
 bool Worker::park(bool (*try_park)(Fiber*, void*),
@@ -581,7 +590,7 @@ bool Worker::park(bool (*try_park)(Fiber*, void*),
     if (trace != nullptr) [[unlikely]]
         trace_record_copy(this, TraceKind::park, kind, label != nullptr ? label : "");
     ParkArgs pa{try_park, arg};
-    switch_to(next, &Worker::after_park, &pa);
+    switch_to(next, &Worker::after_park, &pa, FiberState::parked);
     if (trace != nullptr) [[unlikely]]
         trace_cold(TraceKind::resume);
     return true;
@@ -598,7 +607,7 @@ bool Worker::yield() {
     if (Fiber* f = take_ready()) {
         // Net zero: f leaves the suspended set, the caller joins it.
         counters.resumes.bump();
-        switch_to(f, &Worker::after_yield, nullptr);
+        switch_to(f, &Worker::after_yield, nullptr, FiberState::ready);
         return true;
     }
     Job* j = find_job();
@@ -612,7 +621,7 @@ bool Worker::yield() {
         return true;
     }
     ++m_suspended;
-    switch_to(next, &Worker::after_yield, j);
+    switch_to(next, &Worker::after_yield, j, FiberState::ready);
     return true;
 }
 

@@ -98,8 +98,9 @@ private:
     void run_job(Job* j) noexcept;
     Fiber* take_ready() noexcept;
     // Switches from the running fiber to `to` (this thread), saving and restoring the running
-    // fiber's propagated context around the switch.
-    void switch_to(Fiber* to, AfterSwitch after, void* arg) noexcept;
+    // fiber's propagated context around the switch. The running fiber becomes `self_becomes`
+    // (idle, parked, ready or finished) and `to` running (FiberState, design-notes/0002).
+    void switch_to(Fiber* to, AfterSwitch after, void* arg, FiberState self_becomes) noexcept;
     void resume(Fiber* f) noexcept;
     Fiber* take_idle_fiber() noexcept;
     void make_ready_local(Fiber* f) noexcept;
