@@ -1,5 +1,5 @@
-// The token gate (see tokens.hpp and design-notes/0007-jobserver.md).
-#include "scheduler/tokens.hpp"
+// The token gate (see gate.hpp and design-notes/0007-jobserver.md).
+#include "jobserver/gate.hpp"
 
 #include "spindle/detail/lock_order.hpp"
 #include "spindle/detail/trace.hpp"
