@@ -4,7 +4,6 @@
 #include "spindle/detail/lock_order.hpp"
 #include "spindle/errors.hpp"
 #include "trace/buffer.hpp"
-#include "util/assert.hpp"
 #include "util/fatal.hpp"
 #include "util/fork.hpp"
 
@@ -425,9 +424,7 @@ void Registry::after_fork_on_worker(Worker& w) noexcept {
 
 void Registry::detached_end() noexcept {
     // acq_rel: the last job's effects happen before shutdown() returns.
-    const auto before = m_detached.fetch_sub(1, std::memory_order_acq_rel);
-    SPINDLE_ASSERT(before > 0, "design-notes/0001, invariant 10");
-    if (before == 1) {
+    if (m_detached.fetch_sub(1, std::memory_order_acq_rel) == 1) {
         // Under the lock so that shutdown() cannot test the count between our decrement and
         // our notify and then miss it. The registry outlives this call: shutdown() joins this
         // thread (a worker) before the registry is destroyed.

@@ -300,9 +300,9 @@ void Worker::thread_main() noexcept {
         }
     }
 
-    call_acquire_handler();
+    m_registry->call_handler(o.acquire_thread_handler);
     run_loop();  // returns on the thread's own fiber, once the pool terminates
-    call_release_handler();
+    m_registry->call_handler(o.release_thread_handler);
 
     if (o.exit_handler) {
         try {
@@ -357,10 +357,8 @@ void Worker::run_loop() noexcept {
             }
         }
         woken = false;
-        if (m_suspended == 0 && m_registry->terminating()) {
-            SPINDLE_ASSERT(m_ready_head == nullptr, "design-notes/0001, invariant 9");
+        if (m_suspended == 0 && m_registry->terminating())
             break;
-        }
         if (idle == 0) {
             search_start = now_ns();
             if (trace != nullptr) [[unlikely]]
@@ -521,7 +519,6 @@ bool Worker::wake() noexcept {
 }
 
 void Worker::resume(Fiber* f) noexcept {
-    SPINDLE_ASSERT(m_suspended > 0, "design-notes/0002, invariant 5");
     --m_suspended;
     counters.resumes.bump();
     Fiber* self = m_running;
@@ -581,7 +578,6 @@ bool Worker::park(bool (*try_park)(Fiber*, void*),
     // the run loop.
     Fiber* next = take_ready();
     if (next != nullptr) {
-        SPINDLE_ASSERT(m_suspended > 0, "design-notes/0002, invariant 5");
         --m_suspended;
         counters.resumes.bump();
     } else {
@@ -782,7 +778,8 @@ bool Worker::sleep_cold(bool jobs_allowed) noexcept {
     counters.sleeps.bump();
     if (trace != nullptr) [[unlikely]]
         trace_cold(TraceKind::sleep);
-    call_release_handler();
+    const PoolOptions& o = m_registry->options();
+    m_registry->call_handler(o.release_thread_handler);
     while (m_sleep_word.load(std::memory_order_acquire) == 1)
         m_sleep_word.wait(1, std::memory_order_acquire);
     counters.wakeups.bump();
@@ -790,20 +787,8 @@ bool Worker::sleep_cold(bool jobs_allowed) noexcept {
         trace_cold(TraceKind::wake);
     if (at_fiber_limit)
         m_asleep_at_fiber_limit.store(0, std::memory_order_relaxed);
-    call_acquire_handler();
+    m_registry->call_handler(o.acquire_thread_handler);
     return true;
-}
-
-void Worker::call_acquire_handler() noexcept {
-    SPINDLE_ASSERT(tl_worker == this && !m_holds_thread, "design-notes/0006, invariant 7");
-    m_holds_thread = true;
-    m_registry->call_handler(m_registry->options().acquire_thread_handler);
-}
-
-void Worker::call_release_handler() noexcept {
-    SPINDLE_ASSERT(tl_worker == this && m_holds_thread, "design-notes/0006, invariant 7");
-    m_holds_thread = false;
-    m_registry->call_handler(m_registry->options().release_thread_handler);
 }
 
 void Worker::trace_cold(TraceKind kind,

@@ -45,10 +45,6 @@ public:
 
     // Any thread. Makes f (a fiber of this worker) runnable and wakes this worker if it sleeps.
     void make_ready(Fiber* f) noexcept;
-    // The acquire/release thread handlers of this worker, on its thread: they alternate,
-    // acquire first (design-notes/0006, invariant 7).
-    void call_acquire_handler() noexcept;
-    void call_release_handler() noexcept;
     // Any thread. Wakes this worker if it sleeps (no-op otherwise). Returns true if it slept.
     bool wake() noexcept;
     // Any thread. Queues a broadcast job that only this worker may run, and wakes it.
@@ -146,10 +142,7 @@ private:
     Fiber* m_idle = nullptr;        // fibers suspended in their run loop (intrusive stack)
     Fiber* m_ready_head = nullptr;  // FIFO of fibers ready to resume
     Fiber* m_ready_tail = nullptr;
-    std::size_t m_suspended = 0;  // fibers suspended in the middle of a job (parked or ready)
-    // Between an acquire_thread_handler call and the next release (owner-only; checks
-    // design-notes/0006, invariant 7, under SPINDLE_ASSERT).
-    bool m_holds_thread = false;
+    std::size_t m_suspended = 0;      // fibers suspended in the middle of a job (parked or ready)
     std::size_t m_max_suspended = 0;  // PoolOptions::max_fibers
     const std::size_t m_spare_rank;
     // Victim groups, nearest first (Registry::victim_levels), fixed when the worker starts.
