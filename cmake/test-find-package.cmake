@@ -3,28 +3,18 @@
 # consumer project CONSUMER_SOURCE_DIR against that prefix with find_package(spindle CONFIG).
 cmake_minimum_required(VERSION 3.25)
 
-foreach(var SPINDLE_BINARY_DIR CONSUMER_SOURCE_DIR WORK_DIR GENERATOR CXX_COMPILER BUILD_TYPE)
-    if(NOT DEFINED ${var} OR "${${var}}" STREQUAL "")
-        message(FATAL_ERROR "test-find-package.cmake: -D${var}=... is required")
-    endif()
-endforeach()
+include("${CMAKE_CURRENT_LIST_DIR}/package-test-common.cmake")
+spindle_test_require(test-find-package.cmake SPINDLE_BINARY_DIR CONSUMER_SOURCE_DIR WORK_DIR GENERATOR CXX_COMPILER BUILD_TYPE)
 
 set(prefix "${WORK_DIR}/prefix")
 set(build "${WORK_DIR}/consumer-build")
 file(REMOVE_RECURSE "${WORK_DIR}")
 file(MAKE_DIRECTORY "${WORK_DIR}")
 
-function(step what)
-    message(STATUS "package test: ${what}")
-    execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc)
-    if(NOT rc EQUAL 0)
-        message(FATAL_ERROR "package test: '${what}' failed (${rc})")
-    endif()
-endfunction()
 
-step("install spindle into ${prefix}"
+spindle_test_step("install spindle into ${prefix}"
     "${CMAKE_COMMAND}" --install "${SPINDLE_BINARY_DIR}" --prefix "${prefix}" --config "${BUILD_TYPE}")
-step("configure consumer"
+spindle_test_step("configure consumer"
     "${CMAKE_COMMAND}" -S "${CONSUMER_SOURCE_DIR}" -B "${build}" -G "${GENERATOR}"
         "-DCMAKE_PREFIX_PATH=${prefix}"
         "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}"
@@ -32,12 +22,12 @@ step("configure consumer"
         "-DCMAKE_BUILD_TYPE=${BUILD_TYPE}"
         # Only the install prefix may provide spindle, never the build tree.
         -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF)
-step("build consumer"
+spindle_test_step("build consumer"
     "${CMAKE_COMMAND}" --build "${build}" --config "${BUILD_TYPE}")
 
 set(exe "${build}/consumer")
 if(NOT EXISTS "${exe}" AND EXISTS "${build}/${BUILD_TYPE}/consumer")
     set(exe "${build}/${BUILD_TYPE}/consumer")
 endif()
-step("run consumer" "${exe}")
+spindle_test_step("run consumer" "${exe}")
 message(STATUS "package test: find_package(spindle CONFIG) from ${prefix} works")

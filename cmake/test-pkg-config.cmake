@@ -4,28 +4,16 @@
 # -Wall -Wextra -Werror, and runs it with the expected version as its argument.
 cmake_minimum_required(VERSION 3.25)
 
-foreach(var SPINDLE_BINARY_DIR SOURCE WORK_DIR CXX_COMPILER BUILD_TYPE VERSION)
-    if(NOT DEFINED ${var} OR "${${var}}" STREQUAL "")
-        message(FATAL_ERROR "test-pkg-config.cmake: -D${var}=... is required")
-    endif()
-endforeach()
+include("${CMAKE_CURRENT_LIST_DIR}/package-test-common.cmake")
+spindle_test_require(test-pkg-config.cmake SPINDLE_BINARY_DIR SOURCE WORK_DIR CXX_COMPILER BUILD_TYPE VERSION)
 
 find_program(PKG_CONFIG NAMES pkg-config pkgconf REQUIRED)
 set(prefix "${WORK_DIR}/prefix")
 file(REMOVE_RECURSE "${WORK_DIR}")
 file(MAKE_DIRECTORY "${WORK_DIR}")
 
-function(run what out_var)
-    message(STATUS "package test: ${what}")
-    execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out
-        OUTPUT_STRIP_TRAILING_WHITESPACE)
-    if(NOT rc EQUAL 0)
-        message(FATAL_ERROR "package test: '${what}' failed (${rc})")
-    endif()
-    set(${out_var} "${out}" PARENT_SCOPE)
-endfunction()
 
-run("install spindle into ${prefix}" ignored
+spindle_test_step("install spindle into ${prefix}"
     "${CMAKE_COMMAND}" --install "${SPINDLE_BINARY_DIR}" --prefix "${prefix}" --config "${BUILD_TYPE}")
 file(GLOB_RECURSE pc_files "${prefix}/*/spindle.pc")
 list(LENGTH pc_files n)
@@ -34,14 +22,16 @@ if(NOT n EQUAL 1)
 endif()
 get_filename_component(pc_dir "${pc_files}" DIRECTORY)
 set(ENV{PKG_CONFIG_PATH} "${pc_dir}")
-run("pkg-config --modversion spindle" version "${PKG_CONFIG}" --modversion spindle)
+spindle_test_step("pkg-config --modversion spindle" "${PKG_CONFIG}" --modversion spindle)
+string(STRIP "${step_output}" version)
 if(NOT version STREQUAL VERSION)
     message(FATAL_ERROR "package test: spindle.pc says version '${version}', expected '${VERSION}'")
 endif()
-run("pkg-config --cflags --libs spindle" flags "${PKG_CONFIG}" --cflags --libs spindle)
+spindle_test_step("pkg-config --cflags --libs spindle" "${PKG_CONFIG}" --cflags --libs spindle)
+string(STRIP "${step_output}" flags)
 message(STATUS "package test: flags: ${flags}")
 separate_arguments(flags UNIX_COMMAND "${flags}")
-run("compile and link with pkg-config's flags only" ignored
+spindle_test_step("compile and link with pkg-config's flags only"
     "${CXX_COMPILER}" -std=c++20 -Wall -Wextra -Werror "${SOURCE}" -o "${WORK_DIR}/app" ${flags})
-run("run the program" ignored "${WORK_DIR}/app" "${VERSION}")
+spindle_test_step("run the program" "${WORK_DIR}/app" "${VERSION}")
 message(STATUS "package test: pkg-config --cflags --libs spindle from ${prefix} works")

@@ -5,31 +5,21 @@
 # the parent installs nothing of spindle's (SPINDLE_INSTALL is off there).
 cmake_minimum_required(VERSION 3.25)
 
-foreach(var SPINDLE_SOURCE_DIR PARENT_SOURCE_DIR WORK_DIR GENERATOR CXX_COMPILER)
-    if(NOT DEFINED ${var} OR "${${var}}" STREQUAL "")
-        message(FATAL_ERROR "test-subproject.cmake: -D${var}=... is required")
-    endif()
-endforeach()
+include("${CMAKE_CURRENT_LIST_DIR}/package-test-common.cmake")
+spindle_test_require(test-subproject.cmake SPINDLE_SOURCE_DIR PARENT_SOURCE_DIR WORK_DIR GENERATOR CXX_COMPILER)
 
 set(build "${WORK_DIR}/build")
 set(prefix "${WORK_DIR}/prefix")
 file(REMOVE_RECURSE "${WORK_DIR}")
 file(MAKE_DIRECTORY "${WORK_DIR}")
 
-function(step what)
-    message(STATUS "package test: ${what}")
-    execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc)
-    if(NOT rc EQUAL 0)
-        message(FATAL_ERROR "package test: '${what}' failed (${rc})")
-    endif()
-endfunction()
 
-step("configure the parent project"
+spindle_test_step("configure the parent project"
     "${CMAKE_COMMAND}" -S "${PARENT_SOURCE_DIR}" -B "${build}" -G "${GENERATOR}"
         "-DSPINDLE_SOURCE_DIR=${SPINDLE_SOURCE_DIR}"
         "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}")
-step("build the parent project" "${CMAKE_COMMAND}" --build "${build}")
-step("run its program" "${build}/parent_app")
+spindle_test_step("build the parent project" "${CMAKE_COMMAND}" --build "${build}")
+spindle_test_step("run its program" "${build}/parent_app")
 
 execute_process(COMMAND ldd "${build}/parent_app" OUTPUT_VARIABLE deps RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0 OR NOT deps MATCHES "libspindle\\.so")
@@ -54,7 +44,7 @@ if(NOT symbols MATCHES "spindle::ThreadPool::ThreadPool" OR NOT symbols MATCHES 
     message(FATAL_ERROR "package test: libspindle.so does not export its API:\n${symbols}")
 endif()
 
-step("install the parent project" "${CMAKE_COMMAND}" --install "${build}" --prefix "${prefix}")
+spindle_test_step("install the parent project" "${CMAKE_COMMAND}" --install "${build}" --prefix "${prefix}")
 file(GLOB_RECURSE installed RELATIVE "${prefix}" "${prefix}/*")
 if(installed)
     message(FATAL_ERROR "package test: a subproject spindle installed files: ${installed}")

@@ -10,11 +10,8 @@
 #      for hwloc.
 cmake_minimum_required(VERSION 3.25)
 
-foreach(var SOURCE_DIR WORK_DIR GENERATOR CXX_COMPILER BUILD_TYPE)
-    if(NOT DEFINED ${var} OR "${${var}}" STREQUAL "")
-        message(FATAL_ERROR "test-without-hwloc.cmake: -D${var}=... is required")
-    endif()
-endforeach()
+include("${CMAKE_CURRENT_LIST_DIR}/package-test-common.cmake")
+spindle_test_require(test-without-hwloc.cmake SOURCE_DIR WORK_DIR GENERATOR CXX_COMPILER BUILD_TYPE)
 
 set(build "${WORK_DIR}/build")
 set(prefix "${WORK_DIR}/prefix")
@@ -23,16 +20,8 @@ set(no_pc "${WORK_DIR}/no-pkgconfig")
 file(REMOVE_RECURSE "${WORK_DIR}")
 file(MAKE_DIRECTORY "${WORK_DIR}" "${no_pc}")
 
-function(step what)
-    message(STATUS "without-hwloc test: ${what}")
-    execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-    if(NOT rc EQUAL 0)
-        message(FATAL_ERROR "without-hwloc test: '${what}' failed (${rc})\n${out}\n${err}")
-    endif()
-    set(step_output "${out}${err}" PARENT_SCOPE)
-endfunction()
 
-step("configure with SPINDLE_WITH_HWLOC=OFF"
+spindle_test_step("configure with SPINDLE_WITH_HWLOC=OFF"
     "${CMAKE_COMMAND}" -S "${SOURCE_DIR}" -B "${build}" -G "${GENERATOR}"
         "-DCMAKE_CXX_COMPILER=${CXX_COMPILER}"
         "-DCMAKE_BUILD_TYPE=${BUILD_TYPE}"
@@ -44,7 +33,7 @@ if(NOT step_output MATCHES "SPINDLE_WITH_HWLOC=OFF: flat topology"
                         "${step_output}")
 endif()
 
-step("build the library and the topology tests"
+spindle_test_step("build the library and the topology tests"
     "${CMAKE_COMMAND}" --build "${build}" --target spindle spindle_topology_tests
         topology_affinity)
 file(GLOB libs "${build}/libspindle.a" "${build}/libspindle.so*")
@@ -59,12 +48,12 @@ foreach(lib IN LISTS libs)
         endif()
     endif()
 endforeach()
-step("run the topology tests (flat fallback)" "${build}/spindle_topology_tests")
+spindle_test_step("run the topology tests (flat fallback)" "${build}/spindle_topology_tests")
 if(NOT step_output MATCHES "PASSED")
     message(FATAL_ERROR "without-hwloc test: the topology tests did not pass:\n${step_output}")
 endif()
 
-step("install into ${prefix}"
+spindle_test_step("install into ${prefix}"
     "${CMAKE_COMMAND}" --install "${build}" --prefix "${prefix}" --config "${BUILD_TYPE}")
 file(GLOB_RECURSE configs "${prefix}/*/spindle-config.cmake")
 foreach(cfg IN LISTS configs)
@@ -76,7 +65,7 @@ endforeach()
 # A consumer on a machine without hwloc: pkg-config finds no hwloc.pc.
 set(ENV{PKG_CONFIG_LIBDIR} "${no_pc}")
 set(ENV{PKG_CONFIG_PATH} "${no_pc}")
-step("configure the consumer without hwloc"
+spindle_test_step("configure the consumer without hwloc"
     "${CMAKE_COMMAND}" -S "${SOURCE_DIR}/tests/package/consumer" -B "${consumer}"
         -G "${GENERATOR}"
         "-DCMAKE_PREFIX_PATH=${prefix}"
@@ -84,6 +73,6 @@ step("configure the consumer without hwloc"
         "-DCMAKE_BUILD_TYPE=${BUILD_TYPE}"
         -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF
         -DCMAKE_DISABLE_FIND_PACKAGE_PkgConfig=ON)
-step("build the consumer" "${CMAKE_COMMAND}" --build "${consumer}")
-step("run the consumer" "${consumer}/consumer")
+spindle_test_step("build the consumer" "${CMAKE_COMMAND}" --build "${consumer}")
+spindle_test_step("run the consumer" "${consumer}/consumer")
 message(STATUS "without-hwloc test: the flat build passes its tests and links a consumer without hwloc")

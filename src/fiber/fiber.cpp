@@ -144,32 +144,6 @@ void Fiber::destroy(Fiber* f) noexcept {
     delete f;
 }
 
-namespace {
-
-[[maybe_unused]] bool allowed_transition(FiberState from, FiberState to) noexcept {
-    switch (from) {
-        case FiberState::idle:
-            return to == FiberState::running;
-        case FiberState::running:
-            return to == FiberState::idle || to == FiberState::parked || to == FiberState::ready ||
-                   to == FiberState::finished;
-        case FiberState::parked:
-            return to == FiberState::ready;
-        case FiberState::ready:
-            return to == FiberState::running;
-        case FiberState::finished:
-            return false;
-    }
-    return false;
-}
-
-}  // namespace
-
-void set_fiber_state(Fiber* f, FiberState to) noexcept {
-    SPINDLE_ASSERT(allowed_transition(f->state, to), "design-notes/0002, invariant 4");
-    f->state = to;
-}
-
 void switch_fiber(Fiber* from, Fiber* to, AfterSwitch after, void* arg) noexcept {
     SPINDLE_ASSERT(from == tl_running && from != to && to->owner == from->owner,
                    "design-notes/0002, invariant 1");

@@ -13,6 +13,7 @@
 
 #include "fiber/stack.hpp"
 #include "spindle/detail/job.hpp"
+#include "util/assert.hpp"
 #include "util/lock_order.hpp"
 
 #include <cstddef>
@@ -117,8 +118,30 @@ struct Fiber {
 #endif
 };
 
+// Whether a fiber may move from `from` to `to` (the diagram at FiberState).
+constexpr bool allowed_transition(FiberState from, FiberState to) noexcept {
+    switch (from) {
+        case FiberState::idle:
+            return to == FiberState::running;
+        case FiberState::running:
+            return to == FiberState::idle || to == FiberState::parked || to == FiberState::ready ||
+                   to == FiberState::finished;
+        case FiberState::parked:
+            return to == FiberState::ready;
+        case FiberState::ready:
+            return to == FiberState::running;
+        case FiberState::finished:
+            return false;
+    }
+    return false;
+}
+
 // Moves f to `to`, checking (under SPINDLE_ASSERTIONS) that the move is one of the diagram's.
-void set_fiber_state(Fiber* f, FiberState to) noexcept;
+// Inline: every fiber switch makes two moves, and release builds keep only the store.
+inline void set_fiber_state(Fiber* f, FiberState to) noexcept {
+    SPINDLE_ASSERT(allowed_transition(f->state, to), "design-notes/0002, invariant 4");
+    f->state = to;
+}
 
 // Switches from the running fiber `from` to `to` (same thread). Returns when some fiber
 // switches back to `from`. If after is non-null, `to` calls after(from, arg) first thing.
