@@ -116,10 +116,17 @@ struct SumWorkload {
         return std::transform_reduce(v.begin(), v.end(), std::uint64_t{0}, std::plus<>{},
                                      [](std::uint64_t x) { return x ^ (x >> 3); });
     }
-    // For the capacity probe (bench/capacity.hpp): the serial sum only reads, so T threads may run
-    // it at once; they then share memory bandwidth as the parallel sum's workers do.
+    // For the capacity probe (bench/capacity.hpp): the serial sum of the probe thread's slice of
+    // the input (bench::ProbeSlice), so that T threads at once read disjoint data and share
+    // memory bandwidth as the parallel sum's workers do.
     std::function<std::uint64_t()> probe_kernel() const {
-        return [this] { return run_serial(); };
+        return [this] {
+            const bench::ProbeSlice sl = bench::t_probe_slice;
+            const auto first = v.begin() + static_cast<std::ptrdiff_t>(sl.begin(v.size()));
+            const auto last = v.begin() + static_cast<std::ptrdiff_t>(sl.end(v.size()));
+            return std::transform_reduce(first, last, std::uint64_t{0}, std::plus<>{},
+                                         [](std::uint64_t x) { return x ^ (x >> 3); });
+        };
     }
     std::uint64_t run_spindle() {
         return spindle::transform_reduce(v, 0ull, std::plus<>{},

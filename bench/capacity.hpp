@@ -47,6 +47,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 #include <utility>
@@ -139,6 +140,22 @@ inline double thread_cpu_seconds() {
     return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
+// Which part of its input a probe kernel covers. Run alone on the run's CPU i, or as thread i of
+// the T that run at once, the kernel is told slice i of T (calibration: slice 0). A kernel over
+// memory (sum) reads only its slice, so that T threads at once read disjoint data as the
+// parallel workers do: the whole input read T times at once would share the last-level cache
+// and hide the memory bandwidth the workers compete for. Kernels without input ignore it.
+struct ProbeSlice {
+    std::size_t index = 0;
+    std::size_t count = 1;
+    // [begin, end) of slice `index` of [0, n).
+    std::size_t begin(std::size_t n) const {
+        return n / count * index + std::min(index, n % count);
+    }
+    std::size_t end(std::size_t n) const { return ProbeSlice{index + 1, count}.begin(n); }
+};
+inline thread_local ProbeSlice t_probe_slice;
+
 class CapacityProbe {
 public:
     // threads: the thread count of the run; probe thread i runs on the run's CPU i mod (number of
@@ -165,6 +182,7 @@ public:
         for (std::size_t c = 0; c < m_cpus.size(); ++c) {
             std::thread t([&, c] {
                 pin_this_thread(m_cpus[c]);
+                t_probe_slice = {c, m_threads};
                 alone[c] = time_kernel();
             });
             t.join();
@@ -180,6 +198,7 @@ public:
             for (std::size_t i = 0; i < m_threads; ++i) {
                 ts.emplace_back([&, i] {
                     pin_this_thread(m_cpus[i % m_cpus.size()]);
+                    t_probe_slice = {i, m_threads};
                     arrived.fetch_add(1, std::memory_order_acq_rel);
                     while (arrived.load(std::memory_order_acquire) < m_threads) {
                     }
@@ -286,6 +305,7 @@ private:
     void calibrate() {
         std::thread t([&] {
             pin_this_thread(m_cpus.empty() ? 0 : m_cpus[0]);
+            t_probe_slice = {0, m_threads};
             m_kernel_reps = 1;
             run_kernel();
             const double one = std::max(time_kernel().wall_s, 1e-6);
@@ -304,6 +324,83 @@ private:
     std::vector<double> m_share;               // CPU share of each probe
 };
 
+// Keeps every allowed CPU out of the idle state for the life of the object: one thread per CPU,
+// pinned, under SCHED_IDLE (it runs only when nothing else on that CPU wants to), spinning with
+// a pause. Why (bench/README.md, "Idle CPUs"): on the 2-vCPU dev VM a thread woken on a vCPU
+// that sat idle for a few milliseconds starts 0.1-10 ms later (a bare futex program:
+// scripts/wake-latency.sh), because the host takes the halted vCPU away; a rep that starts a
+// second worker then measures the host, not the pool. Spinning at the lowest priority keeps the
+// vCPU running, so a wake-up is the guest's own (~30-60 us), as with `idle=poll` on bare metal.
+// A SCHED_IDLE thread yields at once to any normal thread on its CPU, so the pools' workers
+// never wait for it; it competes only for a shared core's execution units when two vCPUs are
+// hyperthread siblings (pause keeps that small; the capacity probe runs beside it too).
+// Off with BENCH_KEEP_AWAKE=0; the JSON says which ("keep_awake").
+class KeepAwake {
+public:
+    KeepAwake() {
+        const char* e = std::getenv("BENCH_KEEP_AWAKE");
+        if (e != nullptr && std::string(e) == "0")
+            return;
+        const std::vector<int> cpus = allowed_cpus();
+        m_cpu_ns = std::make_unique<std::atomic<std::uint64_t>[]>(cpus.size());
+        for (std::size_t i = 0; i < cpus.size(); ++i) {
+            m_cpu_ns[i].store(0, std::memory_order_relaxed);
+            m_threads.emplace_back([this, i, cpu = cpus[i]] {
+                pin_this_thread(cpu);
+#ifdef __linux__
+                sched_param p{};
+                p.sched_priority = 0;
+                if (sched_setscheduler(0, SCHED_IDLE, &p) != 0)
+                    return;  // without SCHED_IDLE it would compete: do nothing
+#endif
+                // Its own CPU time, kept current (a read per 64 pauses) so that a rep's CPU
+                // time can leave the spinning out (RepClock).
+                for (unsigned k = 0; !m_stop.load(std::memory_order_relaxed); ++k) {
+                    cpu_pause();
+                    if (k % 64 == 0)
+                        m_cpu_ns[i].store(static_cast<std::uint64_t>(thread_cpu_seconds() * 1e9),
+                                          std::memory_order_relaxed);
+                }
+            });
+        }
+        s_active.store(this, std::memory_order_release);
+    }
+    ~KeepAwake() {
+        s_active.store(nullptr, std::memory_order_release);
+        m_stop.store(true, std::memory_order_relaxed);
+        for (auto& t : m_threads)
+            t.join();
+    }
+    KeepAwake(const KeepAwake&) = delete;
+    KeepAwake& operator=(const KeepAwake&) = delete;
+    bool on() const {
+        return !m_threads.empty();
+    }
+    // CPU time the spinners of the live KeepAwake have used so far (0 if none is live).
+    static double spin_cpu_seconds() {
+        const KeepAwake* k = s_active.load(std::memory_order_acquire);
+        if (k == nullptr)
+            return 0;
+        std::uint64_t ns = 0;
+        for (std::size_t i = 0; i < k->m_threads.size(); ++i)
+            ns += k->m_cpu_ns[i].load(std::memory_order_relaxed);
+        return static_cast<double>(ns) * 1e-9;
+    }
+
+private:
+    static void cpu_pause() {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#elif defined(__aarch64__)
+        __asm__ __volatile__("yield");
+#endif
+    }
+    static inline std::atomic<const KeepAwake*> s_active{nullptr};
+    std::atomic<bool> m_stop{false};
+    std::unique_ptr<std::atomic<std::uint64_t>[]> m_cpu_ns;
+    std::vector<std::thread> m_threads;
+};
+
 // One timed rep: its figure (the wall time, or what the workload measured itself) and the
 // process CPU time over it.
 struct Sample {
@@ -315,12 +412,12 @@ struct Sample {
 class RepClock {
 public:
     void start() {
-        m_c0 = cpu_seconds();
+        m_c0 = cpu_seconds() - KeepAwake::spin_cpu_seconds();
         m_t0 = std::chrono::steady_clock::now();
     }
     Sample stop() {
         const auto t1 = std::chrono::steady_clock::now();
-        const double c1 = cpu_seconds();
+        const double c1 = cpu_seconds() - KeepAwake::spin_cpu_seconds();
         Sample s;
         s.figure_s = std::chrono::duration<double>(t1 - m_t0).count();
         s.cpu_s = c1 - m_c0;
@@ -355,6 +452,7 @@ struct Series {
     std::vector<Sample> reps;       // the T-worker reps
     std::vector<Sample> base_reps;  // the interleaved 1-worker reps (may be empty)
     CapacityProbe probe;
+    bool keep_awake = false;  // the run kept every CPU out of idle (KeepAwake)
 
     static std::vector<double> figures(const std::vector<Sample>& v) {
         std::vector<double> out;
@@ -407,6 +505,7 @@ struct Series {
                           median_of(figures(base_reps)), speedup(), efficiency());
             out += buf;
         }
+        out += keep_awake ? ",\"keep_awake\":true" : ",\"keep_awake\":false";
         const std::string why = flag_reasons();
         out += why.empty() ? ",\"flagged\":false"
                            : ",\"flagged\":true,\"flag_reasons\":\"" + why + "\"";
@@ -423,6 +522,8 @@ inline void run_series(Series& s,
                        const SeriesOptions& o,
                        const std::function<Sample()>& rep,
                        const std::function<Sample()>& base) {
+    const KeepAwake awake;
+    s.keep_awake = awake.on();
     auto stop = [&] {
         double t = 0;
         for (const Sample& r : s.reps)

@@ -68,6 +68,8 @@ usage: scripts/bench.sh [options]
   --rayon-bin PATH    use this spindle-rayon-bench binary (implies no cargo build of bench/rayon)
   --rayon-spindle-bin PATH   the same for rayon@spindle (bench/rayon-spindle)
   --no-pin            do not pin with taskset
+  --no-keep-awake     let idle CPUs go idle (by default a SCHED_IDLE spinner per CPU keeps the
+                      VM's vCPUs awake; bench/README.md, "Idle CPUs")
   --trace DIR         trace every spindle run (design note 0011): DIR/<workload>-spindle-<T>t.json
                       (Chrome trace) and .html (report) of the measured pool, plus
                       <workload>-spindle-<T>t-base1w.* of the 1-worker pool beside it (T > 1);
@@ -448,6 +450,8 @@ while [ $# -gt 0 ]; do
     --no-tbb) drop_system tbb ;;
     --no-omp) drop_system omp ;;
     --no-pin) do_pin=0 ;;
+    --no-keep-awake) export BENCH_KEEP_AWAKE=0 ;;
+    --no-keep-awake) export BENCH_KEEP_AWAKE=0 ;;
     --trace) [ $# -ge 2 ] || die "--trace needs a folder"; mkdir -p "$2"; trace_dir=$(abspath "$2"); shift ;;
     --topology) [ $# -ge 2 ] || die "--topology needs a description"; topology=$2; shift ;;
     --placement) [ $# -ge 2 ] || die "--placement needs a value"; placement=$2; shift ;;

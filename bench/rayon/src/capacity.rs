@@ -86,9 +86,24 @@ mod affinity {
         bits: [u64; 16],
     }
 
+    /// glibc's struct sched_param.
+    #[repr(C)]
+    struct SchedParam {
+        sched_priority: c_int,
+    }
+    const SCHED_IDLE: c_int = 5;
+
     extern "C" {
         fn sched_getaffinity(pid: c_int, size: usize, mask: *mut CpuSet) -> c_int;
         fn sched_setaffinity(pid: c_int, size: usize, mask: *const CpuSet) -> c_int;
+        fn sched_setscheduler(pid: c_int, policy: c_int, param: *const SchedParam) -> c_int;
+    }
+
+    /// Moves the calling thread to SCHED_IDLE (runs only when nothing else on its CPU wants to).
+    pub fn set_idle_priority() -> bool {
+        let p = SchedParam { sched_priority: 0 };
+        // SAFETY: a valid sched_param; pid 0 is the calling thread.
+        unsafe { sched_setscheduler(0, SCHED_IDLE, &p) == 0 }
     }
 
     /// The CPUs this process may run on, ascending.
@@ -126,6 +141,68 @@ mod affinity {
     }
     pub fn pin_this_thread(_cpu: usize) -> bool {
         false
+    }
+    pub fn set_idle_priority() -> bool {
+        false
+    }
+}
+
+/// Keeps every allowed CPU out of the idle state while it lives: one thread per CPU, pinned,
+/// under SCHED_IDLE, spinning with a pause (bench/capacity.hpp's KeepAwake, which says why).
+/// Off with BENCH_KEEP_AWAKE=0.
+pub struct KeepAwake {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+/// CPU time (ns) used so far by the spinners of the live KeepAwake, kept current by each spinner
+/// (a read per 64 pauses), so that a rep's CPU time can leave the spinning out (RepClock).
+static SPIN_CPU_NS: AtomicU64 = AtomicU64::new(0);
+
+/// The spinners' CPU time so far, in seconds (bench/capacity.hpp's KeepAwake::spin_cpu_seconds).
+pub fn spin_cpu_seconds() -> f64 {
+    SPIN_CPU_NS.load(Ordering::Relaxed) as f64 * 1e-9
+}
+
+impl KeepAwake {
+    pub fn new() -> KeepAwake {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut threads = Vec::new();
+        if std::env::var("BENCH_KEEP_AWAKE").map_or(true, |v| v != "0") {
+            for cpu in affinity::allowed_cpus() {
+                let stop = stop.clone();
+                threads.push(std::thread::spawn(move || {
+                    affinity::pin_this_thread(cpu);
+                    if !affinity::set_idle_priority() {
+                        return; // without SCHED_IDLE it would compete: do nothing
+                    }
+                    let mut reported = 0u64;
+                    let mut k = 0u32;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        std::hint::spin_loop();
+                        if k % 64 == 0 {
+                            let now = (thread_clock::thread_cpu_seconds() * 1e9) as u64;
+                            SPIN_CPU_NS.fetch_add(now.saturating_sub(reported), Ordering::Relaxed);
+                            reported = now;
+                        }
+                        k = k.wrapping_add(1);
+                    }
+                }));
+            }
+        }
+        KeepAwake { stop, threads }
+    }
+    pub fn on(&self) -> bool {
+        !self.threads.is_empty()
+    }
+}
+
+impl Drop for KeepAwake {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
     }
 }
 
@@ -186,6 +263,27 @@ static SINK: AtomicU64 = AtomicU64::new(1);
 struct Timed {
     wall_s: f64,
     cpu_s: f64,
+}
+
+thread_local! {
+    static PROBE_SLICE: std::cell::Cell<(usize, usize)> = const { std::cell::Cell::new((0, 1)) };
+}
+
+/// Which part of its input a probe kernel covers: (index, count), slice `index` of `count`
+/// (bench/capacity.hpp's ProbeSlice, which says why). Run alone on the run's CPU i, or as thread
+/// i of the T that run at once: (i, T); calibration: (0, T).
+pub fn probe_slice() -> (usize, usize) {
+    PROBE_SLICE.with(|c| c.get())
+}
+
+fn set_probe_slice(index: usize, count: usize) {
+    PROBE_SLICE.with(|c| c.set((index, count)));
+}
+
+/// [begin, end) of slice `index` of `count` of [0, n) (ProbeSlice::begin/end).
+pub fn slice_bounds(n: usize, (index, count): (usize, usize)) -> (usize, usize) {
+    let begin = |i: usize| n / count * i + i.min(n % count);
+    (begin(index), begin(index + 1))
 }
 
 /// The workload's serial version for the probe: safe to run on several threads at once.
@@ -250,8 +348,10 @@ impl CapacityProbe {
     fn calibrate(&mut self) {
         let kernel = self.kernel.clone();
         let cpu_id = self.cpus.first().copied().unwrap_or(0);
+        let count = self.threads;
         self.kernel_reps = std::thread::spawn(move || {
             affinity::pin_this_thread(cpu_id);
+            set_probe_slice(0, count);
             run_kernel(&kernel, 1);
             let one = time_kernel(&kernel, 1).wall_s.max(1e-6);
             (PROBE_TARGET_S / one).ceil().clamp(1.0, 10000.0) as usize
@@ -271,8 +371,10 @@ impl CapacityProbe {
         let (mut wall, mut cpu) = (0.0f64, 0.0f64);
         for (c, &cpu_id) in self.cpus.iter().enumerate() {
             let k = kernel.clone();
+            let count = self.threads;
             let a = std::thread::spawn(move || {
                 affinity::pin_this_thread(cpu_id);
+                set_probe_slice(c, count);
                 time_kernel(&k, reps)
             })
             .join()
@@ -292,6 +394,7 @@ impl CapacityProbe {
                     let k = kernel.clone();
                     std::thread::spawn(move || {
                         affinity::pin_this_thread(cpu_id);
+                        set_probe_slice(i, n);
                         arrived.fetch_add(1, Ordering::AcqRel);
                         while arrived.load(Ordering::Acquire) < n {
                             std::hint::spin_loop();
@@ -398,7 +501,7 @@ pub struct RepClock {
 
 impl RepClock {
     pub fn start() -> RepClock {
-        let c0 = crate::rusage::cpu_seconds();
+        let c0 = crate::rusage::cpu_seconds() - spin_cpu_seconds();
         RepClock {
             c0,
             t0: Instant::now(),
@@ -406,7 +509,7 @@ impl RepClock {
     }
     pub fn stop(&self) -> Sample {
         let figure_s = self.t0.elapsed().as_secs_f64();
-        let c1 = crate::rusage::cpu_seconds();
+        let c1 = crate::rusage::cpu_seconds() - spin_cpu_seconds();
         Sample {
             figure_s,
             cpu_s: c1 - self.c0,
@@ -418,6 +521,8 @@ pub struct Series {
     pub reps: Vec<Sample>,
     pub base_reps: Vec<Sample>,
     pub probe: CapacityProbe,
+    /// The run kept every CPU out of idle (KeepAwake).
+    pub keep_awake: bool,
 }
 
 fn figures(v: &[Sample]) -> Vec<f64> {
@@ -431,6 +536,7 @@ impl Series {
             reps: Vec::new(),
             base_reps: Vec::new(),
             probe: CapacityProbe::new(threads, kernel),
+            keep_awake: false,
         }
     }
     pub fn times(&self) -> Vec<f64> {
@@ -481,6 +587,11 @@ impl Series {
                 self.efficiency()
             );
         }
+        out += if self.keep_awake {
+            ",\"keep_awake\":true"
+        } else {
+            ",\"keep_awake\":false"
+        };
         let why = self.flag_reasons();
         if why.is_empty() {
             out += ",\"flagged\":false";
@@ -505,6 +616,8 @@ pub fn run_series(
     has_base: bool,
     rep: &mut dyn FnMut(bool) -> Sample,
 ) {
+    let awake = KeepAwake::new();
+    s.keep_awake = awake.on();
     let stop = |s: &Series| {
         max_time > 0.0
             && s.reps.len() >= min_reps
@@ -546,6 +659,23 @@ mod tests {
     use super::*;
 
     // The same value as bench::probe_kernel(1, 1000) in bench/capacity.hpp: one kernel.
+    #[test]
+    fn probe_slices_tile_the_input() {
+        for n in [0usize, 1, 7, 4194304] {
+            for count in 1..5 {
+                let mut next = 0;
+                for i in 0..count {
+                    let (b, e) = slice_bounds(n, (i, count));
+                    assert_eq!(b, next);
+                    assert!(e >= b && e - b <= n / count + 1);
+                    next = e;
+                }
+                assert_eq!(next, n);
+            }
+        }
+        assert_eq!(probe_slice(), (0, 1));
+    }
+
     #[test]
     fn kernel_matches_cpp() {
         assert_eq!(probe_kernel(1, 1000), 6528238120710861507);

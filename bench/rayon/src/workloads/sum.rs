@@ -75,10 +75,14 @@ impl Instance for SumInstance {
     fn run_rayon(&mut self) -> u64 {
         sum_rayon(&self.v)
     }
-    /// The serial sum only reads: T threads at once share memory bandwidth as rayon's workers do.
+    /// The serial sum of the probe thread's slice (capacity::probe_slice): T threads at once read
+    /// disjoint data and share memory bandwidth as rayon's workers do.
     fn probe_kernel(&self) -> Option<super::Kernel> {
         let v = self.v.clone();
-        Some(std::sync::Arc::new(move || sum_serial(&v)))
+        Some(std::sync::Arc::new(move || {
+            let (b, e) = crate::capacity::slice_bounds(v.len(), crate::capacity::probe_slice());
+            sum_serial(&v[b..e])
+        }))
     }
     fn check(&self, result: u64) -> bool {
         result == self.expected
