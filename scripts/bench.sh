@@ -593,6 +593,7 @@ find_built() {  # $1 target name -> path under build/release, or nothing
 declare -A cpp_bin=()     # program name -> path
 declare -A cpp_sys=()     # program name -> " serial spindle tbb omp " (what the build has)
 declare -A cpp_unlisted=()  # programs without --list-systems (they implement serial and spindle)
+declare -A cpp_impl=()    # program name -> " serial spindle ... " (what its --help's --system names)
 if [ "$want_cpp" = 1 ]; then
   targets=()
   for w in $workloads; do
@@ -618,6 +619,8 @@ if [ "$want_cpp" = 1 ]; then
     cpp_bin[$p]=$b
     # Which systems this build has (programs without --list-systems: serial and spindle).
     if s=$("$b" --list-systems 2>/dev/null) && [ -n "$s" ]; then cpp_sys[$p]=" $s "; else cpp_sys[$p]=" serial spindle "; cpp_unlisted[$p]=1; fi
+    # Which systems it implements at all (bench/harness.hpp's usage: "--system serial|spindle|all").
+    cpp_impl[$p]=" $("$b" --help 2>/dev/null | sed -n 's/.*--system \([a-z|]*\).*/\1/p' | head -n 1 | tr '|' ' ') "
   done
 fi
 
@@ -721,6 +724,14 @@ for w in $workloads; do
             skip_once "$p:$s" "$s for the workloads of $p: $p implements serial and spindle only"
             continue
           fi
+          case "${cpp_impl[$p]:-}" in
+            *" $s "*) ;;
+            *" serial "*)
+              impl=${cpp_impl[$p]% all }; impl=${impl# }
+              skip_once "$p:$s" "$s for the workloads of $p: $p implements ${impl// / and } only"
+              continue
+              ;;
+          esac
           case "$s" in
             tbb) skip_once "$p:$s" "tbb for the workloads of $p: this build has no oneTBB (apt install libtbb-dev, or scripts/setup-deps.sh --bench, then rebuild)" ;;
             omp) skip_once "$p:$s" "omp for the workloads of $p: this build has no OpenMP" ;;
