@@ -603,7 +603,7 @@ if [ "$want_cpp" = 1 ]; then
   if [ -z "$cpp_dir" ] && [ "$do_build" = 1 ]; then
     command -v cmake >/dev/null || die "cmake not found (scripts/setup-deps.sh installs it)"
     log "building ${targets[*]} (CMake preset: release)"
-    hint="building ${targets[*]} failed (bench targets exist only when Google Benchmark is found: libbenchmark-dev; --systems rayon runs rayon alone)"
+    hint="building ${targets[*]} failed (--systems rayon runs rayon alone)"
     if [ -f CMakePresets.json ]; then
       cmake --preset release >&2 || die "cmake --preset release failed"
       cmake --build --preset release --target "${targets[@]}" -j2 >&2 || die "$hint"
