@@ -6,10 +6,12 @@
                                           row per process, then a summary line per system
                                           (exit 3: processes disagree; 1: a result not checked)
   bench-report.py levels FILE TOPO PLACE  spindle's steals by victim level (--topology)
-  bench-report.py svg FILE OUT.svg        chart of the ratios to rayon
+  bench-report.py svg FILE OUT.svg        chart of the ratios to rayon (axis fitted to the data,
+                                          min-max whiskers, a caption with commit, machine, date)
+  bench-report.py meta -                  the run's {"meta":...} line (commit, machine, date)
 
 FILE holds one flat JSON object per line (the bench programs' result lines; other lines are
-skipped). scripts/bench.sh runs the programs and calls this for its output.
+skipped), and may start with bench.sh's {"meta":...} line, which only the chart reads. scripts/bench.sh runs the programs and calls this for its output.
 """
 
 import datetime
@@ -22,8 +24,9 @@ import subprocess
 import sys
 
 
-def load(path):
-    """The result lines of FILE: (parsed object, raw line) pairs."""
+def load(path, with_meta=False):
+    """The result lines of FILE: (parsed object, raw line) pairs; the {"meta":...} line only on
+    request."""
     rows = []
     with open(path, encoding="utf-8") as f:
         for line in f:
@@ -33,6 +36,8 @@ def load(path):
             try:
                 obj = json.loads(line)
             except ValueError:
+                continue
+            if not isinstance(obj, dict) or ("meta" in obj and not with_meta):
                 continue
             rows.append((obj, line))
     return rows
@@ -346,21 +351,100 @@ def print_levels_table(path, topo, place, out):
 
 
 # ------------------------------------------------------------------------------------------------
+# Run metadata: one line {"meta":"bench.sh",...} that bench.sh writes first into the JSON lines, so
+# that a chart drawn later (--table FILE --svg) still names the run's commit, machine and date.
+
+def run_meta():
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    meta = {"meta": "bench.sh", "commit": "unknown", "dirty": False}
+
+    def git(*args):
+        return subprocess.run(["git", "-C", repo] + list(args), capture_output=True, text=True,
+                              check=True).stdout.strip()
+    try:
+        meta["commit"] = git("rev-parse", "--short", "HEAD")
+        meta["dirty"] = git("status", "--porcelain", "--untracked-files=no") != ""
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    model = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    meta["cpu_model"] = model or platform.processor() or platform.machine()
+    meta["cpus"] = os.cpu_count() or 0
+    try:
+        meta["cpus_allowed"] = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        meta["cpus_allowed"] = meta["cpus"]
+    meta["kernel"] = platform.system() + " " + platform.release()
+    meta["date"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return meta
+
+
+def caption(meta):
+    commit = meta.get("commit", "unknown") + (" (dirty)" if meta.get("dirty") else "")
+    cpus = "%d CPUs" % meta.get("cpus", 0)
+    if meta.get("cpus_allowed", meta.get("cpus")) != meta.get("cpus"):
+        cpus += " (%d allowed)" % meta["cpus_allowed"]
+    return "commit %s; %s, %s, %s; %s" % (commit, meta.get("cpu_model", "?"), cpus,
+                                          meta.get("kernel", "?"), meta.get("date", "?"))
+
+
+def xml(s):
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+# ------------------------------------------------------------------------------------------------
 # SVG chart: one row of bars per workload and thread count, one bar per system other than rayon,
-# length = log10(median / rayon median), drawn left (faster than rayon) or right (slower) of the
-# rayon line.
+# from the rayon line (1x) to median / rayon median, on a log axis fitted to the data: left of
+# the line = faster than rayon. Each bar has a whisker from its min to its max rep (over the rayon
+# median), and a gray band behind the row shows rayon's own min-max. idle compares CPU time.
 
 COLOR = {"spindle": "#1f77b4", "tbb": "#2ca02c", "omp": "#d62728", "rayon@spindle": "#ff7f0e"}
+# Tick mantissas, sparsest first; the axis takes the densest set that gives at most 10 ticks.
+TICK_SETS = ([1], [1, 2, 5], [1, 1.5, 2, 3, 5, 7], [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8],
+             [m / 10 for m in range(10, 20)] + [2, 2.5, 3, 3.5, 4, 4.5, 5, 6, 7, 8, 9],
+             [m / 100 for m in range(100, 200, 2)] + [m / 10 for m in range(20, 100)])
+
+
+def axis_ticks(lo, hi):
+    """Tick values (ratios) inside 10^lo .. 10^hi, always with 1."""
+    best = [1.0]
+    for mantissas in TICK_SETS:
+        ticks = sorted(set(round(m * 10.0 ** e, 6) for e in range(math.floor(lo) - 1,
+                                                                   math.ceil(hi) + 1)
+                           for m in mantissas))
+        ticks = [t for t in ticks if lo <= math.log10(t) <= hi]
+        if len(ticks) > 10:
+            break
+        if len(ticks) >= len(best):
+            best = ticks
+    return sorted(set(best) | {1.0})
 
 
 def write_svg(path, svg_path):
-    med, workloads, threads, systems = {}, [], [], []
-    for obj, _ in load(path):
+    fig, spread, workloads, threads, systems = {}, {}, [], [], []
+    meta = None
+    for obj, _ in load(path, with_meta=True):
+        if "meta" in obj:
+            meta = obj
+            continue
         w, s, t = text(obj, "workload"), text(obj, "system"), num(obj, "threads") or 0
-        m = num(obj, "cpu_median_s") if w == "idle" else num(obj, "median_s")
         if s == "serial":
             continue
-        med[(w, s, t)] = m
+        if w == "idle":  # idle: compare the CPU burnt, not the wall time
+            m = num(obj, "cpu_median_s")
+            v = [x for x in obj.get("cpu_s") or [] if isinstance(x, (int, float))]
+            lo_v, hi_v = (min(v), max(v)) if v else (m, m)
+        else:
+            m, lo_v, hi_v = num(obj, "median_s"), num(obj, "min_s"), num(obj, "max_s")
+        fig[(w, s, t)] = m
+        spread[(w, s, t)] = (lo_v, hi_v)
         if w not in workloads:
             workloads.append(w)
         if t not in threads:
@@ -368,49 +452,83 @@ def write_svg(path, svg_path):
         if s not in systems and s != "rayon":
             systems.append(s)
     threads.sort()
-    lo, hi = -1, 3  # 0.1x .. 1000x of rayon
-    x0, pw, bh, y = 190, 560, 9, 60
+    if meta is None:
+        meta = run_meta()
+        meta["date"] += " (drawn; the JSON lines do not record the run)"
+
+    # The ratios to draw: bars, whisker ends, and rayon's own spread; the axis spans them all.
+    bars = {}
+    for (w, s, t), m in fig.items():
+        base = fig.get((w, "rayon", t))
+        if base is None or not base > 0 or m is None or not m > 0:
+            continue
+        lo_v, hi_v = spread[(w, s, t)]
+        lo_r = lo_v / base if lo_v and lo_v > 0 else m / base
+        hi_r = hi_v / base if hi_v and hi_v > 0 else m / base
+        bars[(w, s, t)] = (m / base, lo_r, hi_r)
+    logs = [0.0] + [math.log10(v) for b in bars.values() for v in b]
+    lo, hi = min(logs), max(logs)
+    margin = max(0.08 * (hi - lo), 0.02)
+    lo, hi = lo - margin, hi + margin
+
+    x0, pw, bh, y = 190, 600, 9, 60
     ns = len(systems)
 
     def xpos(r):
         l = min(max(math.log10(r), lo), hi)
         return x0 + (l - lo) / (hi - lo) * pw
 
-    height = 90 + len(workloads) * len(threads) * (ns * bh + 8) + 40
+    height = 90 + len(workloads) * len(threads) * (ns * bh + 8) + 72
     o = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" '
          'font-size="11">' % (x0 + pw + 40, height),
          '<rect width="100%" height="100%" fill="white"/>',
          '<text x="10" y="20" font-size="14" font-weight="bold">Median time relative to rayon '
          '(log scale; left of the line = faster than rayon; idle: CPU time)</text>']
-    for e in range(lo, hi + 1):
-        xx = x0 + (e - lo) / (hi - lo) * pw
+    for tv in axis_ticks(lo, hi):
+        xx = xpos(tv)
         o.append('<line x1="%.1f" y1="40" x2="%.1f" y2="%d" stroke="%s"/>'
-                 % (xx, xx, height - 40, "black" if e == 0 else "#ddd"))
-        o.append('<text x="%.1f" y="36" text-anchor="middle">%gx</text>' % (xx, 10.0 ** e))
+                 % (xx, xx, height - 72, "black" if tv == 1 else "#ddd"))
+        o.append('<text x="%.1f" y="36" text-anchor="middle">%gx</text>' % (xx, tv))
     for w in workloads:
         for t in threads:
             o.append('<text x="%d" y="%d" text-anchor="end">%s, %d thr</text>'
                      % (x0 - 6, y + ns * bh / 2 + 4, w, t))
+            base = fig.get((w, "rayon", t))
+            rs = spread.get((w, "rayon", t))
+            if base and base > 0 and rs and rs[0] and rs[1] and ns > 0:
+                xl, xr = xpos(rs[0] / base), xpos(rs[1] / base)
+                o.append('<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="#e8e8e8"><title>%s '
+                         'rayon %d threads: min-max %.3g-%.3gx its median</title></rect>'
+                         % (xl, y - 1, max(xr - xl, 1), ns * bh + 1, w, t, rs[0] / base,
+                            rs[1] / base))
             for k, s in enumerate(systems):
                 yy = y + k * bh
-                m, base = med.get((w, s, t)), med.get((w, "rayon", t))
-                if m is None or base is None or not base > 0 or not m > 0:
+                if (w, s, t) not in bars:
                     continue
-                r = m / base
+                r, lo_r, hi_r = bars[(w, s, t)]
                 xa, xb = xpos(1), xpos(r)
                 xl, wd = (xb, xa - xb) if xb < xa else (xa, xb - xa)
                 o.append('<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s"><title>%s %s %d '
-                         'threads: %.3gx rayon</title></rect>'
-                         % (xl, yy, max(wd, 1), bh - 1, COLOR.get(s, "#888"), w, s, t, r))
-                o.append('<text x="%.1f" y="%d" font-size="8">%.2g</text>'
-                         % ((xa if xb < xa else xb) + 3, yy + bh - 2, r))
+                         'threads: %.3gx rayon (min-max %.3g-%.3gx)</title></rect>'
+                         % (xl, yy, max(wd, 1), bh - 1, COLOR.get(s, "#888"), w, s, t, r, lo_r,
+                            hi_r))
+                wl, wr, wy = xpos(lo_r), xpos(hi_r), yy + (bh - 1) / 2
+                o.append('<path d="M%.1f %.1fH%.1fM%.1f %.1fV%.1fM%.1f %.1fV%.1f" stroke="#333" '
+                         'stroke-width="1" fill="none"/>'
+                         % (wl, wy, wr, wl, wy - 2.5, wy + 2.5, wr, wy - 2.5, wy + 2.5))
+                o.append('<text x="%.1f" y="%d" font-size="8">%.3g</text>'
+                         % (max(xa, xb, wr) + 3, yy + bh - 2, r))
             y += ns * bh + 8
     lx = 10
-    for s in systems:
+    for s in systems:  # the legend
         o.append('<rect x="%d" y="%d" width="10" height="10" fill="%s"/><text x="%d" y="%d">%s</text>'
-                 % (lx, height - 22, COLOR.get(s, "#888"), lx + 14, height - 13, s))
+                 % (lx, height - 56, COLOR.get(s, "#888"), lx + 14, height - 47, s))
         lx += 110
-    o.append('<text x="%d" y="%d">black line: rayon (1x)</text>' % (lx, height - 13))
+    o.append('<text x="10" y="%d">black line: rayon (1x); gray band: rayon&apos;s min-max rep over its '
+             'median; whiskers: each system&apos;s min-max rep over the rayon median</text>'
+             % (height - 29))
+    o.append('<text x="10" y="%d" font-size="10" fill="#444">%s</text>'
+             % (height - 10, xml(caption(meta))))
     o.append("</svg>")
     with open(svg_path, "w", encoding="utf-8") as f:
         f.write("\n".join(o) + "\n")
@@ -432,6 +550,9 @@ def main(argv):
             return print_levels_table(path, argv[3], argv[4], sys.stdout)
         if mode == "svg" and len(argv) == 4:
             return write_svg(path, argv[3])
+        if mode == "meta" and len(argv) == 3 and path == "-":
+            print(json.dumps(run_meta(), separators=(",", ":")))
+            return 0
     except OSError as e:
         print("bench-report.py: %s" % e, file=sys.stderr)
         return 1

@@ -43,8 +43,10 @@ usage: scripts/bench.sh [options]
                       the serial baselines (C++ and Rust) always run for the languages involved.
                       rayon@spindle: bench/rayon's program, the same source, built a second time
                       (bench/rayon-spindle) with rayon-core replaced by bindings/rust/rayon-core
-  --json FILE         also write every JSON result line to FILE (and an SVG chart next to it)
-  --svg FILE          write the SVG chart of the ratios to rayon to FILE
+  --json FILE         also write every JSON result line to FILE (and an SVG chart next to it);
+                      its first line, {"meta":...}, names the commit, machine and date
+  --svg FILE          write the SVG chart of the ratios to rayon to FILE (log axis fitted to the
+                      data, min-max whiskers, rayon's min-max as a band, commit/machine/date)
   --n N               override the problem size of every selected workload
   --n WORKLOAD=N      override one workload's size (repeatable; e.g. --n fib=32 --n sort=1000000)
   --reps R            timed repetitions (default 7; --full 11)
@@ -466,6 +468,8 @@ fi
 # Runs.
 results=$(mktemp "${TMPDIR:-/tmp}/spindle-bench.XXXXXX")
 trap 'rm -f "$results"' EXIT
+# First line: the run's commit, machine and date ({"meta":...}), for the chart's caption.
+report meta - >"$results"
 failed=0
 # A hung run (e.g. a scheduler deadlock) must not hang the script: BENCH_TIMEOUT seconds per program run.
 tmo=""
