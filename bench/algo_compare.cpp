@@ -31,7 +31,7 @@
 // rayon's ThreadPool::install from outside the pool); the pool is built before the timed region
 // and the warm-up reps absorb thread start-up and first touch.
 //
-// This is a plain program with its own main (Google Benchmark's benchmark_main is not linked).
+// A plain program on bench/harness.hpp (CLI, series, JSON line); no Google Benchmark.
 
 #include "harness.hpp"
 

@@ -30,7 +30,7 @@
 // request for a query in flight blocks the thread on a Mutex/Condvar (QueryLatch).
 // The map (and the rayon side's table) is rebuilt before each rep, outside the timed region.
 //
-// This is a plain program with its own main (Google Benchmark's benchmark_main is not linked).
+// A plain program on bench/harness.hpp (CLI, series, JSON line); no Google Benchmark.
 
 #include "harness.hpp"
 

@@ -37,7 +37,7 @@
 // For idle and wakeup the caller never works: T pool threads run the job (spindle install; TBB
 // task_arena(T, 0) + enqueue; OpenMP a team of T+1 whose thread 1 runs it).
 //
-// This is a plain program with its own main (Google Benchmark's benchmark_main is not linked).
+// A plain program on bench/harness.hpp (CLI, series, JSON line); no Google Benchmark.
 
 #include "harness.hpp"
 

@@ -22,7 +22,7 @@
 // ThreadPool::install from outside the pool); the pool is built before the timed region and one
 // warm-up rep absorbs thread start-up. The serial system is a plain recursive version.
 //
-// This is a plain program with its own main (Google Benchmark's benchmark_main is not linked).
+// A plain program on bench/harness.hpp (CLI, series, JSON line); no Google Benchmark.
 
 #include "harness.hpp"
 
