@@ -124,8 +124,9 @@ def print_table(path, out):
             "eff": num(obj, "efficiency"), "fr": flag_letters(obj), "res": result_of(line),
             "chk": "yes" if checked(line) else "NO",
         }
-        # idle: the ratios compare CPU time (the wall time is the fixed interval)
-        r["fig"] = r["cpu"] if w == "idle" else r["med"]
+        # idle: the ratios compare CPU time (the wall time is the fixed interval); a missing
+        # figure counts as 0, as it did in awk
+        r["fig"] = (r["cpu"] if w == "idle" else r["med"]) or 0
         if sys_.startswith("serial"):
             serial_fig[(w, lang)] = r["fig"]
         if sys_ == "rayon":
@@ -281,7 +282,7 @@ def print_process_tables(path, out):
             out.write(row + "\n")
         for s in sy:
             have = [cell[(key, s, p)] for p in range(1, nproc[key] + 1) if (key, s, p) in cell]
-            meds = [c["med"] for c in have]
+            meds = [c["med"] or 0 for c in have]
             nf = sum(1 for c in have if c["flagged"])
             caps = [c["cap"] for c in have if c["cap"] is not None]
             effs = [c["eff"] for c in have if c["eff"] is not None]

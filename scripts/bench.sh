@@ -156,7 +156,6 @@ while [ $# -gt 0 ]; do
     --no-omp) drop_system omp ;;
     --no-pin) do_pin=0 ;;
     --no-keep-awake) export BENCH_KEEP_AWAKE=0 ;;
-    --no-keep-awake) export BENCH_KEEP_AWAKE=0 ;;
     --trace) [ $# -ge 2 ] || die "--trace needs a folder"; mkdir -p "$2"; trace_dir=$(abspath "$2"); shift ;;
     --topology) [ $# -ge 2 ] || die "--topology needs a description"; topology=$2; shift ;;
     --placement) [ $# -ge 2 ] || die "--placement needs a value"; placement=$2; shift ;;
@@ -187,6 +186,7 @@ if [ -n "$table_only" ]; then
   exit $rc
 fi
 
+command -v python3 >/dev/null 2>&1 || die "python3 not found (scripts/setup-deps.sh installs it); the tables and chart need it (scripts/bench-report.py)"
 for s in $systems; do
   case "$s" in spindle | rayon | rayon@spindle | tbb | omp) ;; *) die "unknown system '$s' (known: spindle rayon rayon@spindle tbb omp)" ;; esac
 done
