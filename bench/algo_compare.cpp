@@ -31,12 +31,9 @@
 // rayon's ThreadPool::install from outside the pool); the pool is built before the timed region
 // and the warm-up reps absorb thread start-up and first touch.
 //
-// This is a plain program with its own main (Google Benchmark's benchmark_main is not linked).
+// A plain program on bench/harness.hpp (CLI, series, JSON line); no Google Benchmark.
 
-#include "capacity.hpp"
-#include "compare_common.hpp"
-#include "compare_systems.hpp"
-#include "spindle_stats.hpp"
+#include "harness.hpp"
 
 #include <spindle/pool.hpp>
 #include <spindle/reduce.hpp>
@@ -51,46 +48,19 @@
 #include <parallel/algorithm>  // libstdc++ parallel mode: __gnu_parallel::stable_sort on OpenMP
 #endif
 
-#include <sched.h>
-#include <sys/resource.h>
-#include <sys/time.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <chrono>
-#include <cinttypes>
+#include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <exception>
 #include <functional>
 #include <numeric>
-#include <optional>
 #include <string>
-#include <string_view>
-#include <thread>
-#include <utility>
 #include <vector>
 
 namespace {
 
-// ---------------------------------------------------------------------------------------------
-// Input generator: splitmix64, identical to bench/rayon/src/workloads/data.rs.
-
+// Inputs: bench::SplitMix64 (bench/harness.hpp), as bench/rayon/src/workloads/data.rs.
 constexpr std::uint64_t k_seed = 42;
-
-struct SplitMix64 {
-    std::uint64_t state;
-    std::uint64_t next_u64() {
-        state += 0x9E3779B97F4A7C15ull;
-        std::uint64_t z = state;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        return z ^ (z >> 31);
-    }
-    std::uint32_t next_u32() { return static_cast<std::uint32_t>(next_u64() >> 32); }
-};
+using bench::SplitMix64;
 
 // ---------------------------------------------------------------------------------------------
 // The workloads. Each exposes: n(), reset() (untimed, before every rep), run_serial(),
@@ -219,277 +189,40 @@ struct SortWorkload {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Measurement helpers (as in fib_compare.cpp).
+// The program.
 
-using bench::available_parallelism;
-using bench::compiler_string;
-using bench::json_list;
-using bench::median_of_sorted;
-using bench::peak_rss_kb;
+std::string check_sum_n(std::uint64_t n) {
+    return n > (std::uint64_t{1} << 32) ? "n too large (max 2^32)" : "";
+}
 
-// ---------------------------------------------------------------------------------------------
-// CLI.
-
-constexpr const char* k_usage =
-    "usage: bench_algo_compare <workload> --n N --threads T --reps R [--warmup W] "
-    "[--system serial|spindle|tbb|omp|all]\n"
-    "       [--list-systems]\n"
-    "  workload   sum or sort\n"
-    "  --n        element count (default 4194304 = 4Mi; scripts/bench.sh --full uses 16Mi)\n"
-    "  --threads  spindle pool size (default: available parallelism); ignored by the serial "
-    "system\n"
-    "  --reps     timed repetitions (default 7)\n"
-    "  --warmup   untimed repetitions after pool creation (default 1)\n"
-    "  --max-time S  stop timing once 3 or more reps took S seconds in total (default: no limit)\n"
-    "  --system   serial, spindle, tbb, omp or all (default all: serial, spindle, then tbb and\n"
-    "             omp when this build has them)\n"
-    "  --list-systems  print the systems this build has and exit\n";
-
-struct Args {
-    std::string workload;
-    std::uint64_t n = std::uint64_t{1} << 22;
-    std::size_t threads = 0;
-    std::size_t reps = 7;
-    std::size_t warmup = 1;
-    double max_time = 0;  // --max-time: stop after 3+ reps once the timed total passes it
-    bool run_serial = true;
-    bool run_spindle = true;
-    bool run_tbb = true;  // default "all": every system this build has
-    bool run_omp = true;
+const bench::ProgramSpec k_spec{
+    "bench_algo_compare",
+    {{"sum", std::uint64_t{1} << 22, check_sum_n}, {"sort", std::uint64_t{1} << 22}},
+    "sum or sort",
+    "element count (default 4194304 = 4Mi; scripts/bench.sh --full uses 16Mi)",
 };
 
-[[noreturn]] void usage_exit(const std::string& msg) {
-    if (!msg.empty())
-        std::fprintf(stderr, "bench_algo_compare: %s\n", msg.c_str());
-    std::fputs(k_usage, stderr);
-    std::exit(2);
-}
-
-std::uint64_t parse_u64(const std::string& flag, const char* s) {
-    if (s == nullptr)
-        usage_exit(flag + " needs a value");
-    char* end = nullptr;
-    errno = 0;
-    unsigned long long v = std::strtoull(s, &end, 10);
-    if (*s == '\0' || *s == '-' || end == nullptr || *end != '\0' || errno != 0)
-        usage_exit(flag + ": not a number: " + s);
-    return static_cast<std::uint64_t>(v);
-}
-
-Args parse_args(int argc, char** argv) {
-    Args a;
-    bool have_workload = false;
-    for (int i = 1; i < argc; ++i) {
-        std::string arg = argv[i];
-        std::string flag = arg;
-        std::string inline_value;
-        bool has_inline = false;
-        if (arg.rfind("--", 0) == 0) {
-            auto eq = arg.find('=');
-            if (eq != std::string::npos) {
-                flag = arg.substr(0, eq);
-                inline_value = arg.substr(eq + 1);
-                has_inline = true;
-            }
-        }
-        auto value = [&]() -> const char* {
-            if (has_inline)
-                return inline_value.c_str();
-            return (i + 1 < argc) ? argv[++i] : nullptr;
-        };
-        if (flag == "--n") {
-            a.n = parse_u64(flag, value());
-        } else if (flag == "--threads") {
-            a.threads = static_cast<std::size_t>(parse_u64(flag, value()));
-        } else if (flag == "--reps") {
-            a.reps = static_cast<std::size_t>(parse_u64(flag, value()));
-        } else if (flag == "--max-time") {
-            const char* v = value();
-            char* end = nullptr;
-            a.max_time = v ? std::strtod(v, &end) : -1;
-            if (v == nullptr || *v == '\0' || *end != '\0' || !(a.max_time >= 0))
-                usage_exit("--max-time needs a number of seconds >= 0");
-        } else if (flag == "--warmup") {
-            a.warmup = static_cast<std::size_t>(parse_u64(flag, value()));
-        } else if (flag == "--system") {
-            const char* v = value();
-            std::string_view s = v ? v : "";
-            a.run_serial = a.run_spindle = a.run_tbb = a.run_omp = false;
-            bench::System sys{};
-            if (s == "all") {
-                a.run_serial = a.run_spindle = true;
-                a.run_tbb = bench::system_available(bench::System::tbb);
-                a.run_omp = bench::system_available(bench::System::omp);
-            } else if (!bench::parse_system(s, sys)) {
-                usage_exit("unknown --system " + std::string(s));
-            } else if (!bench::system_available(sys)) {
-                bench::unavailable_exit("bench_algo_compare", sys);
-            } else {
-                a.run_serial = sys == bench::System::serial;
-                a.run_spindle = sys == bench::System::spindle;
-                a.run_tbb = sys == bench::System::tbb;
-                a.run_omp = sys == bench::System::omp;
-            }
-        } else if (flag == "--list-systems") {
-            bench::print_available_systems();
-            std::exit(0);
-        } else if (flag == "-h" || flag == "--help") {
-            std::fputs(k_usage, stdout);
-            std::exit(0);
-        } else if (!flag.empty() && flag[0] == '-') {
-            usage_exit("unknown option " + flag);
-        } else {
-            if (have_workload)
-                usage_exit("unexpected argument " + arg);
-            a.workload = arg;
-            have_workload = true;
-        }
-    }
-    if (!have_workload)
-        usage_exit("missing workload");
-    if (a.workload != "sum" && a.workload != "sort")
-        usage_exit("unknown workload " + a.workload);
-    if (a.reps == 0)
-        usage_exit("--reps must be >= 1");
-    if (a.workload == "sum" && a.n > (std::uint64_t{1} << 32))
-        usage_exit("sum: n too large (max 2^32)");
-    if (a.threads == 0)
-        a.threads = available_parallelism();
-    return a;
-}
-
-// Runs warm-up + timed reps of one system and prints its JSON line; returns whether all checked.
-// reset() and check() are outside the timed region. With `base_run` (T > 1: the same algorithm on
-// a 1-worker pool of the same system) the 1-worker and T-worker reps alternate, with a capacity
-// probe after each pair (bench/capacity.hpp); `hooks` add a stats snapshot and fields (the pool's
-// counters).
-template <class Workload, class Run>
-bool measure(const Args& args,
-             Workload& w,
-             const char* system,
-             std::size_t threads,
-             Run&& run,
-             const std::function<std::uint64_t()>& base_run = {},
-             const bench::Hooks& hooks = {}) {
-    bool checked = true;
-    std::uint64_t result = 0;
-    auto timed = [&](auto& f) {
-        w.reset();
-        bench::RepClock clock;
-        clock.start();
-        const std::uint64_t r = f();
-        bench::Sample sample = clock.stop();
-        if (!w.check(r))
-            checked = false;
-        result = r;
-        return sample;
-    };
-    bench::Series s(threads, w.probe_kernel());
-    std::function<bench::Sample()> base;
-    if (base_run)
-        base = [&] { return timed(base_run); };
-    bench::SeriesOptions o;
-    o.reps = args.reps;
-    o.warmup = args.warmup;
-    o.max_time = args.max_time;
-    o.threads = threads;
-    o.before_timed = hooks.before_timed;
-    bench::run_series(
-        s, o, [&] { return timed(run); }, base);
-    const std::vector<double> times = s.times(), cpus = s.cpus();
-    std::vector<double> st = times, sc = cpus;
-    std::sort(st.begin(), st.end());
-    std::sort(sc.begin(), sc.end());
-
-    std::printf(
-        "{\"workload\":\"%s\",\"system\":\"%s\",\"lang\":\"cpp\",\"threads\":%zu,\"n\":%zu"
-        ",\"reps\":%zu,\"warmup\":%zu,\"times_s\":%s,\"median_s\":%.9f,\"min_s\":%.9f,\"max_s\":%."
-        "9f,"
-        "\"cpu_s\":%s,\"cpu_median_s\":%.9f,\"peak_rss_kb\":%ld,\"result\":%" PRIu64
-        "%s%s"
-        ",\"compiler\":\"%s\",\"checked\":%s}\n",
-        args.workload.c_str(), system, threads, w.n(), times.size(), args.warmup,
-        json_list(times).c_str(), median_of_sorted(st), st.front(), st.back(),
-        json_list(cpus).c_str(), median_of_sorted(sc), peak_rss_kb(), result, s.json().c_str(),
-        hooks.extra_json ? hooks.extra_json().c_str() : "", compiler_string(),
-        checked ? "true" : "false");
-    std::fflush(stdout);
-    if (!checked) {
-        std::fprintf(stderr,
-                     "bench_algo_compare: %s %s threads=%zu: WRONG RESULT (last %" PRIu64 ")\n",
-                     args.workload.c_str(), system, threads, result);
-    }
-    return checked;
-}
-
 template <class Workload>
-bool run_workload(const Args& args) {
+bool run_workload(const bench::Args& args) {
     Workload w(static_cast<std::size_t>(args.n));  // input generation: untimed, shared
-    bool ok = true;
-    if (args.run_serial) {
-        if (!measure(args, w, "serial", 1, [&] { return w.run_serial(); }))
-            ok = false;
-    }
-    if (args.run_spindle) {
-        // Pool creation is outside the timed region; the warm-up reps absorb thread start-up.
-        spindle::PoolOptions opts;
-        opts.num_threads = args.threads;
-        spindle::ThreadPool pool(opts);
-        spindle::PoolStats stats0;  // the counters after the warm-up (bench/spindle_stats.hpp)
-        // T > 1: a 1-worker pool beside it; their reps alternate (bench/capacity.hpp).
-        std::optional<spindle::ThreadPool> base_pool;
-        std::function<std::uint64_t()> base_run;
-        if (args.threads > 1) {
-            spindle::PoolOptions base_opts;
-            base_opts.num_threads = 1;
-            base_pool.emplace(base_opts);
-            base_run = [&]() -> std::uint64_t {
-                return base_pool->install([&] { return w.run_spindle(); });
-            };
-        }
-        // install: the body runs on a pool worker while this (main) thread blocks, like rayon's
-        // ThreadPool::install called from outside the pool; the algorithm then runs in `pool`.
-        if (!measure(
-                args, w, "spindle", args.threads,
-                [&]() -> std::uint64_t { return pool.install([&] { return w.run_spindle(); }); },
-                base_run, bench::stats_hooks(pool, stats0)))
-            ok = false;
-    }
+    bench::Bodies b;
+    b.serial = [&] { return w.run_serial(); };
+    b.spindle = [&] { return w.run_spindle(); };
 #if SPINDLE_BENCH_HAVE_TBB
-    if (args.run_tbb) {
-        bench::TbbContext ctx(args.threads);
-        if (!measure(args, w, "tbb", args.threads,
-                     [&]() -> std::uint64_t { return ctx.run([&] { return w.run_tbb(); }); }))
-            ok = false;
-    }
+    b.tbb = [&] { return w.run_tbb(); };
 #endif
 #ifdef _OPENMP
     // The calling thread is the team's master and works (bench/compare_systems.hpp).
-    if (args.run_omp) {
-        if (!measure(args, w, "omp", args.threads,
-                     [&]() -> std::uint64_t { return w.run_omp(args.threads); }))
-            ok = false;
-    }
+    b.omp = [&](std::size_t threads) { return w.run_omp(threads); };
 #endif
-    return ok;
+    return bench::measure_systems(args, bench::rep_spec(w), b);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    const Args args = parse_args(argc, argv);
-    bool ok = true;
-    try {
-        if (args.workload == "sum")
-            ok = run_workload<SumWorkload>(args);
-        else
-            ok = run_workload<SortWorkload>(args);
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "bench_algo_compare: exception: %s\n", e.what());
-        return 1;
-    } catch (...) {
-        std::fprintf(stderr, "bench_algo_compare: unknown exception\n");
-        return 1;
-    }
-    return ok ? 0 : 1;
+    return bench::run_main(k_spec, argc, argv, [](const bench::Args& args) {
+        return args.workload == "sum" ? run_workload<SumWorkload>(args)
+                                      : run_workload<SortWorkload>(args);
+    });
 }

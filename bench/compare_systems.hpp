@@ -82,18 +82,6 @@ inline bool system_available(System s) {
     }
 }
 
-// `--list-systems`: the systems this binary was built with, one line.
-inline void print_available_systems() {
-    const char* sep = "";
-    for (System c : {System::serial, System::spindle, System::tbb, System::omp}) {
-        if (system_available(c)) {
-            std::printf("%s%s", sep, system_name(c));
-            sep = " ";
-        }
-    }
-    std::printf("\n");
-}
-
 // Exit status 3: the system was not compiled in.
 [[noreturn]] inline void unavailable_exit(const char* prog, System s) {
     std::fprintf(stderr, "%s: system %s is not available in this build (%s)\n", prog,

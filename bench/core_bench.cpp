@@ -38,6 +38,8 @@
 // Google Benchmark's benchmark_main is not linked by the top-level CMake (only
 // benchmark::benchmark), so this file has its own main (BENCHMARK_MAIN at the bottom).
 
+#include "gbench_common.hpp"
+
 #include <spindle/spindle.hpp>
 
 #include <benchmark/benchmark.h>
@@ -58,11 +60,10 @@
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point t0) {
-    return std::chrono::duration<double>(Clock::now() - t0).count();
-}
+using bench::Clock;
+using bench::pool_options;
+using bench::report_ns_per_op;
+using bench::seconds_since;
 
 double process_cpu_seconds() {
     rusage ru{};
@@ -77,22 +78,6 @@ inline void cpu_relax() noexcept {
 #elif defined(__aarch64__)
     asm volatile("yield");
 #endif
-}
-
-spindle::PoolOptions pool_options(std::size_t threads) {
-    spindle::PoolOptions o;
-    o.num_threads = threads;
-    return o;
-}
-
-// Reports `ns / op` as a plain counter: elapsed wall seconds over iterations * ops_per_iter.
-void report_ns_per_op(benchmark::State& state,
-                      const char* name,
-                      double elapsed_s,
-                      double ops_per_iter) {
-    const double ops = double(state.iterations()) * ops_per_iter;
-    if (ops > 0)
-        state.counters[name] = benchmark::Counter(elapsed_s * 1e9 / ops);
 }
 
 double median_of(std::vector<double> v) {
@@ -184,11 +169,8 @@ void BM_fib_join(benchmark::State& state) {
 }
 BENCHMARK(BM_fib_join)
     ->ArgNames({"", "threads"})
-    ->Args({30, 1})
-    ->Args({30, 2})
-    ->UseRealTime()
-    ->MeasureProcessCPUTime()
-    ->Unit(benchmark::kMillisecond);
+    ->ArgsProduct({{30}, {1, 2}})
+    ->Apply(bench::wall_cpu_ms);
 
 // Diagnostic: fib on ONE worker of a 2-worker pool whose other worker is blocked (its OS thread
 // waits on a futex inside a broadcast job, so it can neither steal nor spin). The running
@@ -236,11 +218,7 @@ void BM_fib_join_solo_on_2w(benchmark::State& state) {
     if (on_worker0)
         report_ns_per_op(state, "ns_per_call", elapsed, fib_calls(n));
 }
-BENCHMARK(BM_fib_join_solo_on_2w)
-    ->Arg(30)
-    ->UseRealTime()
-    ->MeasureProcessCPUTime()
-    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_fib_join_solo_on_2w)->Arg(30)->Apply(bench::wall_cpu_ms);
 
 // Diagnostic twin of BM_fib_join (not a timing reference: it adds two TLS reads per join):
 // counts the joins whose second half ran on another worker than the joiner, i.e. was stolen.
@@ -279,26 +257,24 @@ void BM_fib_join_steals(benchmark::State& state) {
     if (state.iterations() > 0)
         state.counters["stolen_per_run"] = double(stolen.load()) / double(state.iterations());
 }
-BENCHMARK(BM_fib_join_steals)
-    ->ArgNames({"", "threads"})
-    ->Args({30, 2})
-    ->UseRealTime()
-    ->MeasureProcessCPUTime()
-    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_fib_join_steals)->ArgNames({"", "threads"})->Args({30, 2})->Apply(bench::wall_cpu_ms);
 
 // ---------------------------------------------------------------------------------------------
 // 2. scope spawn
 
 constexpr int k_spawns = 10'000;
 
-void BM_scope_spawn(benchmark::State& state) {
+// One scope per iteration spawning k_spawns closures that each run Body(counter); reports
+// ns_per_spawn. Body is a template argument, so the closures hold only the counter's reference.
+template <void (*Body)(std::atomic<std::uint64_t>&)>
+void scope_spawn(benchmark::State& state, bool check_count) {
     const auto threads = static_cast<std::size_t>(state.range(0));
     spindle::ThreadPool pool(pool_options(threads));
     std::atomic<std::uint64_t> counter{0};
     auto one_scope = [&] {
         pool.scope([&](spindle::Scope& s) {
             for (int i = 0; i < k_spawns; ++i)
-                s.spawn([&counter] { counter.fetch_add(1, std::memory_order_relaxed); });
+                s.spawn([&counter] { Body(counter); });
         });
     };
     one_scope();  // warm-up (fibers, allocator)
@@ -307,45 +283,31 @@ void BM_scope_spawn(benchmark::State& state) {
     for (auto _ : state)
         one_scope();
     const double elapsed = seconds_since(t0);
-    if (counter.load() != std::uint64_t(state.iterations()) * k_spawns) {
+    if (check_count && counter.load() != std::uint64_t(state.iterations()) * k_spawns) {
         state.SkipWithError("a spawned closure did not run exactly once");
         return;
     }
     report_ns_per_op(state, "ns_per_spawn", elapsed, k_spawns);
 }
-BENCHMARK(BM_scope_spawn)
-    ->ArgNames({"threads"})
-    ->Arg(1)
-    ->Arg(2)
-    ->UseRealTime()
-    ->MeasureProcessCPUTime()
-    ->Unit(benchmark::kMicrosecond);
+
+void count_one(std::atomic<std::uint64_t>& counter) {
+    counter.fetch_add(1, std::memory_order_relaxed);
+}
+void touch_nothing(std::atomic<std::uint64_t>& counter) {
+    benchmark::DoNotOptimize(&counter);
+}
+
+void BM_scope_spawn(benchmark::State& state) {
+    scope_spawn<count_one>(state, /*check_count=*/true);
+}
+BENCHMARK(BM_scope_spawn)->ArgNames({"threads"})->Arg(1)->Arg(2)->Apply(bench::wall_cpu_us);
 
 // Same, but the closures only hold the reference (no write): separates the cost of spawning
 // from the cost of the shared counter's cache line moving between cores (at 2 threads).
 void BM_scope_spawn_empty(benchmark::State& state) {
-    const auto threads = static_cast<std::size_t>(state.range(0));
-    spindle::ThreadPool pool(pool_options(threads));
-    std::atomic<std::uint64_t> counter{0};
-    auto one_scope = [&] {
-        pool.scope([&](spindle::Scope& s) {
-            for (int i = 0; i < k_spawns; ++i)
-                s.spawn([&counter] { benchmark::DoNotOptimize(&counter); });
-        });
-    };
-    one_scope();
-    const auto t0 = Clock::now();
-    for (auto _ : state)
-        one_scope();
-    report_ns_per_op(state, "ns_per_spawn", seconds_since(t0), k_spawns);
+    scope_spawn<touch_nothing>(state, /*check_count=*/false);
 }
-BENCHMARK(BM_scope_spawn_empty)
-    ->ArgNames({"threads"})
-    ->Arg(1)
-    ->Arg(2)
-    ->UseRealTime()
-    ->MeasureProcessCPUTime()
-    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_scope_spawn_empty)->ArgNames({"threads"})->Arg(1)->Arg(2)->Apply(bench::wall_cpu_us);
 
 // Single-threaded cost of one push + pop on a detail::Deque, configured as the registry does
 // (src/scheduler/registry.cpp):
@@ -562,10 +524,7 @@ void BM_park_resume_remote(benchmark::State& state) {
     report_ns_per_op(state, "ns_per_roundtrip", seconds_since(t0), 1);
     state.counters["median_ns"] = median_of(samples);
 }
-BENCHMARK(BM_park_resume_remote)
-    ->UseRealTime()
-    ->MeasureProcessCPUTime()
-    ->Unit(benchmark::kNanosecond);
+BENCHMARK(BM_park_resume_remote)->Apply(bench::wall_cpu_ns);
 
 // Ping-pong between two workers, both sides parking: a 2-worker pool, broadcast puts X on
 // worker 0 and Y on worker 1 (broadcast jobs run on their own worker, so the placement is
@@ -614,10 +573,7 @@ void BM_park_pingpong_2w(benchmark::State& state) {
     report_ns_per_op(state, "ns_per_pass", elapsed, 2);
     state.counters["median_ns"] = median_of(samples);
 }
-BENCHMARK(BM_park_pingpong_2w)
-    ->UseRealTime()
-    ->MeasureProcessCPUTime()
-    ->Unit(benchmark::kNanosecond);
+BENCHMARK(BM_park_pingpong_2w)->Apply(bench::wall_cpu_ns);
 
 // ---------------------------------------------------------------------------------------------
 // 4. wake-up latency of an idle pool
@@ -664,17 +620,28 @@ BENCHMARK(BM_wakeup_latency)->Iterations(100)->UseManualTime()->Unit(benchmark::
 
 // A 2-worker pool with nothing to do: after a 50 ms settle, the process's user+sys CPU over a
 // 1 s sleep of the main thread, as a percentage of one core.
-void BM_idle_cpu(benchmark::State& state) {
-    spindle::ThreadPool pool(pool_options(2));
+// Starts the pool's workers (one install) and leaves them alone for 50 ms.
+void settle(spindle::ThreadPool& pool) {
     pool.install([] {});
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
+}
+
+// The process's CPU time over `f(t0)` (t0: its start) as a percentage of one core.
+template <class F>
+double cpu_pct(F&& f) {
+    const double c0 = process_cpu_seconds();
+    const auto t0 = Clock::now();
+    f(t0);
+    return 100.0 * (process_cpu_seconds() - c0) / seconds_since(t0);
+}
+
+void BM_idle_cpu(benchmark::State& state) {
+    spindle::ThreadPool pool(pool_options(2));
+    settle(pool);
     double pct = 0;
-    for (auto _ : state) {
-        const double c0 = process_cpu_seconds();
-        const auto t0 = Clock::now();
-        std::this_thread::sleep_for(std::chrono::seconds(1));
-        pct = 100.0 * (process_cpu_seconds() - c0) / seconds_since(t0);
-    }
+    for (auto _ : state)
+        pct = cpu_pct(
+            [](Clock::time_point) { std::this_thread::sleep_for(std::chrono::seconds(1)); });
     state.counters["idle_cpu_pct"] = pct;
 }
 BENCHMARK(BM_idle_cpu)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
@@ -684,19 +651,16 @@ BENCHMARK(BM_idle_cpu)->Iterations(1)->UseRealTime()->Unit(benchmark::kMilliseco
 // after each wake-up before it goes back to sleep.
 void BM_tick_cpu(benchmark::State& state) {
     spindle::ThreadPool pool(pool_options(2));
-    pool.install([] {});
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    settle(pool);
     double pct = 0;
     std::atomic<int> ran{0};
-    for (auto _ : state) {
-        const double c0 = process_cpu_seconds();
-        const auto t0 = Clock::now();
-        for (int i = 0; i < 100; ++i) {
-            pool.spawn([&ran] { ran.fetch_add(1, std::memory_order_relaxed); });
-            std::this_thread::sleep_until(t0 + std::chrono::milliseconds(10 * (i + 1)));
-        }
-        pct = 100.0 * (process_cpu_seconds() - c0) / seconds_since(t0);
-    }
+    for (auto _ : state)
+        pct = cpu_pct([&](Clock::time_point t0) {
+            for (int i = 0; i < 100; ++i) {
+                pool.spawn([&ran] { ran.fetch_add(1, std::memory_order_relaxed); });
+                std::this_thread::sleep_until(t0 + std::chrono::milliseconds(10 * (i + 1)));
+            }
+        });
     state.counters["cpu_pct"] = pct;
 }
 BENCHMARK(BM_tick_cpu)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
@@ -760,9 +724,7 @@ BENCHMARK(BM_install_roundtrip)
     ->Args({1, 1})
     ->Args({2, 0})
     ->Args({2, 1})
-    ->UseRealTime()
-    ->MeasureProcessCPUTime()
-    ->Unit(benchmark::kMicrosecond);
+    ->Apply(bench::wall_cpu_us);
 
 // ---------------------------------------------------------------------------------------------
 // Machine baseline (no spindle): two plain threads pass a token through one cache line, as

@@ -37,32 +37,23 @@
 // For idle and wakeup the caller never works: T pool threads run the job (spindle install; TBB
 // task_arena(T, 0) + enqueue; OpenMP a team of T+1 whose thread 1 runs it).
 //
-// This is a plain program with its own main (Google Benchmark's benchmark_main is not linked).
+// A plain program on bench/harness.hpp (CLI, series, JSON line); no Google Benchmark.
 
-#include "capacity.hpp"
-#include "compare_common.hpp"
-#include "compare_systems.hpp"
-#include "spindle_stats.hpp"
+#include "harness.hpp"
 
 #include <spindle/spindle.hpp>
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <chrono>
-#include <cinttypes>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
-#include <exception>
 #include <functional>
-#include <memory>
-#include <optional>
 #include <string>
-#include <string_view>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -71,25 +62,10 @@ namespace {
 using bench::System;
 using Clock = std::chrono::steady_clock;
 
-// ---------------------------------------------------------------------------------------------
-// SplitMix64 (bench/rayon/src/workloads/data.rs has the same constants).
-
-constexpr std::uint64_t k_golden = 0x9E3779B97F4A7C15ull;
-
-std::uint64_t mix64(std::uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-struct SplitMix64 {
-    std::uint64_t state;
-    std::uint64_t next_u64() {
-        state += k_golden;
-        return mix64(state);
-    }
-    std::uint32_t next_u32() { return static_cast<std::uint32_t>(next_u64() >> 32); }
-};
+// SplitMix64 and its mixer: bench/harness.hpp (bench/rayon/src/workloads/data.rs has the same).
+using bench::k_golden;
+using bench::mix64;
+using bench::SplitMix64;
 
 // ---------------------------------------------------------------------------------------------
 // UTS, T1 shape.
@@ -183,26 +159,22 @@ void matmul(const double* a, const double* b, double* c, std::size_t n, std::siz
     const double *a11 = a, *a12 = a + h, *a21 = a + h * ld, *a22 = a + h * ld + h;
     const double *b11 = b, *b12 = b + h, *b21 = b + h * ld, *b22 = b + h * ld + h;
     double *c11 = c, *c12 = c + h, *c21 = c + h * ld, *c22 = c + h * ld + h;
-    // Phase 1: the four products that use A's left column of blocks.
-    Fork::join2(
-        [&] {
-            Fork::join2([&] { matmul<Fork>(a11, b11, c11, h, ld); },
-                        [&] { matmul<Fork>(a11, b12, c12, h, ld); });
-        },
-        [&] {
-            Fork::join2([&] { matmul<Fork>(a21, b11, c21, h, ld); },
-                        [&] { matmul<Fork>(a21, b12, c22, h, ld); });
-        });
-    // Phase 2: the four that use its right column (each C block is written by one task a phase).
-    Fork::join2(
-        [&] {
-            Fork::join2([&] { matmul<Fork>(a12, b21, c11, h, ld); },
-                        [&] { matmul<Fork>(a12, b22, c12, h, ld); });
-        },
-        [&] {
-            Fork::join2([&] { matmul<Fork>(a22, b21, c21, h, ld); },
-                        [&] { matmul<Fork>(a22, b22, c22, h, ld); });
-        });
+    // One phase: the four products C11 += At·Bl, C12 += At·Br, C21 += Ab·Bl, C22 += Ab·Br of
+    // one column of A's blocks (top At, bottom Ab) and one row of B's (left Bl, right Br); each
+    // C block is written by one task a phase.
+    auto phase = [&](const double* at, const double* ab, const double* bl, const double* br) {
+        Fork::join2(
+            [&] {
+                Fork::join2([&] { matmul<Fork>(at, bl, c11, h, ld); },
+                            [&] { matmul<Fork>(at, br, c12, h, ld); });
+            },
+            [&] {
+                Fork::join2([&] { matmul<Fork>(ab, bl, c21, h, ld); },
+                            [&] { matmul<Fork>(ab, br, c22, h, ld); });
+            });
+    };
+    phase(a11, a21, b11, b12);  // phase 1: A's left column of blocks
+    phase(a12, a22, b21, b22);  // phase 2: its right column
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -367,73 +339,35 @@ double integrate(double x1, double y1, double x2, double y2, double area) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Workloads. body<Fork>() runs the kernel inside whatever system context the harness entered.
+// Workloads: n(), reset() (untimed, before every rep), check(result) (untimed, after it),
+// probe_kernel() (bench::RepSpec), and for the fork-join ones run<Fork>(), the kernel inside
+// whatever system context the harness entered: one kernel, four instantiations.
 
-struct Workload {
-    virtual ~Workload() = default;
-    virtual std::uint64_t n() const = 0;
-    virtual void reset() {}
-    virtual bool check(std::uint64_t r) const = 0;
-    // Time of the last run when the workload measures itself (wakeup); < 0: wall time.
-    virtual double self_time() const { return -1; }
+struct WorkloadBase {
+    void reset() {}
     // The serial version for the capacity probe (bench/capacity.hpp), when it may run on several
     // threads at once; empty: the probe's integer kernel.
-    virtual std::function<std::uint64_t()> probe_kernel() const { return {}; }
+    std::function<std::uint64_t()> probe_kernel() const { return {}; }
 };
 
-// Fork-join workloads: one kernel, four instantiations.
-struct ForkJoinWorkload : Workload {
-    virtual std::uint64_t body_serial() = 0;
-    virtual std::uint64_t body_spindle() = 0;
-#if SPINDLE_BENCH_HAVE_TBB
-    virtual std::uint64_t body_tbb() = 0;
-#endif
-#ifdef _OPENMP
-    virtual std::uint64_t body_omp() = 0;
-#endif
-};
-
-#if SPINDLE_BENCH_HAVE_TBB
-#define BENCH_TBB_BODY(expr)            \
-    std::uint64_t body_tbb() override { \
-        return expr(bench::TbbFork);    \
-    }
-#else
-#define BENCH_TBB_BODY(expr)
-#endif
-#ifdef _OPENMP
-#define BENCH_OMP_BODY(expr)            \
-    std::uint64_t body_omp() override { \
-        return expr(bench::OmpFork);    \
-    }
-#else
-#define BENCH_OMP_BODY(expr)
-#endif
-#define BENCH_BODIES(expr)                  \
-    std::uint64_t body_serial() override {  \
-        return expr(bench::SerialFork);     \
-    }                                       \
-    std::uint64_t body_spindle() override { \
-        return expr(bench::SpindleFork);    \
-    }                                       \
-    BENCH_TBB_BODY(expr)                    \
-    BENCH_OMP_BODY(expr)
-
-struct UtsWorkload : ForkJoinWorkload {
+struct UtsWorkload : WorkloadBase {
     std::uint32_t max_depth;
     std::uint64_t expected;
+
     explicit UtsWorkload(std::uint64_t n)
         : max_depth(static_cast<std::uint32_t>(n)), expected(uts_reference(max_depth)) {}
-    std::uint64_t n() const override { return max_depth; }
-    bool check(std::uint64_t r) const override { return r == expected; }
-#define UTS_RUN(F) uts<F>(k_uts_root_seed, 0, max_depth)
-    BENCH_BODIES(UTS_RUN)
-    std::function<std::uint64_t()> probe_kernel() const override {
+    std::uint64_t n() const { return max_depth; }
+    bool check(std::uint64_t r) const { return r == expected; }
+    template <class Fork>
+    std::uint64_t run() const {
+        return uts<Fork>(k_uts_root_seed, 0, max_depth);
+    }
+    std::function<std::uint64_t()> probe_kernel() const {
         return [d = max_depth] { return uts<bench::SerialFork>(k_uts_root_seed, 0, d); };
     }
 };
 
-struct MatmulWorkload : ForkJoinWorkload {
+struct MatmulWorkload : WorkloadBase {
     std::size_t size;
     std::vector<double> a, b, c;
     std::uint64_t expected_sum = 0;
@@ -458,19 +392,22 @@ struct MatmulWorkload : ForkJoinWorkload {
             expected_last += a[(size - 1) * size + k] * b[k * size + size - 1];
         }
     }
-    std::uint64_t n() const override { return size; }
-    void reset() override { std::fill(c.begin(), c.end(), 0.0); }
+    std::uint64_t n() const { return size; }
+    void reset() { std::fill(c.begin(), c.end(), 0.0); }
     std::uint64_t digest() const {
         double s = 0;
         for (double x : c)
             s += x;
         return static_cast<std::uint64_t>(s);
     }
-    bool check(std::uint64_t r) const override {
+    bool check(std::uint64_t r) const {
         return r == expected_sum && c.front() == expected_first && c.back() == expected_last;
     }
-#define MATMUL_RUN(F) (matmul<F>(a.data(), b.data(), c.data(), size, size), digest())
-    BENCH_BODIES(MATMUL_RUN)
+    template <class Fork>
+    std::uint64_t run() {
+        matmul<Fork>(a.data(), b.data(), c.data(), size, size);
+        return digest();
+    }
 };
 
 // Shared by mergesort and quicksort: input, scratch, and an O(n) check (sorted + the same
@@ -501,31 +438,28 @@ struct SortInput {
     }
 };
 
-struct MergesortWorkload : ForkJoinWorkload {
+// mergesort (Quick = false) and quicksort (Quick = true) of the same input.
+template <bool Quick>
+struct SortWorkload : WorkloadBase {
     SortInput in;
-    explicit MergesortWorkload(std::uint64_t n) : in(n) {}
-    std::uint64_t n() const override { return in.input.size(); }
-    void reset() override { in.reset(); }
-    bool check(std::uint64_t r) const override { return in.check(r); }
-#define MSORT_RUN(F) \
-    (merge_sort<F>(in.work.data(), in.scratch.data(), in.work.size(), false), in.digest())
-    BENCH_BODIES(MSORT_RUN)
+    explicit SortWorkload(std::uint64_t n) : in(n) {}
+    std::uint64_t n() const { return in.input.size(); }
+    void reset() { in.reset(); }
+    bool check(std::uint64_t r) const { return in.check(r); }
+    template <class Fork>
+    std::uint64_t run() {
+        if constexpr (Quick)
+            quick_sort<Fork>(in.work.data(), in.work.size());
+        else
+            merge_sort<Fork>(in.work.data(), in.scratch.data(), in.work.size(), false);
+        return in.digest();
+    }
 };
 
-struct QuicksortWorkload : ForkJoinWorkload {
-    SortInput in;
-    explicit QuicksortWorkload(std::uint64_t n) : in(n) {}
-    std::uint64_t n() const override { return in.input.size(); }
-    void reset() override { in.reset(); }
-    bool check(std::uint64_t r) const override { return in.check(r); }
-#define QSORT_RUN(F) (quick_sort<F>(in.work.data(), in.work.size()), in.digest())
-    BENCH_BODIES(QSORT_RUN)
-};
-
-struct IntegrateWorkload : ForkJoinWorkload {
+struct IntegrateWorkload : WorkloadBase {
     std::uint64_t upper;
     explicit IntegrateWorkload(std::uint64_t n) : upper(n) {}
-    std::uint64_t n() const override { return upper; }
+    std::uint64_t n() const { return upper; }
     template <class Fork>
     std::uint64_t run() const {
         const double x2 = static_cast<double>(upper);
@@ -535,15 +469,13 @@ struct IntegrateWorkload : ForkJoinWorkload {
         std::memcpy(&bits, &r, sizeof bits);
         return bits;
     }
-    bool check(std::uint64_t bits) const override {
+    bool check(std::uint64_t bits) const {
         double r;
         std::memcpy(&r, &bits, sizeof r);
         const double x = static_cast<double>(upper);
         const double exact = x * x * x * x / 4 + x * x / 2;
         return std::fabs(r - exact) <= 1e-9 * std::max(1.0, exact);
     }
-#define INTEGRATE_RUN(F) run<F>()
-    BENCH_BODIES(INTEGRATE_RUN)
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -551,8 +483,9 @@ struct IntegrateWorkload : ForkJoinWorkload {
 
 constexpr auto k_idle_gap = std::chrono::milliseconds(10);
 
-struct PoolJobWorkload : Workload {
+struct PoolJobWorkload : WorkloadBase {
     std::uint64_t count;
+    bool wakeup;  // wakeup (the latency of each job) or idle (the CPU burnt between them)
     double last_latency = -1;
     // Written by the job when it starts; read by the submitter once the job has finished. Plain
     // data: install(), the end of the OpenMP region and tbb_done's release/acquire order the two.
@@ -562,290 +495,65 @@ struct PoolJobWorkload : Workload {
     // member, not a local, so the job's notify never touches a dead object.
     std::atomic<int> tbb_done{0};
 
-    explicit PoolJobWorkload(std::uint64_t n) : count(n) {}
-    std::uint64_t n() const override { return count; }
-    bool check(std::uint64_t r) const override { return r == count; }
-    double self_time() const override { return last_latency; }
-};
-struct IdleWorkload : PoolJobWorkload {
-    using PoolJobWorkload::PoolJobWorkload;
-};
-struct WakeupWorkload : PoolJobWorkload {
-    using PoolJobWorkload::PoolJobWorkload;
+    PoolJobWorkload(std::uint64_t n, bool is_wakeup) : count(n), wakeup(is_wakeup) {}
+    std::uint64_t n() const { return count; }
+    bool check(std::uint64_t r) const { return r == count; }
 };
 
 // ---------------------------------------------------------------------------------------------
-// CLI and measurement.
-
-using bench::available_parallelism;
-using bench::compiler_string;
-using bench::json_list;
-using bench::median_of_sorted;
-using bench::peak_rss_kb;
-
-constexpr const char* k_prog = "bench_suite_compare";
-constexpr const char* k_usage =
-    "usage: bench_suite_compare <workload> --n N --threads T --reps R [--warmup W]\n"
-    "                           [--system serial|spindle|tbb|omp|all] [--list-systems]\n"
-    "  workload   uts | matmul | mergesort | quicksort | integrate | idle | wakeup\n"
-    "  --n        uts: depth limit (default 9); matmul: matrix side, a power of 2 >= 32 (256);\n"
-    "             mergesort, quicksort: element count (4194304); integrate: upper bound (600);\n"
-    "             idle: ticks of 10 ms (10); wakeup: samples per rep (10)\n"
-    "  --threads  pool size (default: available parallelism); ignored by the serial system\n"
-    "  --reps     timed repetitions (default 7)\n"
-    "  --warmup   untimed repetitions after pool creation (default 1)\n"
-    "  --max-time S  stop timing once 3 or more reps took S seconds in total (default: no limit)\n"
-    "  --system   one system, or all available ones in order (default all)\n"
-    "  --list-systems  print the systems this build has and exit\n";
-
-struct Args {
-    std::string workload;
-    std::uint64_t n = 0;  // 0: the workload's quick default
-    std::size_t threads = 0;
-    std::size_t reps = 7;
-    std::size_t warmup = 1;
-    double max_time = 0;  // --max-time: stop after 3+ reps once the timed total passes it
-    std::vector<System> systems;
-};
-
-[[noreturn]] void usage_exit(const std::string& msg) {
-    if (!msg.empty())
-        std::fprintf(stderr, "%s: %s\n", k_prog, msg.c_str());
-    std::fputs(k_usage, stderr);
-    std::exit(2);
-}
-
-std::uint64_t parse_u64(const std::string& flag, const char* s) {
-    if (s == nullptr)
-        usage_exit(flag + " needs a value");
-    char* end = nullptr;
-    errno = 0;
-    unsigned long long v = std::strtoull(s, &end, 10);
-    if (*s == '\0' || *s == '-' || end == nullptr || *end != '\0' || errno != 0)
-        usage_exit(flag + ": not a number: " + s);
-    return static_cast<std::uint64_t>(v);
-}
+// The program.
 
 bool is_power_of_2(std::uint64_t n) {
     return n != 0 && (n & (n - 1)) == 0;
 }
-
-Args parse_args(int argc, char** argv) {
-    Args a;
-    bool have_workload = false;
-    std::string system = "all";
-    for (int i = 1; i < argc; ++i) {
-        std::string arg = argv[i];
-        std::string flag = arg;
-        std::string inline_value;
-        bool has_inline = false;
-        if (arg.rfind("--", 0) == 0) {
-            auto eq = arg.find('=');
-            if (eq != std::string::npos) {
-                flag = arg.substr(0, eq);
-                inline_value = arg.substr(eq + 1);
-                has_inline = true;
-            }
-        }
-        auto value = [&]() -> const char* {
-            if (has_inline)
-                return inline_value.c_str();
-            return (i + 1 < argc) ? argv[++i] : nullptr;
-        };
-        if (flag == "--n") {
-            a.n = parse_u64(flag, value());
-        } else if (flag == "--threads") {
-            a.threads = static_cast<std::size_t>(parse_u64(flag, value()));
-        } else if (flag == "--reps") {
-            a.reps = static_cast<std::size_t>(parse_u64(flag, value()));
-        } else if (flag == "--max-time") {
-            const char* v = value();
-            char* end = nullptr;
-            a.max_time = v ? std::strtod(v, &end) : -1;
-            if (v == nullptr || *v == '\0' || *end != '\0' || !(a.max_time >= 0))
-                usage_exit("--max-time needs a number of seconds >= 0");
-        } else if (flag == "--warmup") {
-            a.warmup = static_cast<std::size_t>(parse_u64(flag, value()));
-        } else if (flag == "--system") {
-            const char* v = value();
-            system = v ? v : "";
-        } else if (flag == "--list-systems") {
-            bench::print_available_systems();
-            std::exit(0);
-        } else if (flag == "-h" || flag == "--help") {
-            std::fputs(k_usage, stdout);
-            std::exit(0);
-        } else if (!flag.empty() && flag[0] == '-') {
-            usage_exit("unknown option " + flag);
-        } else {
-            if (have_workload)
-                usage_exit("unexpected argument " + arg);
-            a.workload = arg;
-            have_workload = true;
-        }
-    }
-    if (!have_workload)
-        usage_exit("missing workload");
-    if (system == "all") {
-        for (System s : {System::serial, System::spindle, System::tbb, System::omp})
-            if (bench::system_available(s))
-                a.systems.push_back(s);
-    } else {
-        System s{};
-        if (!bench::parse_system(system, s))
-            usage_exit("unknown --system " + system);
-        if (!bench::system_available(s))
-            bench::unavailable_exit(k_prog, s);
-        a.systems.push_back(s);
-    }
-    if (a.reps == 0)
-        usage_exit("--reps must be >= 1");
-    const std::string& w = a.workload;
-    if (w == "uts") {
-        if (a.n == 0)
-            a.n = 9;
-        if (a.n > 30)
-            usage_exit("uts: depth limit at most 30");
-    } else if (w == "matmul") {
-        if (a.n == 0)
-            a.n = 256;
-        if (!is_power_of_2(a.n) || a.n < k_matmul_leaf || a.n > 8192)
-            usage_exit("matmul: n must be a power of 2 in [32, 8192]");
-    } else if (w == "mergesort" || w == "quicksort") {
-        if (a.n == 0)
-            a.n = std::uint64_t{1} << 22;
-        if (a.n > (std::uint64_t{1} << 31))
-            usage_exit(w + ": n at most 2^31");
-    } else if (w == "integrate") {
-        if (a.n == 0)
-            a.n = 600;
-        if (a.n > 1000000)
-            usage_exit("integrate: n at most 10^6");
-    } else if (w == "idle" || w == "wakeup") {
-        if (a.n == 0)
-            a.n = 10;
-        if (a.n > 100000)
-            usage_exit(w + ": n at most 100000");
-    } else {
-        usage_exit("unknown workload " + w);
-    }
-    if (a.threads == 0)
-        a.threads = available_parallelism();
-    return a;
+std::string check_uts_n(std::uint64_t n) {
+    return n > 30 ? "depth limit at most 30" : "";
+}
+std::string check_matmul_n(std::uint64_t n) {
+    return (!is_power_of_2(n) || n < k_matmul_leaf || n > 8192)
+               ? "n must be a power of 2 in [32, 8192]"
+               : "";
+}
+std::string check_sort_n(std::uint64_t n) {
+    return n > (std::uint64_t{1} << 31) ? "n at most 2^31" : "";
+}
+std::string check_integrate_n(std::uint64_t n) {
+    return n > 1000000 ? "n at most 10^6" : "";
+}
+std::string check_pool_job_n(std::uint64_t n) {
+    return n > 100000 ? "n at most 100000" : "";
 }
 
-// Warm-up + timed reps of one system; prints its JSON line; returns whether all checked. With
-// `base_run` (T > 1: the same kernel on a 1-worker pool of the same system) the 1-worker and
-// T-worker reps alternate, with a capacity probe after each pair (bench/capacity.hpp);
-// `hooks` add a stats snapshot and fields (the pool's counters).
-template <class Run>
-bool measure(const Args& args,
-             Workload& w,
-             System sys,
-             std::size_t threads,
-             Run&& run,
-             const std::function<std::uint64_t()>& base_run = {},
-             const bench::Hooks& hooks = {}) {
-    bool checked = true;
-    std::uint64_t result = 0;
-    auto timed = [&](auto& f) {
-        w.reset();
-        bench::RepClock clock;
-        clock.start();
-        const std::uint64_t r = f();
-        bench::Sample sample = clock.stop();
-        if (!w.check(r))
-            checked = false;
-        result = r;
-        const double self = w.self_time();
-        if (self >= 0)
-            sample.figure_s = self;
-        return sample;
-    };
-    bench::Series s(threads, w.probe_kernel());
-    std::function<bench::Sample()> base;
-    if (base_run)
-        base = [&] { return timed(base_run); };
-    bench::SeriesOptions o;
-    o.reps = args.reps;
-    o.warmup = args.warmup;
-    o.max_time = args.max_time;
-    o.threads = threads;
-    o.before_timed = hooks.before_timed;
-    bench::run_series(
-        s, o, [&] { return timed(run); }, base);
-    const std::vector<double> times = s.times(), cpus = s.cpus();
-    std::vector<double> st = times, sc = cpus;
-    std::sort(st.begin(), st.end());
-    std::sort(sc.begin(), sc.end());
-    std::printf(
-        "{\"workload\":\"%s\",\"system\":\"%s\",\"lang\":\"cpp\",\"threads\":%zu,\"n\":%" PRIu64
-        ",\"reps\":%zu,\"warmup\":%zu,\"times_s\":%s,\"median_s\":%.9f,\"min_s\":%.9f,"
-        "\"max_s\":%.9f,\"cpu_s\":%s,\"cpu_median_s\":%.9f,\"peak_rss_kb\":%ld,\"result\":%" PRIu64
-        "%s%s,\"compiler\":\"%s\",\"checked\":%s}\n",
-        args.workload.c_str(), bench::system_name(sys), threads, w.n(), times.size(), args.warmup,
-        json_list(times).c_str(), median_of_sorted(st), st.front(), st.back(),
-        json_list(cpus).c_str(), median_of_sorted(sc), peak_rss_kb(), result, s.json().c_str(),
-        hooks.extra_json ? hooks.extra_json().c_str() : "", compiler_string(),
-        checked ? "true" : "false");
-    std::fflush(stdout);
-    if (!checked) {
-        std::fprintf(stderr, "%s: %s %s threads=%zu: WRONG RESULT (last %" PRIu64 ")\n", k_prog,
-                     args.workload.c_str(), bench::system_name(sys), threads, result);
-    }
-    return checked;
-}
+const bench::ProgramSpec k_spec{
+    "bench_suite_compare",
+    {{"uts", 9, check_uts_n},
+     {"matmul", 256, check_matmul_n},
+     {"mergesort", std::uint64_t{1} << 22, check_sort_n},
+     {"quicksort", std::uint64_t{1} << 22, check_sort_n},
+     {"integrate", 600, check_integrate_n},
+     {"idle", 10, check_pool_job_n},
+     {"wakeup", 10, check_pool_job_n}},
+    "uts | matmul | mergesort | quicksort | integrate | idle | wakeup",
+    "uts: depth limit (default 9); matmul: matrix side, a power of 2 >= 32 (256);\n"
+    "             mergesort, quicksort: element count (4194304); integrate: upper bound (600);\n"
+    "             idle: ticks of 10 ms (10); wakeup: samples per rep (10)",
+};
 
-bool run_fork_join(const Args& args, ForkJoinWorkload& w, System sys) {
-    const std::size_t t = args.threads;
-    switch (sys) {
-        case System::serial:
-            return measure(args, w, sys, 1, [&] { return w.body_serial(); });
-        case System::spindle: {
-            spindle::PoolOptions opts;
-            opts.num_threads = t;
-            spindle::ThreadPool pool(opts);
-            spindle::PoolStats stats0;  // the counters after the warm-up (bench/spindle_stats.hpp)
-            // T > 1: a 1-worker pool beside it; their reps alternate (bench/capacity.hpp).
-            std::optional<spindle::ThreadPool> base_pool;
-            std::function<std::uint64_t()> base_run;
-            if (t > 1) {
-                spindle::PoolOptions base_opts;
-                base_opts.num_threads = 1;
-                base_pool.emplace(base_opts);
-                base_run = [&] { return base_pool->install([&] { return w.body_spindle(); }); };
-            }
-            return measure(
-                args, w, sys, t, [&] { return pool.install([&] { return w.body_spindle(); }); },
-                base_run, bench::stats_hooks(pool, stats0));
-        }
-        case System::tbb: {
-#if SPINDLE_BENCH_HAVE_TBB
-            bench::TbbContext ctx(t);
-            return measure(args, w, sys, t, [&] { return ctx.run([&] { return w.body_tbb(); }); });
-#else
-            bench::unavailable_exit(k_prog, sys);
-#endif
-        }
-        case System::omp: {
-#ifdef _OPENMP
-            return measure(args, w, sys, t,
-                           [&] { return bench::omp_run_tasks(t, [&] { return w.body_omp(); }); });
-#else
-            bench::unavailable_exit(k_prog, sys);
-#endif
-        }
-    }
-    return false;
+template <class W>
+bool run_fork_join(const bench::Args& args) {
+    W w(args.n);  // input generation: untimed
+    return bench::measure_systems(
+        args, bench::rep_spec(w),
+        bench::fork_bodies([&w]<class Fork>() -> std::uint64_t { return w.template run<Fork>(); }));
 }
 
 // idle and wakeup: `submit(job)` runs job on a pool thread and returns when it finished.
 template <class Submit>
-std::uint64_t pool_job_rep(PoolJobWorkload& w, bool wakeup, Submit&& submit) {
+std::uint64_t pool_job_rep(PoolJobWorkload& w, Submit&& submit) {
     std::uint64_t done = 0;
     double latency_sum = 0;
     for (std::uint64_t i = 0; i < w.count; ++i) {
-        if (wakeup) {
+        if (w.wakeup) {
             std::this_thread::sleep_for(k_idle_gap);  // the pool goes idle
             const auto t0 = Clock::now();
             submit([&] { w.started = Clock::now(); });
@@ -856,104 +564,87 @@ std::uint64_t pool_job_rep(PoolJobWorkload& w, bool wakeup, Submit&& submit) {
         }
         ++done;
     }
-    w.last_latency = wakeup ? latency_sum / static_cast<double>(w.count) : -1;
+    w.last_latency = w.wakeup ? latency_sum / static_cast<double>(w.count) : -1;
     return done;
 }
 
-bool run_pool_job(const Args& args, PoolJobWorkload& w, bool wakeup, System sys) {
+// For idle and wakeup the caller never works: T pool threads run the job, and there is no
+// 1-worker pool beside spindle's.
+bool run_pool_job(const bench::Args& args) {
+    PoolJobWorkload w(args.n, args.workload == "wakeup");
+    bench::RepSpec spec = bench::rep_spec(w);
+    spec.self_time = [&w] { return w.last_latency; };
     const std::size_t t = args.threads;
-    switch (sys) {
-        case System::serial:
-            return measure(args, w, sys, 1,
-                           [&] { return pool_job_rep(w, wakeup, [](auto&& job) { job(); }); });
-        case System::spindle: {
-            spindle::PoolOptions opts;
-            opts.num_threads = t;
-            spindle::ThreadPool pool(opts);
-            spindle::PoolStats stats0;  // the counters after the warm-up (bench/spindle_stats.hpp)
-            return measure(
-                args, w, sys, t,
-                [&] { return pool_job_rep(w, wakeup, [&](auto&& job) { pool.install(job); }); }, {},
-                bench::stats_hooks(pool, stats0));
-        }
-        case System::tbb: {
+    bool ok = true;
+    for (System sys : args.systems) {
+        bool r = true;
+        switch (sys) {
+            case System::serial:
+                r = bench::measure(args, spec, "serial", 1,
+                                   [&] { return pool_job_rep(w, [](auto&& job) { job(); }); });
+                break;
+            case System::spindle:
+                r = bench::measure_spindle(
+                    args, spec, "spindle",
+                    [&](spindle::ThreadPool& pool) {
+                        return pool_job_rep(w, [&](auto&& job) { pool.install(job); });
+                    },
+                    /*with_base=*/false);
+                break;
+            case System::tbb: {
 #if SPINDLE_BENCH_HAVE_TBB
-            bench::TbbContext ctx(t, /*caller_works=*/false);
-            return measure(args, w, sys, t, [&] {
-                return pool_job_rep(w, wakeup, [&](auto&& job) {
-                    w.tbb_done.store(0, std::memory_order_relaxed);
-                    ctx.arena().enqueue([&w, &job] {
-                        job();
-                        w.tbb_done.store(1, std::memory_order_release);
-                        w.tbb_done.notify_one();
+                bench::TbbContext ctx(t, /*caller_works=*/false);
+                r = bench::measure(args, spec, "tbb", t, [&] {
+                    return pool_job_rep(w, [&](auto&& job) {
+                        w.tbb_done.store(0, std::memory_order_relaxed);
+                        ctx.arena().enqueue([&w, &job] {
+                            job();
+                            w.tbb_done.store(1, std::memory_order_release);
+                            w.tbb_done.notify_one();
+                        });
+                        while (w.tbb_done.load(std::memory_order_acquire) == 0)
+                            w.tbb_done.wait(0, std::memory_order_acquire);
                     });
-                    while (w.tbb_done.load(std::memory_order_acquire) == 0)
-                        w.tbb_done.wait(0, std::memory_order_acquire);
                 });
-            });
-#else
-            bench::unavailable_exit(k_prog, sys);
 #endif
-        }
-        case System::omp: {
+                break;
+            }
+            case System::omp: {
 #ifdef _OPENMP
-            return measure(args, w, sys, t, [&] {
-                return pool_job_rep(w, wakeup, [&](auto&& job) {
-                    auto* pj = &job;
+                r = bench::measure(args, spec, "omp", t, [&] {
+                    return pool_job_rep(w, [&](auto&& job) {
+                        auto* pj = &job;
 #pragma omp parallel num_threads(static_cast <int>(t + 1))
-                    {
-                        if (omp_get_thread_num() == 1)
-                            (*pj)();
-                    }
+                        {
+                            if (omp_get_thread_num() == 1)
+                                (*pj)();
+                        }
+                    });
                 });
-            });
-#else
-            bench::unavailable_exit(k_prog, sys);
 #endif
+                break;
+            }
         }
+        ok = ok && r;
     }
-    return false;
-}
-
-std::unique_ptr<Workload> make_workload(const Args& args) {
-    const std::string& w = args.workload;
-    if (w == "uts")
-        return std::make_unique<UtsWorkload>(args.n);
-    if (w == "matmul")
-        return std::make_unique<MatmulWorkload>(args.n);
-    if (w == "mergesort")
-        return std::make_unique<MergesortWorkload>(args.n);
-    if (w == "quicksort")
-        return std::make_unique<QuicksortWorkload>(args.n);
-    if (w == "integrate")
-        return std::make_unique<IntegrateWorkload>(args.n);
-    if (w == "idle")
-        return std::make_unique<IdleWorkload>(args.n);
-    return std::make_unique<WakeupWorkload>(args.n);
+    return ok;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    const Args args = parse_args(argc, argv);
-    bool ok = true;
-    try {
-        std::unique_ptr<Workload> w = make_workload(args);  // input generation: untimed
-        for (System sys : args.systems) {
-            bool r;
-            if (auto* fj = dynamic_cast<ForkJoinWorkload*>(w.get()))
-                r = run_fork_join(args, *fj, sys);
-            else
-                r = run_pool_job(args, static_cast<PoolJobWorkload&>(*w), args.workload == "wakeup",
-                                 sys);
-            ok = ok && r;
-        }
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "%s: exception: %s\n", k_prog, e.what());
-        return 1;
-    } catch (...) {
-        std::fprintf(stderr, "%s: unknown exception\n", k_prog);
-        return 1;
-    }
-    return ok ? 0 : 1;
+    return bench::run_main(k_spec, argc, argv, [](const bench::Args& args) {
+        const std::string& w = args.workload;
+        if (w == "uts")
+            return run_fork_join<UtsWorkload>(args);
+        if (w == "matmul")
+            return run_fork_join<MatmulWorkload>(args);
+        if (w == "mergesort")
+            return run_fork_join<SortWorkload<false>>(args);
+        if (w == "quicksort")
+            return run_fork_join<SortWorkload<true>>(args);
+        if (w == "integrate")
+            return run_fork_join<IntegrateWorkload>(args);
+        return run_pool_job(args);
+    });
 }

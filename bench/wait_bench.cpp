@@ -25,6 +25,8 @@
 // Google Benchmark's benchmark_main is not linked (only benchmark::benchmark), hence
 // BENCHMARK_MAIN at the bottom.
 
+#include "gbench_common.hpp"
+
 #include <spindle/spindle.hpp>
 
 #include <benchmark/benchmark.h>
@@ -37,26 +39,10 @@
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point t0) {
-    return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-spindle::PoolOptions pool_options(std::size_t threads) {
-    spindle::PoolOptions o;
-    o.num_threads = threads;
-    return o;
-}
-
-void report_ns_per_op(benchmark::State& state,
-                      const char* name,
-                      double elapsed_s,
-                      double ops_per_iter) {
-    const double ops = double(state.iterations()) * ops_per_iter;
-    if (ops > 0)
-        state.counters[name] = benchmark::Counter(elapsed_s * 1e9 / ops);
-}
+using bench::Clock;
+using bench::pool_options;
+using bench::report_ns_per_op;
+using bench::seconds_since;
 
 // ---------------------------------------------------------------------------------------------
 // (a) park/resume ping-pong through two Events
@@ -132,19 +118,12 @@ void BM_waitgroup_fanout(benchmark::State& state) {
             wg.wait();
         });
     };
-    once();  // warm-up
-    const auto t0 = Clock::now();
-    for (auto _ : state)
-        once();
-    report_ns_per_op(state, "ns_per_task", seconds_since(t0), double(n));
+    report_ns_per_op(state, "ns_per_task", bench::timed_iterations(state, once), double(n));
 }
 BENCHMARK(BM_waitgroup_fanout)
     ->ArgNames({"n", "threads"})
-    ->Args({10000, 1})
-    ->Args({10000, 2})
-    ->UseRealTime()
-    ->MeasureProcessCPUTime()
-    ->Unit(benchmark::kMicrosecond);
+    ->ArgsProduct({{10000}, {1, 2}})
+    ->Apply(bench::wall_cpu_us);
 
 // ---------------------------------------------------------------------------------------------
 // (c) contended Mutex
@@ -169,11 +148,7 @@ void BM_mutex_contended(benchmark::State& state) {
             });
         wg.wait();
     };
-    once();
-    const auto t0 = Clock::now();
-    for (auto _ : state)
-        once();
-    const double elapsed = seconds_since(t0);
+    const double elapsed = bench::timed_iterations(state, once);
     {
         std::lock_guard<spindle::Mutex> g(m);
         if (counter != (std::int64_t(state.iterations()) + 1) * tasks * k_locks)
@@ -183,11 +158,8 @@ void BM_mutex_contended(benchmark::State& state) {
 }
 BENCHMARK(BM_mutex_contended)
     ->ArgNames({"tasks", "threads"})
-    ->Args({4, 1})
-    ->Args({4, 2})
-    ->UseRealTime()
-    ->MeasureProcessCPUTime()
-    ->Unit(benchmark::kMillisecond);
+    ->ArgsProduct({{4}, {1, 2}})
+    ->Apply(bench::wall_cpu_ms);
 
 void BM_mutex_uncontended(benchmark::State& state) {
     spindle::Mutex m;

@@ -15,7 +15,7 @@
 # bench_query_graph (query_graph, when bench/query_graph.cpp exists) -> rayon crate (bench/rayon,
 # offline against Debian's packaged crates) -> per workload: C++ serial, Rust serial, then at
 # each thread count spindle, rayon, tbb, omp, each pinned with taskset -> a table per workload
-# (+ JSON lines and an SVG chart on request). Systems a build lacks (no oneTBB, no OpenMP) are
+# (+ JSON lines and an SVG chart on request; tables and chart: scripts/bench-report.py). Systems a build lacks (no oneTBB, no OpenMP) are
 # skipped with a line saying so. Exits non-zero if a build or run fails or a result is not
 # checked. Fairness rules: bench/README.md.
 set -euo pipefail
@@ -43,8 +43,10 @@ usage: scripts/bench.sh [options]
                       the serial baselines (C++ and Rust) always run for the languages involved.
                       rayon@spindle: bench/rayon's program, the same source, built a second time
                       (bench/rayon-spindle) with rayon-core replaced by bindings/rust/rayon-core
-  --json FILE         also write every JSON result line to FILE (and an SVG chart next to it)
-  --svg FILE          write the SVG chart of the ratios to rayon to FILE
+  --json FILE         also write every JSON result line to FILE (and an SVG chart next to it);
+                      its first line, {"meta":...}, names the commit, machine and date
+  --svg FILE          write the SVG chart of the ratios to rayon to FILE (log axis fitted to the
+                      data, min-max whiskers, rayon's min-max as a band, commit/machine/date)
   --n N               override the problem size of every selected workload
   --n WORKLOAD=N      override one workload's size (repeatable; e.g. --n fib=32 --n sort=1000000)
   --reps R            timed repetitions (default 7; --full 11)
@@ -100,315 +102,18 @@ all_workloads="fib sum sort nqueens skynet uts matmul mergesort quicksort integr
 optional_workloads="query_graph"
 
 # ------------------------------------------------------------------------------------------------
-# Tables: read JSON lines (flat, one object per line) and print one table per workload. Pure awk
-# (mawk-compatible); python3 is not assumed.
-print_table() {
-  awk '
-    function num(key,   re) {
-      re = "\"" key "\":-?[0-9][0-9.eE+-]*"
-      if (match($0, re)) return substr($0, RSTART + length(key) + 3, RLENGTH - length(key) - 3) + 0
-      return ""
-    }
-    function str(key,   re) {
-      re = "\"" key "\":\"[^\"]*\""
-      if (match($0, re)) return substr($0, RSTART + length(key) + 4, RLENGTH - length(key) - 5)
-      return ""
-    }
-    function ms(x) { return (x < 0.01) ? sprintf("%.4f", x * 1000) : sprintf("%.2f", x * 1000) }
-    function rank(s) {
-      if (s == "serial-c++") return 0; if (s == "serial-rust") return 1
-      if (s == "spindle") return 2; if (s == "rayon") return 3; if (s == "rayon@spindle") return 4
-      if (s == "tbb") return 5; if (s == "omp") return 6; return 7
-    }
-    /^[ \t]*\{/ {
-      w = str("workload"); sys = str("system"); lang = str("lang"); t = num("threads") + 0
-      if (sys == "serial") sys = (lang == "rust") ? "serial-rust" : (lang == "cpp" ? "serial-c++" : "serial")
-      k = ++nrows
-      W[k] = w; S[k] = sys; L[k] = lang; T[k] = t
-      MED[k] = num("median_s"); MIN[k] = num("min_s"); MAX[k] = num("max_s")
-      CPU[k] = num("cpu_median_s"); N[k] = num("n"); RSS[k] = num("peak_rss_kb"); REPS[k] = num("reps")
-      SPD[k] = num("speedup"); CAP[k] = num("capacity"); EFF[k] = num("efficiency")
-      FLG[k] = ($0 ~ /"flagged":true/) ? 1 : 0
-      FR[k] = "-"; why = str("flag_reasons")
-      if (why != "") { FR[k] = ""; nwhy = split(why, parts, "+"); for (q = 1; q <= nwhy; q++) FR[k] = FR[k] substr(parts[q], 1, 1) }
-      if (match($0, /"result":[0-9]+/)) RES[k] = substr($0, RSTART + 9, RLENGTH - 9); else RES[k] = "?"
-      CHK[k] = ($0 ~ /"checked":true/) ? "yes" : "NO"
-      # idle: the ratios compare CPU time (the wall time is the fixed interval)
-      FIG[k] = (w == "idle") ? CPU[k] : MED[k]
-      if (sys ~ /^serial/) serial_med[w, lang] = FIG[k]
-      if (sys == "rayon") rayon_med[w, t] = FIG[k]
-      comp = str("compiler"); if (comp != "" && !(lang in COMPILER)) COMPILER[lang] = comp
-      if (!(w in seen_w)) { seen_w[w] = 1; wl[++nw] = w }
-    }
-    END {
-      if (nrows == 0) { print "bench.sh: no results to tabulate" > "/dev/stderr"; exit 1 }
-      fmt = "%-7s %-12s %10s %21s %9s %8s %9s %8s %8s %5s %7s %6s %5s %5s %4s\n"
-      for (i = 1; i <= nw; i++) {
-        w = wl[i]; nn = ""
-        for (k = 1; k <= nrows; k++) if (W[k] == w) { nn = N[k]; break }
-        printf "\n== %s (n=%s) ==\n", w, nn
-        printf fmt, "threads", "system", "median ms", "min-max ms", "x serial", "x rayon", "cpu s", "cpu/wall", "peak MB", "reps", "checked", "x 1w", "cap", "eff", "flag"
-        # rows: serial first, then by thread count, systems in a fixed order
-        nt = 0
-        for (k = 1; k <= nrows; k++) {
-          if (W[k] != w) continue
-          key = (S[k] ~ /^serial/) ? 0 : T[k]
-          dup = 0
-          for (j = 1; j <= nt; j++) if (TL[j] == key) dup = 1
-          if (!dup) TL[++nt] = key
-        }
-        for (a = 1; a <= nt; a++) for (b = a + 1; b <= nt; b++) if (TL[b] < TL[a]) { x = TL[a]; TL[a] = TL[b]; TL[b] = x }
-        nres = 0; split("", RV)
-        for (j = 1; j <= nt; j++) {
-          for (r = 0; r <= 7; r++) {
-            for (k = 1; k <= nrows; k++) {
-              if (W[k] != w || rank(S[k]) != r) continue
-              if (((S[k] ~ /^serial/) ? 0 : T[k]) != TL[j]) continue
-              xs = "-"; xr = "-"; cw = "-"
-              if ((W[k], L[k]) in serial_med && serial_med[W[k], L[k]] > 0 && S[k] !~ /^serial/ && w != "wakeup") xs = sprintf("%.2f", FIG[k] / serial_med[W[k], L[k]])
-              if (S[k] !~ /^serial/ && (W[k], T[k]) in rayon_med && rayon_med[W[k], T[k]] > 0) xr = sprintf("%.2f", FIG[k] / rayon_med[W[k], T[k]])
-              if (MED[k] > 0 && CPU[k] != "") {
-                cw = sprintf("%.2f", CPU[k] / MED[k])
-                if (w != "idle" && w != "wakeup" && CPU[k] / MED[k] < 0.8 * T[k]) { cw = cw "*"; starved = 1 }
-              }
-              if (w == "idle" || w == "wakeup") cw = "-"
-              sp = (SPD[k] == "") ? "-" : sprintf("%.2f", SPD[k])
-              cp = (CAP[k] == "") ? "-" : sprintf("%.2f", CAP[k])
-              ef = (EFF[k] == "") ? "-" : sprintf("%.2f", EFF[k])
-              printf fmt, T[k], S[k], ms(MED[k]), ms(MIN[k]) "-" ms(MAX[k]), xs, xr, (CPU[k] == "" ? "-" : sprintf("%.4f", CPU[k])), cw, sprintf("%.1f", RSS[k] / 1024), REPS[k], CHK[k], sp, cp, ef, FR[k]
-              if (!(RES[k] in RV)) { RV[RES[k]] = 1; nres++ }
-            }
-          }
-        }
-        if (w == "idle") print "idle: cpu s = CPU burnt by the whole process over the ~n x 10 ms rep (one empty job every 10 ms); x serial and x rayon compare cpu s."
-        else if (w == "wakeup") print "wakeup: median = mean submit->start latency of one job sent to an idle pool (10 ms idle before each)."
-        else if (nres > 1) { printf "WARNING: %s: the systems report different results\n", w; differ = 1 }
-        else print "results: every system reports the same result."
-      }
-      print ""
-      print "x serial = median / median of the serial version in the same language (T_p/T_S: C++ for spindle, tbb, omp; Rust for rayon)."
-      print "x rayon  = median / rayon median at the same thread count (< 1: faster than rayon)."
-      print "cpu s    = median process CPU time (user+sys, all threads) per rep; cpu/wall ~ threads busy (spinning shows here)."
-      print "peak MB  = peak RSS of the process (getrusage ru_maxrss) after that system ran; reps = timed reps (--max-time may cut them to 3)."
-      if (starved) print "*        cpu/wall well below the thread count: starved by other load, or not parallel (e.g. a serial partition)."
-      print "x 1w     = speed-up: median of a 1-worker pool of the same system, its reps alternating with these in the same process, / median."
-      print "cap      = capacity: CPUs'"'"' worth of work the machine gave the process (a fixed kernel on T pinned threads at once vs alone; median of"
-      print "           the probes taken between the reps); eff = x 1w / cap (bench/README.md, \"Capacity and efficiency\")."
-      print "flag     = why the process is flagged: c = cap < 0.9 x threads, s = the probe threads'"'"' CPU share < 0.9 (preempted by other"
-      print "           processes or the host); - = not flagged. A flagged row measured the machine, not the pool."
-      for (l in COMPILER) printf "compiler (%s): %s\n", l, COMPILER[l]
-      if (differ) exit 3
-    }
-  ' "$1"
+# Tables and chart: scripts/bench-report.py (python3, standard library only) reads the JSON lines.
+report_py="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/bench-report.py"
+report() {
+  command -v python3 >/dev/null 2>&1 || die "python3 not found (scripts/setup-deps.sh installs it); the tables and chart need it"
+  python3 "$report_py" "$@"
 }
-
-# ------------------------------------------------------------------------------------------------
-# --processes N: one table per workload and thread count, one row per process index, the systems
-# side by side (process k of every system ran one after the other, so they saw the same machine),
-# then a summary line per (workload, system, threads). Pure awk.
-print_process_tables() {  # $1 JSON lines with a "process" field
-  awk '
-    function num(key,   re) {
-      re = "\"" key "\":-?[0-9][0-9.eE+-]*"
-      if (match($0, re)) return substr($0, RSTART + length(key) + 3, RLENGTH - length(key) - 3) + 0
-      return ""
-    }
-    function str(key,   re) {
-      re = "\"" key "\":\"[^\"]*\""
-      if (match($0, re)) return substr($0, RSTART + length(key) + 4, RLENGTH - length(key) - 5)
-      return ""
-    }
-    function ms(x) { return (x == "") ? "-" : ((x < 0.01) ? sprintf("%.4f", x * 1000) : sprintf("%.2f", x * 1000)) }
-    function f2(x) { return (x == "") ? "-" : sprintf("%.2f", x) }
-    function rank(s) {
-      if (s == "spindle") return 0; if (s == "rayon") return 1; if (s == "rayon@spindle") return 2
-      if (s == "tbb") return 3; if (s == "omp") return 4; return 5
-    }
-    function sortv(a, n,   i, j, x) { for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x } }
-    function med(a, n) { sortv(a, n); return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
-    /^[ \t]*\{/ {
-      w = str("workload"); s = str("system"); t = num("threads") + 0; p = num("process") + 0
-      if (s == "serial") s = "serial-" str("lang")
-      key = w SUBSEP t
-      if (!(key in seen_k)) { seen_k[key] = 1; KL[++nk] = key; KW[nk] = w; KT[nk] = t; KN[nk] = num("n") }
-      if (!((key, s) in seen_s)) { seen_s[key, s] = 1; NS[key]++; SYS[key, NS[key]] = s }
-      if (p > NP[key]) NP[key] = p
-      MED[key, s, p] = num("median_s"); BASE[key, s, p] = num("base_median_s")
-      SPD[key, s, p] = num("speedup"); CAP[key, s, p] = num("capacity"); EFF[key, s, p] = num("efficiency")
-      SH[key, s, p] = num("probe_cpu_share"); CW[key, s, p] = ""
-      if (num("median_s") > 0 && num("cpu_median_s") != "") CW[key, s, p] = num("cpu_median_s") / num("median_s")
-      why = str("flag_reasons"); FR[key, s, p] = "-"
-      if (why != "") { FR[key, s, p] = ""; nwhy = split(why, parts, "+"); for (q = 1; q <= nwhy; q++) FR[key, s, p] = FR[key, s, p] substr(parts[q], 1, 1) }
-      FLG[key, s, p] = ($0 ~ /"flagged":true/) ? 1 : 0
-      HAVE[key, s, p] = 1
-      if ($0 !~ /"checked":true/) bad = 1
-      if (match($0, /"result":[0-9]+/)) { r = substr($0, RSTART + 9, RLENGTH - 9); if (!((w, r) in RV)) { RV[w, r] = 1; NR_W[w]++ } }
-    }
-    END {
-      if (nk == 0) { print "bench.sh: no results to tabulate" > "/dev/stderr"; exit 1 }
-      for (i = 1; i <= nk; i++) {
-        key = KL[i]
-        # systems in a fixed order
-        n = NS[key]
-        for (a = 1; a <= n; a++) for (b = a + 1; b <= n; b++) if (rank(SYS[key, b]) < rank(SYS[key, a])) { x = SYS[key, a]; SYS[key, a] = SYS[key, b]; SYS[key, b] = x }
-        printf "\n== %s (n=%s), %d threads, %d processes ==\n", KW[i], KN[i], KT[i], NP[key]
-        line1 = sprintf("%-5s", "proc"); line2 = sprintf("%-5s", "")
-        for (j = 1; j <= n; j++) {
-          line1 = line1 sprintf(" | %-54s", SYS[key, j])
-          line2 = line2 sprintf(" | %9s %9s %5s %8s %5s %5s %5s %4s", "median ms", "1w ms", "x 1w", "cpu/wall", "cap", "share", "eff", "flag")
-        }
-        print line1; print line2
-        for (p = 1; p <= NP[key]; p++) {
-          row = sprintf("%-5d", p)
-          for (j = 1; j <= n; j++) {
-            s = SYS[key, j]
-            if (!((key, s, p) in HAVE)) { row = row sprintf(" | %-54s", "(no result)"); continue }
-            row = row sprintf(" | %9s %9s %5s %8s %5s %5s %5s %4s", ms(MED[key, s, p]), ms(BASE[key, s, p]), f2(SPD[key, s, p]), f2(CW[key, s, p]), f2(CAP[key, s, p]), f2(SH[key, s, p]), f2(EFF[key, s, p]), FR[key, s, p])
-          }
-          print row
-        }
-        for (j = 1; j <= n; j++) {
-          s = SYS[key, j]; ne = 0; nc = 0; nm = 0; nf = 0; low = 0; mine = ""; split("", E); split("", C); split("", M)
-          nu = 0; lowu = 0; minu = ""; split("", UE)
-          for (p = 1; p <= NP[key]; p++) {
-            if (!((key, s, p) in HAVE)) continue
-            M[++nm] = MED[key, s, p]
-            if (FLG[key, s, p]) nf++
-            if (CAP[key, s, p] != "") C[++nc] = CAP[key, s, p]
-            if (EFF[key, s, p] != "") {
-              E[++ne] = EFF[key, s, p]; if (mine == "" || E[ne] < mine) mine = E[ne]; if (E[ne] < 0.9) low++
-              if (!FLG[key, s, p]) { UE[++nu] = EFF[key, s, p]; if (minu == "" || EFF[key, s, p] < minu) minu = EFF[key, s, p]; if (EFF[key, s, p] < 0.9) lowu++ }
-            }
-          }
-          if (ne > 0) {
-            printf "%s %s %d threads: efficiency min %.2f, median %.2f, %d of %d processes below 0.90; capacity median %.2f; median of medians %s ms; %d of %d processes flagged", KW[i], s, KT[i], mine, med(E, ne), low, ne, med(C, nc), ms(med(M, nm)), nf, nm
-            if (nf > 0 && nu > 0) printf "; unflagged: efficiency min %.2f, median %.2f, %d of %d below 0.90", minu, med(UE, nu), lowu, nu
-            printf "\n"
-          } else if (nc > 0)
-            printf "%s %s %d threads: no efficiency (no 1-worker reps in the process); capacity median %.2f; median of medians %s ms; %d of %d processes flagged\n", KW[i], s, KT[i], med(C, nc), ms(med(M, nm)), nf, nm
-          else
-            printf "%s %s %d threads: median of medians %s ms; %d of %d processes flagged\n", KW[i], s, KT[i], ms(med(M, nm)), nf, nm
-        }
-        if (NR_W[KW[i]] > 1) { printf "WARNING: %s: the processes report different results\n", KW[i]; differ = 1 }
-      }
-      print ""
-      print "median ms = the process'"'"'s median over its timed reps at that thread count; 1w ms = the median of the 1-worker pool of the same"
-      print "            system whose reps alternated with those in the same process; x 1w = speed-up = 1w ms / median ms."
-      print "cpu/wall  = median process CPU time / median wall time of the T-worker reps (~ threads busy; spinning counts)."
-      print "cap       = capacity: CPUs'"'"' worth of work the machine gave the process (a fixed kernel on T pinned threads at once vs alone;"
-      print "            median of the probes taken between the reps); eff = x 1w / cap."
-      print "share     = the probe threads'"'"' CPU time / wall time (< 1: preempted, by other processes or the host)."
-      print "flag      = why the process is flagged: c = cap < 0.9 x threads, s = share < 0.9; - = not flagged."
-      print "            A flagged process measured the machine, not the pool (bench/README.md, \"Capacity and efficiency\")."
-      if (differ) exit 3
-      if (bad) exit 1
-    }
-  ' "$1"
+print_table() { report table "$1"; }                   # one table per workload
+print_process_tables() { report processes "$1"; }      # --processes N: one row per process
+print_levels_table() {                                 # --topology / --placement: steals by level
+  report levels "$1" "${SPINDLE_TOPOLOGY:-machine}" "${SPINDLE_PLACEMENT:-none}"
 }
-
-# ------------------------------------------------------------------------------------------------
-# Steals by victim level (--topology / --placement): one row per spindle run, the timed reps'
-# successful / tried steals at each level, nearest first.
-print_levels_table() {  # $1 JSON lines
-  awk -v topo="${SPINDLE_TOPOLOGY:-machine}" -v place="${SPINDLE_PLACEMENT:-none}" '
-    function num(key,   re) {
-      re = "\"" key "\":-?[0-9][0-9.eE+-]*"
-      if (match($0, re)) return substr($0, RSTART + length(key) + 3, RLENGTH - length(key) - 3) + 0
-      return ""
-    }
-    function str(key,   re) {
-      re = "\"" key "\":\"[^\"]*\""
-      if (match($0, re)) return substr($0, RSTART + length(key) + 4, RLENGTH - length(key) - 5)
-      return ""
-    }
-    BEGIN {
-      printf "\n== spindle steals by victim level (ok/tried over the timed reps), topology \"%s\", placement %s ==\n", topo, place
-      printf "%-12s %7s %15s %15s %15s %17s %13s %10s\n", "workload", "threads", "smt", "cache", "node", "remote", "spare", "remote %ok"
-    }
-    /"steals_ok_smt"/ {
-      if (str("system") != "spindle") next
-      ok = 0; split("smt cache node remote spare", L, " ")
-      for (i = 1; i <= 5; i++) { o[i] = num("steals_ok_" L[i]); tr[i] = num("steals_tried_" L[i]); ok += o[i] }
-      printf "%-12s %7d", str("workload"), num("threads")
-      printf " %15s %15s %15s %17s %13s", o[1] "/" tr[1], o[2] "/" tr[2], o[3] "/" tr[3], o[4] "/" tr[4], o[5] "/" tr[5]
-      pct = 0
-      if (ok > 0) pct = 100 * o[4] / ok
-      printf " %9.1f%%\n", pct
-    }
-  ' "$1"
-}
-
-# ------------------------------------------------------------------------------------------------
-# SVG chart: one row of bars per workload and thread count, one bar per system other than rayon,
-# length = log10(median / rayon median), drawn left (faster than rayon) or right (slower) of the
-# rayon line. Pure awk.
-write_svg() {  # $1 JSON lines, $2 output SVG
-  awk '
-    function num(key,   re) {
-      re = "\"" key "\":-?[0-9][0-9.eE+-]*"
-      if (match($0, re)) return substr($0, RSTART + length(key) + 3, RLENGTH - length(key) - 3) + 0
-      return ""
-    }
-    function str(key,   re) {
-      re = "\"" key "\":\"[^\"]*\""
-      if (match($0, re)) return substr($0, RSTART + length(key) + 4, RLENGTH - length(key) - 5)
-      return ""
-    }
-    function log10(x) { return log(x) / log(10) }
-    function xpos(r,   l) { l = log10(r); if (l < lo) l = lo; if (l > hi) l = hi; return x0 + (l - lo) / (hi - lo) * pw }
-    /^[ \t]*\{/ {
-      w = str("workload"); s = str("system"); t = num("threads") + 0; m = num("median_s")
-      if (w == "idle") m = num("cpu_median_s")   # idle: compare the CPU burnt, not the wall time
-      if (s == "serial") next
-      MED[w, s, t] = m
-      if (!(w in SW)) { SW[w] = 1; WL[++nw] = w }
-      if (!(t in ST)) { ST[t] = 1; TH[++nt] = t }
-      if (!(s in SS) && s != "rayon") { SS[s] = 1; SY[++ns] = s }
-    }
-    END {
-      for (a = 1; a <= nt; a++) for (b = a + 1; b <= nt; b++) if (TH[b] < TH[a]) { x = TH[a]; TH[a] = TH[b]; TH[b] = x }
-      color["spindle"] = "#1f77b4"; color["tbb"] = "#2ca02c"; color["omp"] = "#d62728"; color["rayon@spindle"] = "#ff7f0e"
-      lo = -1; hi = 3          # 0.1x .. 1000x of rayon
-      x0 = 190; pw = 560; bh = 9; y = 60
-      rows = 0
-      for (i = 1; i <= nw; i++) for (j = 1; j <= nt; j++) rows++
-      height = 90 + rows * (ns * bh + 8) + 40
-      printf "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" font-size=\"11\">\n", x0 + pw + 40, height
-      printf "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
-      printf "<text x=\"10\" y=\"20\" font-size=\"14\" font-weight=\"bold\">Median time relative to rayon (log scale; left of the line = faster than rayon; idle: CPU time)</text>\n"
-      for (e = lo; e <= hi; e++) {
-        xx = x0 + (e - lo) / (hi - lo) * pw
-        printf "<line x1=\"%.1f\" y1=\"40\" x2=\"%.1f\" y2=\"%d\" stroke=\"%s\"/>\n", xx, xx, height - 40, (e == 0 ? "black" : "#ddd")
-        printf "<text x=\"%.1f\" y=\"36\" text-anchor=\"middle\">%gx</text>\n", xx, 10 ^ e
-      }
-      for (i = 1; i <= nw; i++) {
-        for (j = 1; j <= nt; j++) {
-          w = WL[i]; t = TH[j]
-          printf "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%s, %d thr</text>\n", x0 - 6, y + ns * bh / 2 + 4, w, t
-          for (k = 1; k <= ns; k++) {
-            s = SY[k]; yy = y + (k - 1) * bh
-            if (((w, s, t) in MED) && ((w, "rayon", t) in MED) && MED[w, "rayon", t] > 0 && MED[w, s, t] > 0) {
-              r = MED[w, s, t] / MED[w, "rayon", t]
-              xa = xpos(1); xb = xpos(r)
-              if (xb < xa) { xl = xb; wd = xa - xb } else { xl = xa; wd = xb - xa }
-              printf "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"><title>%s %s %d threads: %.3gx rayon</title></rect>\n", xl, yy, (wd < 1 ? 1 : wd), bh - 1, (s in color ? color[s] : "#888"), w, s, t, r
-              printf "<text x=\"%.1f\" y=\"%d\" font-size=\"8\">%.2g</text>\n", (xb < xa ? xa : xb) + 3, yy + bh - 2, r
-            }
-          }
-          y += ns * bh + 8
-        }
-      }
-      lx = 10
-      for (k = 1; k <= ns; k++) {
-        s = SY[k]
-        printf "<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"%s\"/><text x=\"%d\" y=\"%d\">%s</text>\n", lx, height - 22, (s in color ? color[s] : "#888"), lx + 14, height - 13, s
-        lx += 110
-      }
-      printf "<text x=\"%d\" y=\"%d\">black line: rayon (1x)</text>\n", lx, height - 13
-      print "</svg>"
-    }
-  ' "$1" >"$2"
-}
+write_svg() { report svg "$1" "$2"; }                  # the chart of the ratios to rayon
 
 # ------------------------------------------------------------------------------------------------
 # Options.
@@ -451,7 +156,6 @@ while [ $# -gt 0 ]; do
     --no-omp) drop_system omp ;;
     --no-pin) do_pin=0 ;;
     --no-keep-awake) export BENCH_KEEP_AWAKE=0 ;;
-    --no-keep-awake) export BENCH_KEEP_AWAKE=0 ;;
     --trace) [ $# -ge 2 ] || die "--trace needs a folder"; mkdir -p "$2"; trace_dir=$(abspath "$2"); shift ;;
     --topology) [ $# -ge 2 ] || die "--topology needs a description"; topology=$2; shift ;;
     --placement) [ $# -ge 2 ] || die "--placement needs a value"; placement=$2; shift ;;
@@ -482,6 +186,7 @@ if [ -n "$table_only" ]; then
   exit $rc
 fi
 
+command -v python3 >/dev/null 2>&1 || die "python3 not found (scripts/setup-deps.sh installs it); the tables and chart need it (scripts/bench-report.py)"
 for s in $systems; do
   case "$s" in spindle | rayon | rayon@spindle | tbb | omp) ;; *) die "unknown system '$s' (known: spindle rayon rayon@spindle tbb omp)" ;; esac
 done
@@ -593,6 +298,7 @@ find_built() {  # $1 target name -> path under build/release, or nothing
 declare -A cpp_bin=()     # program name -> path
 declare -A cpp_sys=()     # program name -> " serial spindle tbb omp " (what the build has)
 declare -A cpp_unlisted=()  # programs without --list-systems (they implement serial and spindle)
+declare -A cpp_impl=()    # program name -> " serial spindle ... " (what its --help's --system names)
 if [ "$want_cpp" = 1 ]; then
   targets=()
   for w in $workloads; do
@@ -602,7 +308,7 @@ if [ "$want_cpp" = 1 ]; then
   if [ -z "$cpp_dir" ] && [ "$do_build" = 1 ]; then
     command -v cmake >/dev/null || die "cmake not found (scripts/setup-deps.sh installs it)"
     log "building ${targets[*]} (CMake preset: release)"
-    hint="building ${targets[*]} failed (bench targets exist only when Google Benchmark is found: libbenchmark-dev; --systems rayon runs rayon alone)"
+    hint="building ${targets[*]} failed (--systems rayon runs rayon alone)"
     if [ -f CMakePresets.json ]; then
       cmake --preset release >&2 || die "cmake --preset release failed"
       cmake --build --preset release --target "${targets[@]}" -j2 >&2 || die "$hint"
@@ -618,6 +324,8 @@ if [ "$want_cpp" = 1 ]; then
     cpp_bin[$p]=$b
     # Which systems this build has (programs without --list-systems: serial and spindle).
     if s=$("$b" --list-systems 2>/dev/null) && [ -n "$s" ]; then cpp_sys[$p]=" $s "; else cpp_sys[$p]=" serial spindle "; cpp_unlisted[$p]=1; fi
+    # Which systems it implements at all (bench/harness.hpp's usage: "--system serial|spindle|all").
+    cpp_impl[$p]=" $("$b" --help 2>/dev/null | sed -n 's/.*--system \([a-z|]*\).*/\1/p' | head -n 1 | tr '|' ' ') "
   done
 fi
 
@@ -721,6 +429,14 @@ for w in $workloads; do
             skip_once "$p:$s" "$s for the workloads of $p: $p implements serial and spindle only"
             continue
           fi
+          case "${cpp_impl[$p]:-}" in
+            *" $s "*) ;;
+            *" serial "*)
+              impl=${cpp_impl[$p]% all }; impl=${impl# }
+              skip_once "$p:$s" "$s for the workloads of $p: $p implements ${impl// / and } only"
+              continue
+              ;;
+          esac
           case "$s" in
             tbb) skip_once "$p:$s" "tbb for the workloads of $p: this build has no oneTBB (apt install libtbb-dev, or scripts/setup-deps.sh --bench, then rebuild)" ;;
             omp) skip_once "$p:$s" "omp for the workloads of $p: this build has no OpenMP" ;;
@@ -752,6 +468,8 @@ fi
 # Runs.
 results=$(mktemp "${TMPDIR:-/tmp}/spindle-bench.XXXXXX")
 trap 'rm -f "$results"' EXIT
+# First line: the run's commit, machine and date ({"meta":...}), for the chart's caption.
+report meta - >"$results"
 failed=0
 # A hung run (e.g. a scheduler deadlock) must not hang the script: BENCH_TIMEOUT seconds per program run.
 tmo=""
