@@ -61,6 +61,9 @@ impl Workload for Fib {
 }
 
 impl Instance for FibInstance {
+    fn expected(&self) -> Option<u64> {
+        Some(self.expected)
+    }
     fn n(&self) -> u64 {
         self.n
     }
@@ -72,10 +75,7 @@ impl Instance for FibInstance {
     }
     fn probe_kernel(&self) -> Option<super::Kernel> {
         let n = self.n;
-        Some(std::sync::Arc::new(move || fib_serial(n)))
-    }
-    fn check(&self, result: u64) -> bool {
-        result == self.expected
+        super::kernel(move || fib_serial(n))
     }
 }
 

@@ -5,14 +5,9 @@
 
 pub trait Fork {
     /// Runs `a` and `b`, maybe in parallel: `b` is offered to thieves, `a` runs inline.
-    fn join2<A, B>(a: A, b: B)
-    where
-        A: FnOnce() + Send,
-        B: FnOnce() + Send;
+    fn join2<A: FnOnce() + Send, B: FnOnce() + Send>(a: A, b: B);
     /// `slots[i] = f(i)` for every i, one task per child (one scope, one spawn per child).
-    fn for_each_child<F>(slots: &mut [u64], f: &F)
-    where
-        F: Fn(usize) -> u64 + Sync;
+    fn for_each_child<F: Fn(usize) -> u64 + Sync>(slots: &mut [u64], f: &F);
 }
 
 pub struct SerialFork;
@@ -20,19 +15,12 @@ pub struct RayonFork;
 
 impl Fork for SerialFork {
     #[inline]
-    fn join2<A, B>(a: A, b: B)
-    where
-        A: FnOnce() + Send,
-        B: FnOnce() + Send,
-    {
+    fn join2<A: FnOnce() + Send, B: FnOnce() + Send>(a: A, b: B) {
         a();
         b();
     }
     #[inline]
-    fn for_each_child<F>(slots: &mut [u64], f: &F)
-    where
-        F: Fn(usize) -> u64 + Sync,
-    {
+    fn for_each_child<F: Fn(usize) -> u64 + Sync>(slots: &mut [u64], f: &F) {
         for (i, s) in slots.iter_mut().enumerate() {
             *s = f(i);
         }
@@ -41,18 +29,11 @@ impl Fork for SerialFork {
 
 impl Fork for RayonFork {
     #[inline]
-    fn join2<A, B>(a: A, b: B)
-    where
-        A: FnOnce() + Send,
-        B: FnOnce() + Send,
-    {
+    fn join2<A: FnOnce() + Send, B: FnOnce() + Send>(a: A, b: B) {
         rayon::join(a, b);
     }
     #[inline]
-    fn for_each_child<F>(slots: &mut [u64], f: &F)
-    where
-        F: Fn(usize) -> u64 + Sync,
-    {
+    fn for_each_child<F: Fn(usize) -> u64 + Sync>(slots: &mut [u64], f: &F) {
         rayon::scope(|s| {
             for (i, slot) in slots.iter_mut().enumerate() {
                 s.spawn(move |_| *slot = f(i));

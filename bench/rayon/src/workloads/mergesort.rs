@@ -5,9 +5,8 @@
 
 use super::fork::{Fork, RayonFork, SerialFork};
 use super::sorting::{
-    insertion_sort, lower_bound, merge_seq, SortInput, INSERTION, MERGE_SEQ, SORT_SEQ,
+    insertion_sort, lower_bound, merge_seq, SortInput, SortWorkload, INSERTION, MERGE_SEQ, SORT_SEQ,
 };
-use super::{Instance, Workload};
 
 fn merge_par<F: Fork>(a: &[u32], b: &[u32], out: &mut [u32]) {
     let (mut a, mut b) = (a, b);
@@ -60,72 +59,17 @@ fn merge_sort<F: Fork>(src: &mut [u32], dst: &mut [u32], to_dst: bool, parallel:
     }
 }
 
-pub struct Mergesort;
-
-struct MergesortInstance {
-    s: SortInput,
+#[inline(never)]
+fn sort_serial(s: &mut SortInput) {
+    merge_sort::<SerialFork>(&mut s.work, &mut s.scratch, false, false);
 }
 
-impl Workload for Mergesort {
-    fn name(&self) -> &'static str {
-        "mergesort"
-    }
-    fn default_n(&self) -> u64 {
-        1 << 22
-    }
-    fn prepare(&self, n: u64) -> Box<dyn Instance> {
-        if n > (1u64 << 31) {
-            eprintln!("spindle-rayon-bench: mergesort: n at most 2^31");
-            std::process::exit(2);
-        }
-        Box::new(MergesortInstance {
-            s: SortInput::new(n as usize),
-        })
-    }
+fn sort_rayon(s: &mut SortInput) {
+    merge_sort::<RayonFork>(&mut s.work, &mut s.scratch, false, true);
 }
 
-impl Instance for MergesortInstance {
-    fn n(&self) -> u64 {
-        self.s.input.len() as u64
-    }
-    fn reset(&mut self) {
-        self.s.reset();
-    }
-    #[inline(never)]
-    fn run_serial(&mut self) -> u64 {
-        let s = &mut self.s;
-        merge_sort::<SerialFork>(&mut s.work, &mut s.scratch, false, false);
-        s.digest()
-    }
-    fn run_rayon(&mut self) -> u64 {
-        let s = &mut self.s;
-        merge_sort::<RayonFork>(&mut s.work, &mut s.scratch, false, true);
-        s.digest()
-    }
-    fn check(&self, result: u64) -> bool {
-        self.s.check(result)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sorts_like_sort_unstable() {
-        // Large enough for parallel merges (> MERGE_SEQ) and parallel halves (> SORT_SEQ).
-        let mut s = SortInput::new(300_000);
-        let mut expected = s.input.clone();
-        expected.sort_unstable();
-        merge_sort::<SerialFork>(&mut s.work, &mut s.scratch, false, false);
-        assert_eq!(s.work, expected);
-        s.reset();
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap();
-        pool.install(|| merge_sort::<RayonFork>(&mut s.work, &mut s.scratch, false, true));
-        assert_eq!(s.work, expected);
-        assert!(s.check(s.digest()));
-    }
-}
+pub static MERGESORT: SortWorkload = SortWorkload {
+    name: "mergesort",
+    serial: sort_serial,
+    rayon: sort_rayon,
+};

@@ -44,7 +44,15 @@ pub trait Instance: Send {
     fn run_serial(&mut self) -> u64;
     /// rayon version; already running on a pool worker (inside `ThreadPool::install`).
     fn run_rayon(&mut self) -> u64;
-    fn check(&self, result: u64) -> bool;
+    /// The known answer, when the check is equality with it (fib, nqueens, ...); None: the
+    /// instance overrides `check`.
+    fn expected(&self) -> Option<u64> {
+        None
+    }
+    /// Whether `result` is right. Default: equal to `expected()` (false when there is none).
+    fn check(&self, result: u64) -> bool {
+        self.expected() == Some(result)
+    }
     /// The serial version for the capacity probe (capacity.rs), when T threads may run it at once
     /// (it owns or shares what it reads); None: the probe's integer kernel.
     fn probe_kernel(&self) -> Option<Kernel> {
@@ -67,6 +75,11 @@ pub trait Instance: Send {
     }
 }
 
+/// A probe kernel from a closure (`Instance::probe_kernel`).
+pub fn kernel(f: impl Fn() -> u64 + Send + Sync + 'static) -> Option<Kernel> {
+    Some(std::sync::Arc::new(f))
+}
+
 static ALL: &[&dyn Workload] = &[
     &fib::Fib,
     &sum::Sum,
@@ -76,8 +89,8 @@ static ALL: &[&dyn Workload] = &[
     &query_graph::QueryGraph,
     &uts::Uts,
     &matmul::Matmul,
-    &mergesort::Mergesort,
-    &quicksort::Quicksort,
+    &mergesort::MERGESORT,
+    &quicksort::QUICKSORT,
     &integrate::Integrate,
     &pool_job::Idle,
     &pool_job::Wakeup,

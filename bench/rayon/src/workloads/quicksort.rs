@@ -3,8 +3,7 @@
 //! bench/suite_compare.cpp (`quick_sort`). Result: element n/2.
 
 use super::fork::{Fork, RayonFork, SerialFork};
-use super::sorting::{insertion_sort, SortInput, INSERTION, SORT_SEQ};
-use super::{Instance, Workload};
+use super::sorting::{insertion_sort, SortInput, SortWorkload, INSERTION, SORT_SEQ};
 
 fn quick_sort<F: Fork>(a: &mut [u32], parallel: bool) {
     let n = a.len();
@@ -52,70 +51,27 @@ fn quick_sort<F: Fork>(a: &mut [u32], parallel: bool) {
     );
 }
 
-pub struct Quicksort;
-
-struct QuicksortInstance {
-    s: SortInput,
+#[inline(never)]
+fn sort_serial(s: &mut SortInput) {
+    quick_sort::<SerialFork>(&mut s.work, false);
 }
 
-impl Workload for Quicksort {
-    fn name(&self) -> &'static str {
-        "quicksort"
-    }
-    fn default_n(&self) -> u64 {
-        1 << 22
-    }
-    fn prepare(&self, n: u64) -> Box<dyn Instance> {
-        if n > (1u64 << 31) {
-            eprintln!("spindle-rayon-bench: quicksort: n at most 2^31");
-            std::process::exit(2);
-        }
-        Box::new(QuicksortInstance {
-            s: SortInput::new(n as usize),
-        })
-    }
+fn sort_rayon(s: &mut SortInput) {
+    quick_sort::<RayonFork>(&mut s.work, true);
 }
 
-impl Instance for QuicksortInstance {
-    fn n(&self) -> u64 {
-        self.s.input.len() as u64
-    }
-    fn reset(&mut self) {
-        self.s.reset();
-    }
-    #[inline(never)]
-    fn run_serial(&mut self) -> u64 {
-        quick_sort::<SerialFork>(&mut self.s.work, false);
-        self.s.digest()
-    }
-    fn run_rayon(&mut self) -> u64 {
-        quick_sort::<RayonFork>(&mut self.s.work, true);
-        self.s.digest()
-    }
-    fn check(&self, result: u64) -> bool {
-        self.s.check(result)
-    }
-}
+pub static QUICKSORT: SortWorkload = SortWorkload {
+    name: "quicksort",
+    serial: sort_serial,
+    rayon: sort_rayon,
+};
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn sorts_like_sort_unstable() {
-        let mut s = SortInput::new(300_000);
-        let mut expected = s.input.clone();
-        expected.sort_unstable();
-        quick_sort::<SerialFork>(&mut s.work, false);
-        assert_eq!(s.work, expected);
-        s.reset();
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap();
-        pool.install(|| quick_sort::<RayonFork>(&mut s.work, true));
-        assert_eq!(s.work, expected);
-        // Many equal keys still terminate and sort.
+    fn many_equal_keys_terminate_and_sort() {
         let mut dup: Vec<u32> = (0..100_000u32).map(|i| i % 7).collect();
         quick_sort::<SerialFork>(&mut dup, false);
         assert!(dup.windows(2).all(|w| w[0] <= w[1]));

@@ -73,6 +73,9 @@ impl Workload for Skynet {
 }
 
 impl Instance for SkynetInstance {
+    fn expected(&self) -> Option<u64> {
+        Some(self.expected)
+    }
     fn n(&self) -> u64 {
         self.n
     }
@@ -84,10 +87,7 @@ impl Instance for SkynetInstance {
     }
     fn probe_kernel(&self) -> Option<super::Kernel> {
         let n = self.n;
-        Some(std::sync::Arc::new(move || skynet_serial(0, n)))
-    }
-    fn check(&self, result: u64) -> bool {
-        result == self.expected
+        super::kernel(move || skynet_serial(0, n))
     }
 }
 

@@ -80,11 +80,11 @@ impl Instance for SortInstance {
     /// The serial sort of a private copy (the copy included, as reset() is beside every rep).
     fn probe_kernel(&self) -> Option<super::Kernel> {
         let input = self.input.clone();
-        Some(std::sync::Arc::new(move || {
+        super::kernel(move || {
             let mut copy = input.to_vec();
             sort_serial(&mut copy);
             digest(&copy)
-        }))
+        })
     }
     fn check(&self, result: u64) -> bool {
         result == digest(&self.expected) && self.work == self.expected

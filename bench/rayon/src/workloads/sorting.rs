@@ -3,6 +3,7 @@
 //! mix64 hashes as the input). Mirrors bench/suite_compare.cpp.
 
 use super::data::{mix64, SplitMix64, SEED};
+use super::{Instance, Workload};
 
 pub const INSERTION: usize = 32;
 /// Below this a subtree is sorted sequentially.
@@ -103,4 +104,93 @@ pub fn lower_bound(b: &[u32], x: u32) -> usize {
         }
     }
     lo
+}
+
+/// A sort workload over a `SortInput` (mergesort, quicksort): its name and its serial and rayon
+/// sorts; the sizes, the reset, the digest and the check are shared.
+pub struct SortWorkload {
+    pub name: &'static str,
+    pub serial: fn(&mut SortInput),
+    pub rayon: fn(&mut SortInput),
+}
+
+struct SortInstance {
+    s: SortInput,
+    serial: fn(&mut SortInput),
+    rayon: fn(&mut SortInput),
+}
+
+impl Workload for SortWorkload {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn default_n(&self) -> u64 {
+        1 << 22
+    }
+    fn prepare(&self, n: u64) -> Box<dyn Instance> {
+        if n > (1u64 << 31) {
+            eprintln!("spindle-rayon-bench: {}: n at most 2^31", self.name);
+            std::process::exit(2);
+        }
+        Box::new(SortInstance {
+            s: SortInput::new(n as usize),
+            serial: self.serial,
+            rayon: self.rayon,
+        })
+    }
+}
+
+impl Instance for SortInstance {
+    fn n(&self) -> u64 {
+        self.s.input.len() as u64
+    }
+    fn reset(&mut self) {
+        self.s.reset();
+    }
+    #[inline(never)]
+    fn run_serial(&mut self) -> u64 {
+        (self.serial)(&mut self.s);
+        self.s.digest()
+    }
+    fn run_rayon(&mut self) -> u64 {
+        (self.rayon)(&mut self.s);
+        self.s.digest()
+    }
+    fn check(&self, result: u64) -> bool {
+        self.s.check(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each sort workload's serial sort, then its rayon sort on 2 threads, sorts 300,000 inputs
+    /// as `sort_unstable` does (large enough for the parallel merges and halves), and the check
+    /// accepts the result.
+    #[test]
+    fn sort_workloads_sort_like_sort_unstable() {
+        for w in [
+            &super::super::mergesort::MERGESORT,
+            &super::super::quicksort::QUICKSORT,
+        ] {
+            assert_sorts_like_sort_unstable(w);
+        }
+    }
+
+    fn assert_sorts_like_sort_unstable(w: &SortWorkload) {
+        let mut s = SortInput::new(300_000);
+        let mut expected = s.input.clone();
+        expected.sort_unstable();
+        (w.serial)(&mut s);
+        assert_eq!(s.work, expected);
+        s.reset();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        pool.install(|| (w.rayon)(&mut s));
+        assert_eq!(s.work, expected);
+        assert!(s.check(s.digest()));
+    }
 }

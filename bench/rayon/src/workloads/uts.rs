@@ -97,6 +97,9 @@ impl Workload for Uts {
 }
 
 impl Instance for UtsInstance {
+    fn expected(&self) -> Option<u64> {
+        Some(self.expected)
+    }
     fn n(&self) -> u64 {
         self.max_depth as u64
     }
@@ -109,12 +112,7 @@ impl Instance for UtsInstance {
     }
     fn probe_kernel(&self) -> Option<super::Kernel> {
         let d = self.max_depth;
-        Some(std::sync::Arc::new(move || {
-            uts::<SerialFork>(ROOT_SEED, 0, d)
-        }))
-    }
-    fn check(&self, result: u64) -> bool {
-        result == self.expected
+        super::kernel(move || uts::<SerialFork>(ROOT_SEED, 0, d))
     }
 }
 
