@@ -43,14 +43,7 @@ class ConditionVariable {
 public:
     /// label: shown in deadlock reports; nullptr or a string that outlives the object.
     explicit ConditionVariable(const char* label = nullptr) noexcept : m_label(label) {}
-    ~ConditionVariable() {
-        m_lock.lock();
-        const bool waiters = !m_waiters.empty();
-        m_lock.unlock();
-        if (waiters)
-            detail::wait_misuse_fatal("ConditionVariable", m_label,
-                                      "destroyed while tasks wait on it");
-    }
+    ~ConditionVariable() { m_waiters.check_no_waiters("ConditionVariable", m_label); }
     ConditionVariable(const ConditionVariable&) = delete;
     ConditionVariable& operator=(const ConditionVariable&) = delete;
 
@@ -63,13 +56,15 @@ public:
                 "spindle: ConditionVariable::wait with a unique_lock that does not own its "
                 "mutex");
         Mutex* m = lk.mutex();
-        detail::WaitNode node(detail::WaitSite{"ConditionVariable", m_label, this,
-                                               &ConditionVariable::cancel, nullptr});
+        detail::WaitNode node(detail::WaitSite{
+            "ConditionVariable", m_label, this,
+            &detail::WaitQueue::cancel_in<ConditionVariable, &ConditionVariable::m_waiters>,
+            nullptr});
         EnqueueArgs args{this, m};
         SPINDLE_LOCK_ORDER_RELEASE(m);  // enqueue unlocks m, maybe on another fiber
-        m_lock.lock();
-        // enqueue links the node, then releases m_lock and the mutex: a notifier that takes
-        // the mutex after us finds the node linked, so no notification is lost.
+        m_waiters.lock();
+        // enqueue links the node, then releases m_waiters' lock and the mutex: a notifier that
+        // takes the mutex after us finds the node linked, so no notification is lost.
         detail::block_current(node, &ConditionVariable::enqueue, &args);
         // Reacquire, also when the wait was cancelled, so that lk owns the mutex whatever
         // happens. If this lock() is itself cancelled, lk gives up ownership before the
@@ -92,9 +87,9 @@ public:
 
     /// Wakes the oldest waiter, if any.
     void notify_one() noexcept {
-        m_lock.lock();
+        m_waiters.lock();
         detail::WaitNode* n = m_waiters.pop_front();
-        m_lock.unlock();
+        m_waiters.unlock();
         if (n != nullptr)
             detail::wake_node(*n);
     }
@@ -102,9 +97,9 @@ public:
     /// Wakes every waiter.
     void notify_all() noexcept {
         detail::WaitList woken;
-        m_lock.lock();
-        m_waiters.splice_to(woken);
-        m_lock.unlock();
+        m_waiters.lock();
+        m_waiters.take_all(woken);
+        m_waiters.unlock();
         detail::wake_all(woken);  // never touches *this
     }
 
@@ -125,22 +120,12 @@ private:
         auto* a = static_cast<EnqueueArgs*>(arg);
         Mutex* m = a->mutex;  // read before the node can be woken
         a->cv->m_waiters.push_back(node);
-        a->cv->m_lock.unlock();
+        a->cv->m_waiters.unlock();
         m->unlock();
-    }
-    static bool cancel(detail::WaitNode& node) noexcept {
-        auto& cv = detail::primitive_of<ConditionVariable>(node);
-        cv.m_lock.lock();
-        const bool queued = cv.m_waiters.contains(node);
-        if (queued)
-            cv.m_waiters.remove(node);
-        cv.m_lock.unlock();
-        return queued;
     }
 
     const char* const m_label;
-    detail::SpinLock m_lock;  ///< guards m_waiters
-    detail::WaitList m_waiters;
+    detail::WaitQueue m_waiters;
 };
 
 }  // namespace spindle

@@ -42,32 +42,26 @@ public:
     explicit Event(const char* label = nullptr) noexcept : m_label(label) {}
     /// initially_set: the state after construction.
     Event(bool initially_set, const char* label) noexcept : m_set(initially_set), m_label(label) {}
-    ~Event() {
-        m_lock.lock();
-        const bool waiters = !m_waiters.empty();
-        m_lock.unlock();
-        if (waiters)
-            detail::wait_misuse_fatal("Event", m_label, "destroyed while tasks wait on it");
-    }
+    ~Event() { m_waiters.check_no_waiters("Event", m_label); }
     Event(const Event&) = delete;
     Event& operator=(const Event&) = delete;
 
     /// Sets the event and wakes every waiter.
     void set() noexcept {
         detail::WaitList woken;
-        m_lock.lock();
+        m_waiters.lock();
         // release: pairs with the acquire loads of is_set() and wait().
         m_set.store(true, std::memory_order_release);
-        m_waiters.splice_to(woken);
-        m_lock.unlock();
+        m_waiters.take_all(woken);
+        m_waiters.unlock();
         detail::wake_all(woken);  // never touches *this
     }
 
     /// Clears the event; later waits block until the next set().
     void reset() noexcept {
-        m_lock.lock();
+        m_waiters.lock();
         m_set.store(false, std::memory_order_relaxed);  // under the lock: ordered with set()
-        m_lock.unlock();
+        m_waiters.unlock();
     }
 
     /// True between set() and the next reset().
@@ -89,40 +83,26 @@ public:
 private:
     friend struct detail::WaitTestAccess;  ///< white-box tests (tests/wait)
     [[gnu::noinline]] void wait_cold() {
-        m_lock.lock();
+        m_waiters.lock();
         // Re-check under the lock: set() stores the flag and takes the waiters under the same
         // lock, so either we see it set or set() sees our node.
         if (m_set.load(std::memory_order_acquire)) {
-            m_lock.unlock();
+            m_waiters.unlock();
             return;
         }
-        detail::WaitNode node(detail::WaitSite{"Event", m_label, this, &Event::cancel, nullptr});
-        detail::block_current(node, &Event::enqueue, this);
+        detail::WaitNode node(
+            detail::WaitSite{"Event", m_label, this,
+                             &detail::WaitQueue::cancel_in<Event, &Event::m_waiters>, nullptr});
+        m_waiters.wait(node);
         node.rethrow_if_failed();
     }
 
-    static void enqueue(detail::WaitNode& node, void* self) noexcept {
-        auto* e = static_cast<Event*>(self);
-        e->m_waiters.push_back(node);
-        e->m_lock.unlock();
-    }
-    static bool cancel(detail::WaitNode& node) noexcept {
-        auto& e = detail::primitive_of<Event>(node);
-        e.m_lock.lock();
-        const bool queued = e.m_waiters.contains(node);
-        if (queued)
-            e.m_waiters.remove(node);
-        e.m_lock.unlock();
-        return queued;
-    }
-
-    /// true while set. Written by set() (release) and reset() (relaxed), both under m_lock;
-    /// read by is_set()/wait() (acquire: pairs with set()'s release) and, under m_lock, by
-    /// wait_cold().
+    /// true while set. Written by set() (release) and reset() (relaxed), both under m_waiters'
+    /// lock; read by is_set()/wait() (acquire: pairs with set()'s release) and, under m_waiters'
+    /// lock, by wait_cold().
     std::atomic<bool> m_set{false};
     const char* const m_label;
-    detail::SpinLock m_lock;  ///< guards m_waiters and the writes of m_set
-    detail::WaitList m_waiters;
+    detail::WaitQueue m_waiters;  ///< its lock guards the queue and the writes of m_set
 };
 
 }  // namespace spindle

@@ -168,40 +168,27 @@ private:
         // reference of our own until we no longer touch the state (invariant W3).
         retain();
         WaitList woken;
-        m_lock.lock();
+        m_waiters.lock();
         // release: publishes the value or exception (pairs with the acquire loads in ready(),
         // wait_cold() and value_or_throw()).
         m_status.store(status, std::memory_order_release);
-        m_waiters.splice_to(woken);
-        m_lock.unlock();
+        m_waiters.take_all(woken);
+        m_waiters.unlock();
         wake_all(woken);  // touches only the unlinked nodes
         release();
     }
 
     [[gnu::noinline]] void wait_cold() {
-        m_lock.lock();
+        m_waiters.lock();
         if (m_status.load(std::memory_order_acquire) != k_empty) {
-            m_lock.unlock();
+            m_waiters.unlock();
             return;
         }
-        WaitNode node(WaitSite{"Future", m_label, this, &FutureState::cancel, nullptr});
-        block_current(node, &FutureState::enqueue, this);
+        WaitNode node(WaitSite{"Future", m_label, this,
+                               &WaitQueue::cancel_in<FutureState, &FutureState::m_waiters>,
+                               nullptr});
+        m_waiters.wait(node);
         node.rethrow_if_failed();
-    }
-
-    static void enqueue(WaitNode& node, void* self) noexcept {
-        auto* s = static_cast<FutureState*>(self);
-        s->m_waiters.push_back(node);
-        s->m_lock.unlock();
-    }
-    static bool cancel(WaitNode& node) noexcept {
-        auto& s = primitive_of<FutureState>(node);
-        s.m_lock.lock();
-        const bool queued = s.m_waiters.contains(node);
-        if (queued)
-            s.m_waiters.remove(node);
-        s.m_lock.unlock();
-        return queued;
     }
 
     /// Holders: the Promise and every Future/SharedFuture. Written by retain (relaxed) and
@@ -210,12 +197,11 @@ private:
     /// Set once by the setter that wins (relaxed exchange; it only picks the winner), reset by
     /// set_value if T's constructor throws.
     std::atomic<bool> m_claimed{false};
-    /// k_empty until satisfied. Written once by publish() under m_lock (release); read by
+    /// k_empty until satisfied. Written once by publish() under m_waiters' lock (release); read by
     /// waiters (acquire: pairs with that store, makes m_buf / m_error visible).
     std::atomic<std::uint8_t> m_status{k_empty};
     const char* const m_label;
-    SpinLock m_lock;  ///< guards m_waiters and the write of m_status
-    WaitList m_waiters;
+    WaitQueue m_waiters;         ///< its lock guards the queue and the write of m_status
     std::exception_ptr m_error;  ///< written by the setter before publish(k_error)
     alignas(Stored) unsigned char m_buf[sizeof(Stored)];
 };

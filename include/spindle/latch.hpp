@@ -50,14 +50,7 @@ public:
         if (expected < 0)
             throw std::invalid_argument("spindle: CountDownLatch: negative initial count");
     }
-    ~CountDownLatch() {
-        m_lock.lock();
-        const bool waiters = !m_waiters.empty();
-        m_lock.unlock();
-        if (waiters)
-            detail::wait_misuse_fatal("CountDownLatch", m_label,
-                                      "destroyed while tasks wait on it");
-    }
+    ~CountDownLatch() { m_waiters.check_no_waiters("CountDownLatch", m_label); }
     CountDownLatch(const CountDownLatch&) = delete;
     CountDownLatch& operator=(const CountDownLatch&) = delete;
 
@@ -107,16 +100,18 @@ private:
     const char* label_text() const noexcept { return m_label != nullptr ? m_label : ""; }
 
     [[gnu::noinline]] void wait_cold() {
-        m_lock.lock();
+        m_waiters.lock();
         // Re-check under the lock: the count_down() that reaches zero does so under the lock,
         // so either we see zero here or it sees our node (design-notes/0003, invariant W2).
         if (m_count.load(std::memory_order_acquire) == 0) {
-            m_lock.unlock();
+            m_waiters.unlock();
             return;
         }
-        detail::WaitNode node(detail::WaitSite{"CountDownLatch", m_label, this,
-                                               &CountDownLatch::cancel, &CountDownLatch::describe});
-        detail::block_current(node, &CountDownLatch::enqueue, this);
+        detail::WaitNode node(detail::WaitSite{
+            "CountDownLatch", m_label, this,
+            &detail::WaitQueue::cancel_in<CountDownLatch, &CountDownLatch::m_waiters>,
+            &CountDownLatch::describe});
+        m_waiters.wait(node);
         node.rethrow_if_failed();
     }
 
@@ -127,17 +122,17 @@ private:
                                    ") with a remaining count of " + std::to_string(cur));
     }
 
-    /// The decrement that may reach zero happens under m_lock: a waiter that then sees zero
-    /// without being woken (try_wait, wait's fast path) may destroy the latch at once, and the
-    /// destructor takes m_lock, so it waits until this call no longer touches the latch
+    /// The decrement that may reach zero happens under m_waiters' lock: a waiter that then sees
+    /// zero without being woken (try_wait, wait's fast path) may destroy the latch at once, and the
+    /// destructor takes m_waiters' lock, so it waits until this call no longer touches the latch
     /// (design-notes/0003, invariant W3).
     [[gnu::noinline]] void count_down_to_zero_cold(std::ptrdiff_t n) {
         detail::WaitList woken;
-        m_lock.lock();
+        m_waiters.lock();
         std::ptrdiff_t cur = m_count.load(std::memory_order_relaxed);
         for (;;) {
             if (n > cur) {
-                m_lock.unlock();
+                m_waiters.unlock();
                 check_count_down(cur, n);  // throws
             }
             // acq_rel: as in count_down.
@@ -146,37 +141,22 @@ private:
                 break;
         }
         if (cur == n)
-            m_waiters.splice_to(woken);
-        m_lock.unlock();
+            m_waiters.take_all(woken);
+        m_waiters.unlock();
         detail::wake_all(woken);  // never touches *this: a woken waiter may destroy it
     }
 
-    static void enqueue(detail::WaitNode& node, void* self) noexcept {
-        auto* l = static_cast<CountDownLatch*>(self);
-        l->m_waiters.push_back(node);
-        l->m_lock.unlock();
-    }
-    static bool cancel(detail::WaitNode& node) noexcept {
-        auto& l = detail::primitive_of<CountDownLatch>(node);
-        l.m_lock.lock();
-        const bool queued = l.m_waiters.contains(node);
-        if (queued)
-            l.m_waiters.remove(node);
-        l.m_lock.unlock();
-        return queued;
-    }
     static std::string describe(const detail::WaitNode& node) {
         auto& l = detail::primitive_of<CountDownLatch>(node);
         return "remaining count " + std::to_string(l.m_count.load(std::memory_order_relaxed));
     }
 
     /// The remaining count. Written by count_down() (acq_rel CAS; the step to zero only under
-    /// m_lock); read by wait/try_wait (acquire: pairs with the CAS's release) and describe
+    /// m_waiters' lock); read by wait/try_wait (acquire: pairs with the CAS's release) and describe
     /// (relaxed, informational).
     std::atomic<std::ptrdiff_t> m_count;
     const char* const m_label;
-    detail::SpinLock m_lock;  ///< guards m_waiters
-    detail::WaitList m_waiters;
+    detail::WaitQueue m_waiters;
 };
 
 }  // namespace spindle

@@ -66,11 +66,11 @@ public:
     /// label: shown in deadlock reports; nullptr or a string that outlives the mutex.
     explicit Mutex(const char* label = nullptr) noexcept : m_label(label) {}
     ~Mutex() {
-        // Under m_lock: a deadlock breaker's cancel() may still be releasing it after
+        // Under m_waiters' lock: a deadlock breaker's cancel() may still be releasing it after
         // emptying the queue, which already let the holder unlock (invariant W3).
-        m_lock.lock();
+        m_waiters.lock();
         const bool held = m_state.load(std::memory_order_relaxed) != k_unlocked;
-        m_lock.unlock();
+        m_waiters.unlock();
         if (held)
             detail::wait_misuse_fatal("Mutex", m_label, "destroyed while held");
         SPINDLE_LOCK_ORDER_FORGET(this);
@@ -146,10 +146,10 @@ private:
             detail::wait_cpu_relax();
         }
         const std::uintptr_t me = detail::current_holder();
-        m_lock.lock();
-        // Under m_lock, state k_waiters <=> m_waiters not empty (invariant 1 of the Mutex in
-        // design-notes/0003): k_locked -> k_waiters and k_waiters -> anything happen only
-        // under m_lock; k_unlocked <-> k_locked are lock-free.
+        m_waiters.lock();
+        // Under m_waiters' lock, state k_waiters <=> m_waiters not empty (invariant 1 of the Mutex
+        // in design-notes/0003): k_locked -> k_waiters and k_waiters -> anything happen only under
+        // m_waiters' lock; k_unlocked <-> k_locked are lock-free.
         std::uint32_t s = m_state.load(std::memory_order_relaxed);
         for (;;) {
             if (s == k_unlocked) {
@@ -157,12 +157,12 @@ private:
                 if (m_state.compare_exchange_weak(s, k_locked, std::memory_order_acquire,
                                                   std::memory_order_relaxed)) {
                     m_holder.store(me, std::memory_order_relaxed);
-                    m_lock.unlock();
+                    m_waiters.unlock();
                     return;
                 }
             } else if (s == k_locked) {
-                // relaxed: the queue itself is guarded by m_lock; an unlock() that fails its
-                // CAS because of this goes to hand_off_cold, which takes m_lock.
+                // relaxed: the queue itself is guarded by m_waiters' lock; an unlock() that fails
+                // its CAS because of this goes to hand_off_cold, which takes m_waiters' lock.
                 if (m_state.compare_exchange_weak(s, k_waiters, std::memory_order_relaxed,
                                                   std::memory_order_relaxed))
                     break;
@@ -173,7 +173,7 @@ private:
         detail::WaitNode node(
             detail::WaitSite{"Mutex", m_label, this, &Mutex::cancel, &Mutex::describe});
         node.data = me;  // the holder to record when the lock is handed to us
-        detail::block_current(node, &Mutex::enqueue, this);
+        m_waiters.wait(node);
         if (node.error)
             SPINDLE_LOCK_ORDER_RELEASE(this);  // cancelled: the lock-order checker forgets it
         node.rethrow_if_failed();              // cancelled: we do not hold the lock
@@ -181,21 +181,21 @@ private:
     }
 
     [[gnu::noinline]] void hand_off_cold() noexcept {
-        m_lock.lock();
+        m_waiters.lock();
         detail::WaitNode* next = m_waiters.pop_front();
         if (next == nullptr) [[unlikely]] {
             // Invariant 1 makes this impossible: state k_waiters with an empty queue.
-            m_lock.unlock();
+            m_waiters.unlock();
             detail::wait_misuse_fatal("Mutex", m_label,
                                       "internal error: waiters flag set with "
                                       "no waiter");
         }
         // The lock stays held: it passes to `next`. Only the holder (us) may move the state
-        // out of k_locked/k_waiters, and m_lock keeps waiters from moving it.
+        // out of k_locked/k_waiters, and m_waiters' lock keeps waiters from moving it.
         if (m_waiters.empty())
             m_state.store(k_locked, std::memory_order_relaxed);
         m_holder.store(next->data, std::memory_order_relaxed);
-        m_lock.unlock();
+        m_waiters.unlock();
         // The wake-up orders our critical section before the new holder's (design-notes/0003).
         detail::wake_node(*next);
     }
@@ -209,22 +209,12 @@ private:
         detail::wait_misuse_fatal("Mutex", m_label, msg.c_str());
     }
 
-    static void enqueue(detail::WaitNode& node, void* self) noexcept {
-        auto* m = static_cast<Mutex*>(self);
-        m->m_waiters.push_back(node);
-        m->m_lock.unlock();
-    }
     static bool cancel(detail::WaitNode& node) noexcept {
         auto& m = detail::primitive_of<Mutex>(node);
-        m.m_lock.lock();
-        const bool queued = m.m_waiters.contains(node);
-        if (queued) {
-            m.m_waiters.remove(node);
+        return m.m_waiters.cancel(node, [&m] {
             if (m.m_waiters.empty())  // keep invariant 1; the holder still holds it
                 m.m_state.store(k_locked, std::memory_order_relaxed);
-        }
-        m.m_lock.unlock();
-        return queued;
+        });
     }
     static std::string describe(const detail::WaitNode& node) {
         auto& m = detail::primitive_of<Mutex>(node);
@@ -233,8 +223,8 @@ private:
 
     /// k_unlocked / k_locked / k_waiters. k_unlocked <-> k_locked by lock-free CAS (acquire on
     /// lock, release on unlock: they pair with each other); k_locked -> k_waiters only by a
-    /// waiter under m_lock; out of k_waiters only under m_lock, by the holder's hand-off or a
-    /// cancel (relaxed: the hand-off is ordered by the wake-up, see hand_off_cold).
+    /// waiter under m_waiters' lock; out of k_waiters only under m_waiters' lock, by the holder's
+    /// hand-off or a cancel (relaxed: the hand-off is ordered by the wake-up, see hand_off_cold).
     std::atomic<std::uint32_t> m_state{k_unlocked};
     /// Who holds it (detail::current_holder()), 0 when nobody. Written by the acquirer after
     /// its acquire, by unlock() before its release, and by the hand-off for the new holder;
@@ -242,8 +232,8 @@ private:
     /// informational, and the holder's own reads are ordered by program order or the wake-up.
     std::atomic<std::uintptr_t> m_holder{0};
     const char* const m_label;
-    detail::SpinLock m_lock;  ///< guards m_waiters and the transitions out of k_waiters
-    detail::WaitList m_waiters;
+    /// Its lock guards the queue and the transitions out of k_waiters.
+    detail::WaitQueue m_waiters;
 };
 
 }  // namespace spindle

@@ -583,9 +583,8 @@ private:
     static bool cancel_wait(detail::WaitNode& node) noexcept {
         auto* e = static_cast<Entry*>(const_cast<void*>(node.site.object));
         e->lock->lock();
-        const bool queued = e->waiters.contains(node);
+        const bool queued = e->waiters.remove_if_queued(node);
         if (queued) {
-            e->waiters.remove(node);
             if (node.data != 0) {
                 const auto* me = reinterpret_cast<const detail::QueryJob*>(node.data);
                 std::lock_guard<std::mutex> g(detail::query_graph_mutex());

@@ -47,14 +47,7 @@ public:
     /// label: shown in deadlock reports; nullptr or a string that outlives the semaphore.
     explicit CountingSemaphore(std::ptrdiff_t initial, const char* label = nullptr)
         : m_state(check_initial(initial) << 1), m_label(label) {}
-    ~CountingSemaphore() {
-        m_lock.lock();
-        const bool waiters = !m_waiters.empty();
-        m_lock.unlock();
-        if (waiters)
-            detail::wait_misuse_fatal("CountingSemaphore", m_label,
-                                      "destroyed while tasks wait on it");
-    }
+    ~CountingSemaphore() { m_waiters.check_no_waiters("CountingSemaphore", m_label); }
     CountingSemaphore(const CountingSemaphore&) = delete;
     CountingSemaphore& operator=(const CountingSemaphore&) = delete;
 
@@ -123,10 +116,10 @@ private:
     }
 
     [[gnu::noinline]] void acquire_cold() {
-        m_lock.lock();
-        // Under m_lock (invariants of design-notes/0003, semaphore): the waiting bit is set
-        // iff m_waiters is not empty, and while it is set there are no free permits. The bit
-        // is set and cleared only under m_lock; lock-free paths only move permits while the
+        m_waiters.lock();
+        // Under m_waiters' lock (invariants of design-notes/0003, semaphore): the waiting bit is
+        // set iff m_waiters is not empty, and while it is set there are no free permits. The bit is
+        // set and cleared only under m_waiters' lock; lock-free paths only move permits while the
         // bit is clear.
         std::uint64_t s = m_state.load(std::memory_order_relaxed);
         for (;;) {
@@ -136,7 +129,7 @@ private:
                 // acquire: pairs with release()'s release CAS or store.
                 if (m_state.compare_exchange_weak(s, s - k_one, std::memory_order_acquire,
                                                   std::memory_order_relaxed)) {
-                    m_lock.unlock();
+                    m_waiters.unlock();
                     return;
                 }
             } else if (m_state.compare_exchange_weak(s, s | k_waiting_bit,
@@ -148,14 +141,14 @@ private:
         detail::WaitNode node(detail::WaitSite{"CountingSemaphore", m_label, this,
                                                &CountingSemaphore::cancel,
                                                &CountingSemaphore::describe});
-        detail::block_current(node, &CountingSemaphore::enqueue, this);
+        m_waiters.wait(node);
         node.rethrow_if_failed();  // cancelled: no permit was handed to us
         // Woken by release_cold: it took the permit for us.
     }
 
     [[gnu::noinline]] void release_cold(std::ptrdiff_t n) {
         detail::WaitList woken;
-        m_lock.lock();
+        m_waiters.lock();
         std::uint64_t s = m_state.load(std::memory_order_relaxed);
         for (;;) {
             if ((s & k_waiting_bit) == 0) {
@@ -163,7 +156,7 @@ private:
                 try {
                     check_room(s, n);
                 } catch (...) {
-                    m_lock.unlock();
+                    m_waiters.unlock();
                     throw;
                 }
                 // release: pairs with the acquire CAS in try_acquire/acquire_cold.
@@ -173,8 +166,8 @@ private:
                     break;
                 continue;
             }
-            // Waiters, hence no free permits, and nobody but us (under m_lock) may change the
-            // state: hand permits to the oldest waiters, keep the rest.
+            // Waiters, hence no free permits, and nobody but us (under m_waiters' lock) may change
+            // the state: hand permits to the oldest waiters, keep the rest.
             std::ptrdiff_t left = n;
             while (left > 0 && !m_waiters.empty()) {
                 woken.push_back(*m_waiters.pop_front());
@@ -187,26 +180,16 @@ private:
             m_state.store(next, std::memory_order_release);
             break;
         }
-        m_lock.unlock();
+        m_waiters.unlock();
         detail::wake_all(woken);
     }
 
-    static void enqueue(detail::WaitNode& node, void* self) noexcept {
-        auto* s = static_cast<CountingSemaphore*>(self);
-        s->m_waiters.push_back(node);
-        s->m_lock.unlock();
-    }
     static bool cancel(detail::WaitNode& node) noexcept {
         auto& s = detail::primitive_of<CountingSemaphore>(node);
-        s.m_lock.lock();
-        const bool queued = s.m_waiters.contains(node);
-        if (queued) {
-            s.m_waiters.remove(node);
+        return s.m_waiters.cancel(node, [&s] {
             if (s.m_waiters.empty())  // no permits are free while anyone waits: state 0
                 s.m_state.store(0, std::memory_order_relaxed);
-        }
-        s.m_lock.unlock();
-        return queued;
+        });
     }
     static std::string describe(const detail::WaitNode& node) {
         auto& s = detail::primitive_of<CountingSemaphore>(node);
@@ -215,12 +198,11 @@ private:
 
     /// (permits << 1) | waiting bit. Lock-free CASes move permits while the bit is clear
     /// (acquire on take, release on give: they pair with each other); the bit is set by a
-    /// waiter and cleared by release_cold or cancel, both under m_lock, and while it is set
-    /// only release_cold changes the word (release store: pairs with later acquire CASes).
+    /// waiter and cleared by release_cold or cancel, both under m_waiters' lock, and while it is
+    /// set only release_cold changes the word (release store: pairs with later acquire CASes).
     std::atomic<std::uint64_t> m_state;
     const char* const m_label;
-    detail::SpinLock m_lock;  ///< guards m_waiters and the waiting bit
-    detail::WaitList m_waiters;
+    detail::WaitQueue m_waiters;  ///< its lock guards the queue and the waiting bit
 };
 
 }  // namespace spindle

@@ -47,13 +47,7 @@ class WaitGroup {
 public:
     /// label: shown in deadlock reports; nullptr or a string that outlives the wait group.
     explicit WaitGroup(const char* label = nullptr) noexcept : m_label(label) {}
-    ~WaitGroup() {
-        m_lock.lock();
-        const bool waiters = !m_waiters.empty();
-        m_lock.unlock();
-        if (waiters)
-            detail::wait_misuse_fatal("WaitGroup", m_label, "destroyed while tasks wait on it");
-    }
+    ~WaitGroup() { m_waiters.check_no_waiters("WaitGroup", m_label); }
     WaitGroup(const WaitGroup&) = delete;
     WaitGroup& operator=(const WaitGroup&) = delete;
 
@@ -96,16 +90,17 @@ public:
 private:
     friend struct detail::WaitTestAccess;  ///< white-box tests (tests/wait)
     [[gnu::noinline]] void wait_cold() {
-        m_lock.lock();
+        m_waiters.lock();
         // Re-check under the lock: the change to zero is made under it (add_to_zero_cold), so
         // either we see zero here or that change sees our node.
         if (m_count.load(std::memory_order_acquire) == 0) {
-            m_lock.unlock();
+            m_waiters.unlock();
             return;
         }
-        detail::WaitNode node(
-            detail::WaitSite{"WaitGroup", m_label, this, &WaitGroup::cancel, &WaitGroup::describe});
-        detail::block_current(node, &WaitGroup::enqueue, this);
+        detail::WaitNode node(detail::WaitSite{
+            "WaitGroup", m_label, this,
+            &detail::WaitQueue::cancel_in<WaitGroup, &WaitGroup::m_waiters>, &WaitGroup::describe});
+        m_waiters.wait(node);
         node.rethrow_if_failed();
     }
 
@@ -118,16 +113,16 @@ private:
                                    std::to_string(cur) + ", add(" + std::to_string(n) + "))");
     }
 
-    /// A change that may bring the counter to zero happens under m_lock, so that a waiter
+    /// A change that may bring the counter to zero happens under m_waiters' lock, so that a waiter
     /// that sees zero on its fast path and destroys the group waits, in the destructor's
     /// lock(), until this call no longer touches it (design-notes/0003, invariant W3).
     [[gnu::noinline]] void add_to_zero_cold(std::int64_t n) {
         detail::WaitList woken;
-        m_lock.lock();
+        m_waiters.lock();
         std::int64_t cur = m_count.load(std::memory_order_relaxed);
         for (;;) {
             if (n < 0 && cur < -n) {
-                m_lock.unlock();
+                m_waiters.unlock();
                 check_add(cur, n);  // throws
             }
             // acq_rel: as in add().
@@ -138,37 +133,22 @@ private:
         // Only if this call reached zero: otherwise an add() started a new round since the
         // caller looked, and the waiters wait for that round.
         if (cur + n == 0)
-            m_waiters.splice_to(woken);
-        m_lock.unlock();
+            m_waiters.take_all(woken);
+        m_waiters.unlock();
         detail::wake_all(woken);  // never touches *this
     }
 
-    static void enqueue(detail::WaitNode& node, void* self) noexcept {
-        auto* g = static_cast<WaitGroup*>(self);
-        g->m_waiters.push_back(node);
-        g->m_lock.unlock();
-    }
-    static bool cancel(detail::WaitNode& node) noexcept {
-        auto& g = detail::primitive_of<WaitGroup>(node);
-        g.m_lock.lock();
-        const bool queued = g.m_waiters.contains(node);
-        if (queued)
-            g.m_waiters.remove(node);
-        g.m_lock.unlock();
-        return queued;
-    }
     static std::string describe(const detail::WaitNode& node) {
         auto& g = detail::primitive_of<WaitGroup>(node);
         return "counter " + std::to_string(g.m_count.load(std::memory_order_relaxed));
     }
 
-    /// The counter. Written by add()/done() (acq_rel CAS; a change to zero only under m_lock);
-    /// read by wait() and, under m_lock, by wait_cold() (acquire: pairs with the CAS's
-    /// release) and by describe() (relaxed, informational).
+    /// The counter. Written by add()/done() (acq_rel CAS; a change to zero only under m_waiters'
+    /// lock); read by wait() and, under m_waiters' lock, by wait_cold() (acquire: pairs with the
+    /// CAS's release) and by describe() (relaxed, informational).
     std::atomic<std::int64_t> m_count{0};
     const char* const m_label;
-    detail::SpinLock m_lock;  ///< guards m_waiters
-    detail::WaitList m_waiters;
+    detail::WaitQueue m_waiters;
 };
 
 }  // namespace spindle

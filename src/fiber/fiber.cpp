@@ -61,6 +61,12 @@ EhGlobals* eh_globals() noexcept {
 void land(bctx::transfer_t t) noexcept {
     auto* m = static_cast<SwitchMsg*>(t.data);
     m->from->ctx = t.fctx;  // from is fully suspended only now: safe to publish it
+    // The stack check sees the stack running now: switch_fiber published to's bounds, and a
+    // fiber of its own (not a thread's) runs within them.
+    SPINDLE_ASSERT(tl_stack_lo == m->to->st.lo && tl_stack_limit == m->to->st.limit &&
+                       (m->to->stack.bottom == nullptr ||
+                        (frame_address() > m->to->st.lo && frame_address() <= m->to->st.hi)),
+                   "design-notes/0002, invariant 12");
 #if defined(SPINDLE_ASAN)
     __sanitizer_finish_switch_fiber(m->to->asan_fake_stack, &m->from->asan_bottom,
                                     &m->from->asan_size);

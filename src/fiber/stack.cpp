@@ -2,6 +2,7 @@
 
 #include "spindle/detail/config.hpp"
 #include "spindle/detail/lock_order.hpp"
+#include "util/assert.hpp"
 
 #if defined(SPINDLE_ASAN)
 #include <sanitizer/asan_interface.h>
@@ -201,16 +202,32 @@ std::size_t round_stack_size(std::size_t usable) {
     return (usable + p - 1) / p * p;
 }
 
+namespace {
+
+// A stack handed out has its 64 KiB guard below it, or, only where the user allowed it, an
+// intact canary at its bottom.
+Stack checked_guard(Stack s) noexcept {
+    SPINDLE_ASSERT(s.guard == StackGuard::canary
+                       ? s.guard_lo == nullptr && *s.canary == k_stack_canary
+                       : s.guard_lo != nullptr &&
+                             static_cast<char*>(s.bottom) - static_cast<char*>(s.guard_lo) ==
+                                 static_cast<std::ptrdiff_t>(k_guard_size),
+                   "design-notes/0002, invariant 7");
+    return s;
+}
+
+}  // namespace
+
 Stack allocate_stack(std::size_t usable) {
     const std::size_t size = round_stack_size(usable);
     if (guard_markers_available())
-        return allocate_from_slab(size, StackGuard::marker);
+        return checked_guard(allocate_from_slab(size, StackGuard::marker));
     if (g_guarded.fetch_add(1, std::memory_order_relaxed) < guarded_stack_budget())
-        return allocate_mprotect(size);  // undoes the count itself if it fails
+        return checked_guard(allocate_mprotect(size));  // undoes the count itself if it fails
     g_guarded.fetch_sub(1, std::memory_order_relaxed);
     static const bool unguarded_ok = env_flag("SPINDLE_UNGUARDED_STACKS", false);
     if (unguarded_ok)
-        return allocate_from_slab(size, StackGuard::canary);
+        return checked_guard(allocate_from_slab(size, StackGuard::canary));
     throw std::system_error(
         ENOMEM, std::generic_category(),
         "spindle: no guarded fiber stack left: the process holds " +
@@ -245,6 +262,8 @@ void free_stack(Stack& s, const void* live_from) noexcept {
         SPINDLE_LOCK_ORDER_GUARD("stack slab g_slab_mutex", &g_slab_mutex);
         std::lock_guard<std::mutex> lock(g_slab_mutex);
         auto* slab = static_cast<Slab*>(s.slab);
+        // A slab stack comes back once per allocation: one still in use is never freed twice.
+        SPINDLE_ASSERT(slab->in_use > 0, "design-notes/0002, invariant 8");
         for (FreeList& l : *g_free)
             if (l.size == s.size && l.guard == s.guard)
                 l.stacks.emplace_back(s.bottom, slab);

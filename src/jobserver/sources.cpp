@@ -1,6 +1,8 @@
 // The simple token sources (unlimited, in-process counting semaphore) and the generic waiting
 // acquire shared by every source. See design-notes/0007-jobserver.md.
+#include "spindle/detail/runtime.hpp"
 #include "spindle/jobserver.hpp"
+#include "util/assert.hpp"
 
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -15,6 +17,8 @@ constexpr int k_recheck_ms = 200;
 }  // namespace
 
 std::optional<Token> TokenSource::acquire(int wake_fd) {
+    // Only the gate's agent thread waits for a token of the jobserver, never a worker.
+    SPINDLE_ASSERT(detail::current_worker() == nullptr, "design-notes/0007, invariant 4");
     for (;;) {
         if (auto t = try_acquire())
             return t;

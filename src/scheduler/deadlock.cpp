@@ -120,7 +120,10 @@ void Registry::active_up() noexcept {
 }
 
 void Registry::active_down() noexcept {
-    if (m_active.fetch_sub(1, std::memory_order_seq_cst) == 1 && any_waiting())
+    const std::int64_t before = m_active.fetch_sub(1, std::memory_order_seq_cst);
+    // Every decrement undoes an increment: the count never goes below zero.
+    SPINDLE_ASSERT(before > 0, "design-notes/0005, invariant 1");
+    if (before == 1 && any_waiting())
         kick_monitor();
 }
 
@@ -251,6 +254,8 @@ void Registry::report_deadlock(std::uint64_t epoch) {
     if (m_epoch.load(std::memory_order_seq_cst) != epoch ||
         m_active.load(std::memory_order_seq_cst) != 0)
         return;
+    // The monitor skips an epoch it has reported: one report (handler call) per epoch.
+    SPINDLE_ASSERT(epoch != m_reported_epoch, "design-notes/0005, invariant 5");
     m_reported_epoch = epoch;
     try {
         report.m_cause = fiber_limit_cause();
@@ -344,6 +349,7 @@ bool Registry::fail_wait(std::size_t wi, WaitNode* node, std::exception_ptr e) n
     if (found && node->site.cancel != nullptr && node->site.cancel(*node)) {
         // Unlinked from its primitive: nobody else will wake it. It cannot leave blocked_end
         // (which takes m_blocked_lock) before we are done with it.
+        SPINDLE_ASSERT(!node->error, "design-notes/0005, invariant 4");
         node->error = std::move(e);
         wake_node(*node);
         failed = true;

@@ -2,6 +2,7 @@
 // machines without binding anything (design-notes/0010-topology.md §2, §3).
 #include "spindle/errors.hpp"
 #include "topology/topology.hpp"
+#include "util/assert.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -243,6 +244,22 @@ std::vector<VictimGroup> victim_groups(const Topology& t,
             out.push_back(std::move(*g));
     for (auto& [distance, workers] : remote)
         out.push_back(VictimGroup{StealLevel::remote, std::move(workers)});
+#if SPINDLE_ASSERTIONS
+    // Every other worker exactly once, never self: each group ascends (so lists each worker at
+    // most once within it) and the groups together list plan.pu.size() - 1 workers (or all).
+    std::size_t listed = 0;
+    bool has_self = false;
+    for (const VictimGroup& g : out) {
+        listed += g.workers.size();
+        for (std::size_t i = 0; i < g.workers.size(); ++i) {
+            has_self = has_self || g.workers[i] == self;
+            SPINDLE_ASSERT(i == 0 || g.workers[i - 1] < g.workers[i],
+                           "design-notes/0010, invariant 3");
+        }
+    }
+    SPINDLE_ASSERT(!has_self && listed == plan.pu.size() - (self < plan.pu.size() ? 1 : 0),
+                   "design-notes/0010, invariant 3");
+#endif
     return out;
 }
 

@@ -5,6 +5,7 @@
 
 #include "spindle/detail/trace.hpp"
 #include "spindle/pool.hpp"
+#include "util/assert.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -12,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_set>
 #include <vector>
 
@@ -33,6 +35,23 @@ inline std::uint64_t trace_now_ns() noexcept {
                                           .count());
 }
 
+// Debug and sanitizer builds: checks that every record() of a buffer comes from one thread,
+// the first that records (design-notes/0011, invariant 1). Empty, and a no-op, in release.
+#if SPINDLE_ASSERTIONS
+struct TraceWriterCheck {
+    std::thread::id writer;
+    void check() noexcept {
+        if (writer == std::thread::id())
+            writer = std::this_thread::get_id();
+        SPINDLE_ASSERT(writer == std::this_thread::get_id(), "design-notes/0011, invariant 1");
+    }
+};
+#else
+struct TraceWriterCheck {
+    void check() noexcept {}
+};
+#endif
+
 class TraceBuffer {
 public:
     // Throws std::bad_alloc. The array is not initialised: its pages cost memory only once
@@ -47,6 +66,8 @@ public:
                 const char* detail,
                 std::uint32_t arg,
                 const void* fiber) noexcept {
+        m_writer.check();
+        SPINDLE_ASSERT(m_size <= m_capacity, "design-notes/0011, invariant 4");
         if (m_size == m_capacity) [[unlikely]] {
             ++m_dropped;
             return;
@@ -75,6 +96,7 @@ private:
     std::size_t m_size = 0;
     std::uint64_t m_dropped = 0;
     std::unordered_set<std::string> m_strings;  // node-based: c_str() stays put
+    [[no_unique_address]] TraceWriterCheck m_writer;
 };
 
 // What the exporter needs about one worker.

@@ -5,6 +5,8 @@
 #include "scheduler/registry.hpp"
 #include "scheduler/thread_waiter.hpp"
 #include "scheduler/worker.hpp"
+#include "spindle/detail/wait_util.hpp"
+#include "util/assert.hpp"
 #include "util/fork.hpp"
 
 #include <sched.h>
@@ -21,6 +23,25 @@ void SpinLock::relax(unsigned i) noexcept {
     } else {
         sched_yield();
     }
+}
+
+bool WaitList::remove_if_queued(WaitNode& n) noexcept {
+    if (!contains(n))
+        return false;
+    // A queued node has not been failed: only whoever unlinks it may fail and wake it, once.
+    SPINDLE_ASSERT(!n.error, "design-notes/0003, invariant W6");
+    remove(n);
+    return true;
+}
+
+void WaitQueue::enqueue(WaitNode& node, void* queue) noexcept {
+    auto* q = static_cast<WaitQueue*>(queue);
+    // Linked only under the primitive's lock, and only once its waiter can be woken: the
+    // waiter's context is saved (publish_parked) or its ThreadWaiter armed.
+    SPINDLE_ASSERT(q->m_lock.is_locked() && node.waiter != nullptr,
+                   "design-notes/0003, invariant W1");
+    q->m_list.push_back(node);
+    q->m_lock.unlock();
 }
 
 namespace {
@@ -78,6 +99,8 @@ void block_current(WaitNode& node, void (*enqueue)(WaitNode&, void*), void* arg)
 
 void wake_node(WaitNode& node) noexcept {
     Waiter* w = node.waiter;  // read before waking: node may be gone right after
+    // Only a published node is woken: enqueue ran, after block_current set its waiter.
+    SPINDLE_ASSERT(w != nullptr, "design-notes/0003, invariant W1");
     wake_waiter(w);
 }
 

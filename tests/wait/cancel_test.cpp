@@ -4,6 +4,7 @@
 // report fields (kind, label, describe), that a second cancel of the same node refuses, that
 // the waiter gets the error and is left in the documented state, and that the primitive
 // works normally afterwards.
+#include "util/assert.hpp"
 #include "wait/wait_test_util.hpp"
 
 #include <spindle/spindle.hpp>
@@ -195,6 +196,38 @@ TEST(CancelDescribe, MutexNamesAWorkerHolder) {
     EXPECT_EQ(b.detail, "held by worker 0");
     release_it.set();
     holder.get();
+}
+
+// The wait queue's checks (design-notes/0003, invariants W1 and W6) are in the library
+// (src/wait/wait.cpp): where it was built with assertions, breaking one stops the process with
+// a message citing the invariant.
+TEST(WaitQueueDeathTest, BrokenInvariantsAreCaughtWithTheirNumbers) {
+    if (!spindle::detail::assertions_enabled())
+        GTEST_SKIP() << "SPINDLE_ASSERT is compiled out of this build (release)";
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    using spindle::detail::WaitNode;
+    using spindle::detail::WaitQueue;
+    using spindle::detail::WaitSite;
+    WaitQueue q;
+    WaitNode node(WaitSite{"Test", "w6", &q, nullptr, nullptr});
+    // W1: linking a node whose waiter was never set up, or without holding the queue's lock.
+    q.lock();
+    EXPECT_DEATH(WaitQueue::enqueue(node, &q),
+                 "internal error: .* \\(design-notes/0003, invariant W1\\)");
+    q.unlock();
+    EXPECT_DEATH(spindle::detail::wake_node(node), "design-notes/0003, invariant W1");
+    // W6: a queued node that has already been failed (a second breaker, or a wake-up in flight).
+    q.lock();
+    q.push_back(node);
+    q.unlock();
+    node.error = std::make_exception_ptr(Cancelled());
+    EXPECT_DEATH(q.cancel(node), "design-notes/0003, invariant W6");
+    node.error = nullptr;
+    EXPECT_TRUE(q.cancel(node));  // the same cancel with the node intact unlinks it
+    EXPECT_FALSE(q.cancel(node));
+    q.lock();
+    EXPECT_TRUE(q.empty());
+    q.unlock();
 }
 
 }  // namespace

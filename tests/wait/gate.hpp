@@ -1,9 +1,12 @@
-// A minimal one-shot gate built directly on the wait entry point (spindle/detail/wait.hpp), so
-// that the scheduler side of blocking waits (parking, deadlock detection, fiber limits) is
-// tested independently of the public primitives.
+// A minimal one-shot gate built directly on the wait entry point (spindle/detail/wait.hpp) and
+// detail::WaitQueue, so that the scheduler side of blocking waits (parking, deadlock detection,
+// fiber limits) is tested independently of the public primitives.
 #pragma once
 
 #include "spindle/detail/wait.hpp"
+#include "spindle/detail/wait_util.hpp"
+
+#include <string>
 
 namespace spindle_test {
 
@@ -12,47 +15,32 @@ public:
     explicit Gate(const char* label = nullptr) noexcept : m_label(label) {}
 
     void wait() {
-        m_lock.lock();
+        m_waiters.lock();
         if (m_open) {
-            m_lock.unlock();
+            m_waiters.unlock();
             return;
         }
-        spindle::detail::WaitNode node(
-            spindle::detail::WaitSite{"Gate", m_label, this, &Gate::cancel, &Gate::describe});
-        spindle::detail::block_current(node, &Gate::enqueue, this);
+        spindle::detail::WaitNode node(spindle::detail::WaitSite{
+            "Gate", m_label, this, &spindle::detail::WaitQueue::cancel_in<Gate, &Gate::m_waiters>,
+            &Gate::describe});
+        m_waiters.wait(node);
         node.rethrow_if_failed();
     }
 
     void open() {
         spindle::detail::WaitList woken;
-        m_lock.lock();
+        m_waiters.lock();
         m_open = true;
-        m_waiters.splice_to(woken);
-        m_lock.unlock();
-        while (spindle::detail::WaitNode* n = woken.pop_front())
-            spindle::detail::wake_node(*n);
+        m_waiters.take_all(woken);
+        m_waiters.unlock();
+        spindle::detail::wake_all(woken);
     }
 
 private:
-    static void enqueue(spindle::detail::WaitNode& n, void* self) {
-        auto* g = static_cast<Gate*>(self);
-        g->m_waiters.push_back(n);
-        g->m_lock.unlock();
-    }
-    static bool cancel(spindle::detail::WaitNode& n) noexcept {
-        auto* g = static_cast<Gate*>(const_cast<void*>(n.site.object));
-        g->m_lock.lock();
-        const bool queued = g->m_waiters.contains(n);
-        if (queued)
-            g->m_waiters.remove(n);
-        g->m_lock.unlock();
-        return queued;
-    }
     static std::string describe(const spindle::detail::WaitNode&) { return "never opened"; }
 
-    spindle::detail::SpinLock m_lock;
-    bool m_open = false;  // guarded by m_lock
-    spindle::detail::WaitList m_waiters;
+    spindle::detail::WaitQueue m_waiters;  // its lock guards m_open too
+    bool m_open = false;
     const char* m_label;
 };
 

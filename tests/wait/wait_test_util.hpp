@@ -16,9 +16,9 @@ namespace spindle::detail {
 struct WaitTestAccess {
     template <class P>
     static std::size_t waiters(P& p) {
-        p.m_lock.lock();
-        const std::size_t n = wait_list_size(p.m_waiters);
-        p.m_lock.unlock();
+        p.m_waiters.lock();
+        const std::size_t n = p.m_waiters.size();
+        p.m_waiters.unlock();
         return n;
     }
     template <class T>
@@ -33,9 +33,9 @@ struct WaitTestAccess {
     // The oldest queued node, or nullptr. It stays valid while its waiter stays blocked.
     template <class P>
     static WaitNode* front(P& p) {
-        p.m_lock.lock();
+        p.m_waiters.lock();
         WaitNode* n = p.m_waiters.front();
-        p.m_lock.unlock();
+        p.m_waiters.unlock();
         return n;
     }
     template <class T>

@@ -1,13 +1,14 @@
 // The one scheduler entry point that every blocking wait goes through (design-notes/0003).
 //
 // A wait primitive (spindle/event.hpp, mutex.hpp, query_map.hpp, ...) keeps its waiters in an
-// intrusive list of WaitNodes guarded by its own SpinLock. Its slow path is always:
+// intrusive list of WaitNodes guarded by a SpinLock: a detail::WaitQueue (wait_util.hpp), or,
+// for a QueryMap entry, a WaitList under its shard's lock. Its slow path is always:
 //
-//     m_lock.lock();
-//     if (condition holds) { m_lock.unlock(); return; }
-//     WaitNode node(WaitSite{"Event", m_label, this, &Event::cancel_wait});
-//     block_current(node, &Event::enqueue, this);   // enqueue links node and unlocks m_lock
-//     node.rethrow_if_failed();                       // a deadlock breaker may have failed it
+//     m_waiters.lock();
+//     if (condition holds) { m_waiters.unlock(); return; }
+//     WaitNode node(WaitSite{"Event", m_label, this, &WaitQueue::cancel_in<...>});
+//     m_waiters.wait(node);       // block_current; WaitQueue::enqueue links node and unlocks
+//     node.rethrow_if_failed();   // a deadlock breaker may have failed it
 //
 // and its waker: lock, unlink the node(s) to wake, unlock, then wake_node() each one. On a pool
 // worker block_current parks the calling fiber and the worker goes on with other work; on any
@@ -48,6 +49,8 @@ public:
         // release: publishes the critical section to the next lock().
         m_locked.store(false, std::memory_order_release);
     }
+    // Whether someone holds it (for the library's assertions; it may change at once).
+    bool is_locked() const noexcept { return m_locked.load(std::memory_order_relaxed); }
 
 private:
     // Spin iteration i: a pause, or sched_yield once i is large (src/wait/wait.cpp).
@@ -144,6 +147,9 @@ public:
                 return true;
         return false;
     }
+    // A cancel's unlink (WaitSite::cancel, with the owner's lock held): unlinks n if it is
+    // still in this list and returns whether it was (O(n)). src/wait/wait.cpp.
+    SPINDLE_API bool remove_if_queued(WaitNode& n) noexcept;
     // Moves every node to `out` (appending), leaving this list empty.
     void splice_to(WaitList& out) noexcept {
         while (WaitNode* n = pop_front())
