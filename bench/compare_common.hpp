@@ -1,6 +1,6 @@
-// Helpers shared by the side-by-side benchmark programs (fib_compare, algo_compare,
-// tree_compare): process CPU time, peak RSS, thread count, compiler name and the JSON pieces
-// of their result lines. Header-only; each program includes it once.
+// Helpers of the side-by-side benchmark program (bench_compare, bench/compare.cpp, through
+// bench/harness.hpp): process CPU time, peak RSS, thread count, compiler name and the JSON pieces
+// of its result lines. Header-only.
 #pragma once
 
 #include <sched.h>

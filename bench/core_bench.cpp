@@ -105,7 +105,7 @@ double quantile_of(std::vector<double> v, double q) {
     return fib_serial(n - 1) + fib_serial(n - 2);
 }
 
-// Same decomposition as bench/fib_compare.cpp and rayon: one join per call, no cutoff.
+// Same decomposition as bench/workloads/fib.cpp and rayon: one join per call, no cutoff.
 std::uint64_t fib_join(std::uint64_t n) {
     if (n < 2)
         return n;

@@ -1,14 +1,16 @@
-// The one harness of the side-by-side C++ programs (bench/fib_compare.cpp, algo_compare.cpp,
-// tree_compare.cpp, suite_compare.cpp, query_graph.cpp): the input generator (SplitMix64), the
-// option parser, the measured series of one system and its JSON line, and the per-system glue
-// (a spindle pool with its 1-worker twin, a oneTBB arena, an OpenMP team). A program describes
-// its workloads (ProgramSpec), parses its arguments (parse_args), and hands each system's body
-// to measure_systems / measure / measure_spindle. Header-only; each program includes it once.
+// The one harness of the side-by-side C++ program, bench_compare (bench/compare.cpp, one file per
+// workload under bench/workloads/): the input generator (SplitMix64), the option parser, the
+// measured series of one system and its JSON line, and the per-system glue (a spindle pool with
+// its 1-worker twin, a oneTBB arena, an OpenMP team). Each workload describes itself
+// (WorkloadSpec: name, size, systems, switches, its run function) and hands each system's body to
+// measure_systems / measure / measure_spindle; the program lists them (ProgramSpec) and
+// run_main parses the arguments (parse_args) and runs the one named. Header-only.
 //
-// Every program has the same CLI and the same JSON lines as the rayon binary (bench/rayon):
-//   PROG <workload> --n N --threads T --reps R [--warmup W] [--max-time S]
-//        [--system serial|spindle|tbb|omp|all] [--list-systems] [program switches]
-// one line per (workload, system, threads):
+// The CLI and the JSON lines are the rayon binary's (bench/rayon):
+//   bench_compare <workload> --n N --threads T --reps R [--warmup W] [--max-time S]
+//        [--system serial|spindle|tbb|omp|all] [--list-systems] [workload switches]
+// (`bench_compare <workload> --help` and `--list-systems` answer for that workload; without one,
+// for the whole program); one line per (workload, system, threads):
 // {"workload":"fib","system":"spindle","lang":"cpp","threads":2,"n":30,"reps":7,"warmup":1,
 //  "times_s":[...],"median_s":..,"min_s":..,"max_s":..,"cpu_s":[...],"cpu_median_s":..,
 //  "peak_rss_kb":..,"result":832040,<capacity fields, stats>,"compiler":"gcc 12.2.0",
@@ -35,6 +37,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <functional>
 #include <optional>
@@ -68,32 +71,39 @@ struct SplitMix64 {
 // ---------------------------------------------------------------------------------------------
 // CLI.
 
-struct WorkloadSpec {
-    const char* name;
-    std::uint64_t default_n;
-    // "" when n is acceptable, else the usage error; null: any n.
-    std::string (*check_n)(std::uint64_t n) = nullptr;
-};
-
-// A program's own boolean switch (--context, --blocking-section) and its help lines.
+// A workload's own boolean switch (fib's --context, query_graph's --blocking-section) and its
+// help lines.
 struct Switch {
     const char* flag;
     const char* help;
 };
 
-struct ProgramSpec {
-    const char* prog;  // "bench_fib_compare": messages and usage
-    std::vector<WorkloadSpec> workloads;
-    const char* workload_help;  // the usage's "workload" line
-    const char* n_help;         // the usage's "--n" lines
+struct Args;
+
+// One workload of the program (bench/workloads/<name>.cpp): its name, size, systems, switches and
+// the function that measures it.
+struct WorkloadSpec {
+    const char* name;
+    std::uint64_t default_n;
+    // "" when n is acceptable, else the usage error; null: any n.
+    std::string (*check_n)(std::uint64_t n) = nullptr;
+    const char* n_help = "";  // the usage's "--n" text for this workload
     std::vector<System> systems{System::serial, System::spindle, System::tbb, System::omp};
     std::vector<Switch> switches;
     bool max_time = true;  // accepts --max-time
+    // Measures every selected system; returns whether every result checked.
+    bool (*run)(const Args& args) = nullptr;
+};
+
+struct ProgramSpec {
+    const char* prog;  // "bench_compare": messages and usage
+    std::vector<WorkloadSpec> workloads;
 };
 
 struct Args {
     const char* prog = "";
     std::string workload;
+    const WorkloadSpec* spec = nullptr;  // the workload's entry in the ProgramSpec
     std::uint64_t n = 0;
     std::size_t threads = 0;
     std::size_t reps = 7;
@@ -107,47 +117,97 @@ struct Args {
     }
 };
 
-inline std::string usage_text(const ProgramSpec& p) {
+// What the usage shows: one workload's systems, switches and --n (`w`), or the whole program's
+// (null: every workload, the systems and switches of any).
+struct UsageView {
+    std::vector<System> systems;
+    std::vector<Switch> switches;
+    bool max_time = false;
+};
+
+inline UsageView usage_view(const ProgramSpec& p, const WorkloadSpec* w) {
+    if (w != nullptr)
+        return {w->systems, w->switches, w->max_time};
+    UsageView v;
+    for (System s : {System::serial, System::spindle, System::tbb, System::omp}) {
+        if (std::any_of(p.workloads.begin(), p.workloads.end(), [&](const WorkloadSpec& x) {
+                return std::find(x.systems.begin(), x.systems.end(), s) != x.systems.end();
+            }))
+            v.systems.push_back(s);
+    }
+    for (const WorkloadSpec& x : p.workloads) {
+        v.switches.insert(v.switches.end(), x.switches.begin(), x.switches.end());
+        v.max_time = v.max_time || x.max_time;
+    }
+    return v;
+}
+
+inline std::string usage_text(const ProgramSpec& p, const WorkloadSpec* w = nullptr) {
+    const UsageView v = usage_view(p, w);
     std::string sys, sys_words;
-    for (std::size_t i = 0; i < p.systems.size(); ++i) {
-        sys += system_name(p.systems[i]);
+    for (std::size_t i = 0; i < v.systems.size(); ++i) {
+        sys += system_name(v.systems[i]);
         sys += "|";
-        sys_words += system_name(p.systems[i]);
-        sys_words += i + 2 < p.systems.size() ? ", " : (i + 2 == p.systems.size() ? " or " : "");
+        sys_words += system_name(v.systems[i]);
+        sys_words += i + 2 < v.systems.size() ? ", " : (i + 2 == v.systems.size() ? " or " : "");
     }
     std::string u = std::string("usage: ") + p.prog +
                     " <workload> --n N --threads T --reps R [--warmup W]\n       [--system " + sys +
                     "all] [--list-systems]";
-    for (const Switch& s : p.switches)
+    for (const Switch& s : v.switches)
         u += std::string(" [") + s.flag + "]";
-    u += std::string("\n  workload   ") + p.workload_help + "\n  --n        " + p.n_help +
-         "\n"
+    std::string names, n_lines;
+    if (w != nullptr) {
+        names = w->name;
+        n_lines = std::string("  --n        ") + w->n_help + "\n";
+    } else {
+        n_lines = "  --n        problem size, per workload:\n";
+        std::size_t line = 0;  // the width of names' last line
+        for (const WorkloadSpec& x : p.workloads) {
+            const std::string sep = names.empty()                     ? ""
+                                    : line + std::strlen(x.name) > 76 ? " |\n             "
+                                                                      : " | ";
+            line = sep.size() > 3 ? std::strlen(x.name) : line + sep.size() + std::strlen(x.name);
+            names += sep + x.name;
+            std::string name = x.name;
+            name.resize(13, ' ');
+            n_lines += "               " + name + x.n_help + "\n";
+        }
+    }
+    u += "\n  workload   " + names + "\n" + n_lines +
          "  --threads  pool size (default: available parallelism); ignored by the serial system\n"
          "  --reps     timed repetitions (default 7)\n"
          "  --warmup   untimed repetitions after pool creation (default 1)\n";
-    if (p.max_time)
+    if (v.max_time)
         u += "  --max-time S  stop timing once 3 or more reps took S seconds in total (default: no "
              "limit)\n";
     u += "  --system   " + sys_words +
          ", or all (default: all this build has, in that order)\n"
          "  --list-systems  print the systems this build has and exit\n";
-    for (const Switch& s : p.switches)
+    for (const Switch& s : v.switches)
         u += std::string("  ") + s.flag + "  " + s.help + "\n";
+    if (w == nullptr)
+        u += std::string("`") + p.prog +
+             " <workload> --help` shows one workload's systems and switches\n";
     return u;
 }
 
-[[noreturn]] inline void usage_exit(const ProgramSpec& p, const std::string& msg) {
+[[noreturn]] inline void usage_exit(const ProgramSpec& p,
+                                    const std::string& msg,
+                                    const WorkloadSpec* w = nullptr) {
     if (!msg.empty())
         std::fprintf(stderr, "%s: %s\n", p.prog, msg.c_str());
-    std::fputs(usage_text(p).c_str(), stderr);
+    std::fputs(usage_text(p, w).c_str(), stderr);
     std::exit(2);
 }
 
 inline Args parse_args(const ProgramSpec& p, int argc, char** argv) {
     Args a;
     a.prog = p.prog;
-    bool have_workload = false, have_n = false;
+    bool have_workload = false, have_n = false, have_max_time = false;
+    bool want_help = false, want_list = false;
     std::string system = "all";
+    const UsageView any = usage_view(p, nullptr);
     auto parse_u64 = [&](const std::string& flag, const char* s) -> std::uint64_t {
         if (s == nullptr)
             usage_exit(p, flag + " needs a value");
@@ -175,7 +235,7 @@ inline Args parse_args(const ProgramSpec& p, int argc, char** argv) {
                 return inline_value.c_str();
             return (i + 1 < argc) ? argv[++i] : nullptr;
         };
-        const bool is_switch = std::any_of(p.switches.begin(), p.switches.end(),
+        const bool is_switch = std::any_of(any.switches.begin(), any.switches.end(),
                                            [&](const Switch& s) { return flag == s.flag; });
         if (flag == "--n") {
             a.n = parse_u64(flag, value());
@@ -184,32 +244,24 @@ inline Args parse_args(const ProgramSpec& p, int argc, char** argv) {
             a.threads = static_cast<std::size_t>(parse_u64(flag, value()));
         } else if (flag == "--reps") {
             a.reps = static_cast<std::size_t>(parse_u64(flag, value()));
-        } else if (flag == "--max-time" && p.max_time) {
+        } else if (flag == "--max-time" && any.max_time) {
             const char* v = value();
             char* end = nullptr;
             a.max_time = v ? std::strtod(v, &end) : -1;
             if (v == nullptr || *v == '\0' || *end != '\0' || !(a.max_time >= 0))
                 usage_exit(p, "--max-time needs a number of seconds >= 0");
+            have_max_time = true;
         } else if (flag == "--warmup") {
             a.warmup = static_cast<std::size_t>(parse_u64(flag, value()));
         } else if (flag == "--system") {
             const char* v = value();
             system = v ? v : "";
         } else if (flag == "--list-systems") {
-            const char* sep = "";
-            for (System s : p.systems) {
-                if (system_available(s)) {
-                    std::printf("%s%s", sep, system_name(s));
-                    sep = " ";
-                }
-            }
-            std::printf("\n");
-            std::exit(0);
+            want_list = true;
         } else if (is_switch) {
             a.switches.push_back(flag);
         } else if (flag == "-h" || flag == "--help") {
-            std::fputs(usage_text(p).c_str(), stdout);
-            std::exit(0);
+            want_help = true;
         } else if (!flag.empty() && flag[0] == '-') {
             usage_exit(p, "unknown option " + flag);
         } else {
@@ -219,33 +271,58 @@ inline Args parse_args(const ProgramSpec& p, int argc, char** argv) {
             have_workload = true;
         }
     }
-    if (!have_workload)
-        usage_exit(p, "missing workload");
     const auto w = std::find_if(p.workloads.begin(), p.workloads.end(),
                                 [&](const WorkloadSpec& s) { return a.workload == s.name; });
-    if (w == p.workloads.end())
+    const WorkloadSpec* ws = w == p.workloads.end() ? nullptr : &*w;
+    // --help and --list-systems: the named workload's, else the whole program's.
+    if (want_help) {
+        std::fputs(usage_text(p, ws).c_str(), stdout);
+        std::exit(0);
+    }
+    if (want_list) {
+        const char* sep = "";
+        for (System s : ws != nullptr ? ws->systems : any.systems) {
+            if (system_available(s)) {
+                std::printf("%s%s", sep, system_name(s));
+                sep = " ";
+            }
+        }
+        std::printf("\n");
+        std::exit(0);
+    }
+    if (!have_workload)
+        usage_exit(p, "missing workload");
+    if (ws == nullptr)
         usage_exit(p, "unknown workload " + a.workload);
+    a.spec = ws;
+    for (const std::string& flag : a.switches) {
+        if (std::none_of(ws->switches.begin(), ws->switches.end(),
+                         [&](const Switch& s) { return flag == s.flag; }))
+            usage_exit(p, "unknown option " + flag + " for " + a.workload, ws);
+    }
+    if (have_max_time && !ws->max_time)
+        usage_exit(p, "unknown option --max-time for " + a.workload, ws);
     if (system == "all") {
-        for (System s : p.systems)
+        for (System s : ws->systems)
             if (system_available(s))
                 a.systems.push_back(s);
     } else {
         System s{};
         if (!parse_system(system, s) ||
-            std::find(p.systems.begin(), p.systems.end(), s) == p.systems.end())
-            usage_exit(p, "unknown --system " + system);
+            std::find(ws->systems.begin(), ws->systems.end(), s) == ws->systems.end())
+            usage_exit(p, "unknown --system " + system, ws);
         if (!system_available(s))
             unavailable_exit(p.prog, s);
         a.systems.push_back(s);
     }
     if (a.reps == 0)
-        usage_exit(p, "--reps must be >= 1");
+        usage_exit(p, "--reps must be >= 1", ws);
     if (!have_n)
-        a.n = w->default_n;
-    if (w->check_n != nullptr) {
-        const std::string why = w->check_n(a.n);
+        a.n = ws->default_n;
+    if (ws->check_n != nullptr) {
+        const std::string why = ws->check_n(a.n);
         if (!why.empty())
-            usage_exit(p, a.workload + ": " + why);
+            usage_exit(p, a.workload + ": " + why, ws);
     }
     if (a.threads == 0)
         a.threads = available_parallelism();
@@ -393,7 +470,7 @@ struct Bodies {
 
 // The bodies of a kernel written once over the fork policy (bench/compare_systems.hpp):
 // `kernel.template operator()<Fork>()` for SerialFork, SpindleFork, TbbFork and OmpFork. A
-// program may then replace the serial or spindle body with a hand-written one.
+// workload may then replace the serial or spindle body with a hand-written one.
 template <class Kernel>
 Bodies fork_bodies(Kernel kernel) {
     Bodies b;
@@ -444,12 +521,11 @@ inline bool measure_systems(const Args& args, const RepSpec& w, const Bodies& b)
     return ok;
 }
 
-// main's frame: parse, run, and turn an exception into exit status 1.
-template <class Run>
-int run_main(const ProgramSpec& p, int argc, char** argv, Run&& run) {
+// main's frame: parse, run the workload, and turn an exception into exit status 1.
+inline int run_main(const ProgramSpec& p, int argc, char** argv) {
     const Args args = parse_args(p, argc, argv);
     try {
-        return run(args) ? 0 : 1;
+        return args.spec->run(args) ? 0 : 1;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "%s: exception: %s\n", p.prog, e.what());
     } catch (...) {

@@ -1,4 +1,4 @@
-// The JSON "stats" object of a spindle row of the compare programs: the pool's per-worker
+// The JSON "stats" object of a spindle row of bench_compare: the pool's per-worker
 // counters (spindle::ThreadPool::stats) over the timed reps, i.e. a snapshot taken after the
 // last timed rep minus one taken before the first (warm-up excluded). Totals of every counter,
 // the pool-wide counts, and jobs run / steals / search time per regular worker (spares are in the

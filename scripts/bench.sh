@@ -9,10 +9,9 @@
 #   scripts/bench.sh --systems spindle --topology "numa:2 core:2 pu:1" --threads "2 4"
 #                                              # steals by victim level on a synthetic 2-node box
 #
-# Steps: scripts/setup-deps.sh --bench (if present) -> CMake `release` preset, targets
-# bench_fib_compare (fib), bench_algo_compare (sum, sort), bench_tree_compare (nqueens, skynet),
-# bench_suite_compare (uts, matmul, mergesort, quicksort, integrate, idle, wakeup) and
-# bench_query_graph (query_graph, when bench/query_graph.cpp exists) -> rayon crate (bench/rayon,
+# Steps: scripts/setup-deps.sh --bench (if present) -> CMake `release` preset, target
+# bench_compare (bench/compare.cpp, one file per workload under bench/workloads/; every workload
+# runs as `bench_compare <workload>`) -> rayon crate (bench/rayon,
 # offline against Debian's packaged crates) -> per workload: C++ serial, Rust serial, then at
 # each thread count spindle, rayon, tbb, omp, each pinned with taskset -> a table per workload
 # (+ JSON lines and an SVG chart on request; tables and chart: scripts/bench-report.py). Systems a build lacks (no oneTBB, no OpenMP) are
@@ -37,7 +36,7 @@ usage: scripts/bench.sh [options]
                         integrate    200        1000      (upper bound, eps 1e-9)
                         idle         10         50        (ticks of 10 ms)
                         wakeup       10         50        (samples per rep)
-                        query_graph  4000       16000     (when bench_query_graph exists)
+                        query_graph  4000       16000
   --workloads "LIST"  workloads to run, in order (default: all of the above)
   --systems "LIST"    parallel systems to run (default: "spindle rayon rayon@spindle tbb omp");
                       the serial baselines (C++ and Rust) always run for the languages involved.
@@ -64,9 +63,8 @@ usage: scripts/bench.sh [options]
   --no-build          do not build; use existing binaries
   --no-spindle | --no-rayon | --no-rayon-spindle | --no-tbb | --no-omp
                       drop one system (same as leaving it out of --systems)
-  --cpp-dir DIR       take the C++ programs (bench_*_compare, bench_query_graph) from DIR
-                      (implies no CMake build)
-  --spindle-bin PATH  bench_fib_compare to use; the other C++ programs are taken from its folder
+  --cpp-dir DIR       take the C++ program (bench_compare) from DIR (implies no CMake build)
+  --spindle-bin PATH  the bench_compare program to use (implies no CMake build)
   --rayon-bin PATH    use this spindle-rayon-bench binary (implies no cargo build of bench/rayon)
   --rayon-spindle-bin PATH   the same for rayon@spindle (bench/rayon-spindle)
   --no-pin            do not pin with taskset
@@ -96,10 +94,7 @@ die() { echo "bench.sh: $*" >&2; exit 1; }
 log() { echo "[bench] $*" >&2; }
 abspath() { case "$1" in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$PWD/$1" ;; esac; }
 
-all_workloads="fib sum sort nqueens skynet uts matmul mergesort quicksort integrate idle wakeup"
-# The query-graph workload (bench/query_graph.cpp, bench/rayon/src/workloads/query_graph.rs) is
-# added to the default list when its C++ program exists; see `qg_hook` below.
-optional_workloads="query_graph"
+all_workloads="fib sum sort nqueens skynet uts matmul mergesort quicksort integrate idle wakeup query_graph"
 
 # ------------------------------------------------------------------------------------------------
 # Tables and chart: scripts/bench-report.py (python3, standard library only) reads the JSON lines.
@@ -120,7 +115,7 @@ write_svg() { report svg "$1" "$2"; }                  # the chart of the ratios
 full=0; json_out=""; svg_out=""; n=""; reps=""; warmup=1; threads_list=""; max_time=""; trace_dir=""
 do_setup=1; do_build=1; do_pin=1
 systems="spindle rayon rayon@spindle tbb omp"
-cpp_dir=""; rayon_bin=""; rayon_spindle_bin=""; table_only=""; workloads=""; processes=0
+cpp_dir=""; spindle_bin=""; rayon_bin=""; rayon_spindle_bin=""; table_only=""; workloads=""; processes=0
 topology=""   # --topology
 placement=""  # --placement
 declare -A n_of=()  # --n WORKLOAD=N
@@ -160,7 +155,7 @@ while [ $# -gt 0 ]; do
     --topology) [ $# -ge 2 ] || die "--topology needs a description"; topology=$2; shift ;;
     --placement) [ $# -ge 2 ] || die "--placement needs a value"; placement=$2; shift ;;
     --cpp-dir) [ $# -ge 2 ] || die "--cpp-dir needs a folder"; cpp_dir=$(abspath "$2"); shift ;;
-    --spindle-bin) [ $# -ge 2 ] || die "--spindle-bin needs a path"; cpp_dir=$(dirname "$(abspath "$2")"); shift ;;
+    --spindle-bin) [ $# -ge 2 ] || die "--spindle-bin needs a path"; spindle_bin=$(abspath "$2"); cpp_dir=$(dirname "$spindle_bin"); shift ;;
     --rayon-bin) [ $# -ge 2 ] || die "--rayon-bin needs a path"; rayon_bin=$(abspath "$2"); shift ;;
     --rayon-spindle-bin) [ $# -ge 2 ] || die "--rayon-spindle-bin needs a path"; rayon_spindle_bin=$(abspath "$2"); shift ;;
     --table) [ $# -ge 2 ] || die "--table needs a file"; table_only=$(abspath "$2"); shift ;;
@@ -214,15 +209,7 @@ default_n() {  # $1 workload
     query_graph:0) echo 4000 ;;     query_graph:1) echo 16000 ;;
   esac
 }
-cpp_prog_of() {  # $1 workload -> C++ program name
-  case "$1" in
-    fib) echo bench_fib_compare ;;
-    sum | sort) echo bench_algo_compare ;;
-    nqueens | skynet) echo bench_tree_compare ;;
-    uts | matmul | mergesort | quicksort | integrate | idle | wakeup) echo bench_suite_compare ;;
-    query_graph) echo bench_query_graph ;;
-  esac
-}
+cpp_prog=bench_compare  # the C++ program: `bench_compare <workload>` (bench/compare.cpp)
 for v in "$reps" "$warmup"; do
   case "$v" in ''|*[!0-9]*) die "not a non-negative integer: '$v'" ;; esac
 done
@@ -240,19 +227,10 @@ done
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 
-# The query-graph hook: its workload runs when its C++ program can be built or exists (and the
-# rayon side when the rayon binary lists it).
-qg_hook=0
-if [ -f bench/query_graph.cpp ] || [ -n "$(find build/release -maxdepth 2 -name bench_query_graph -type f 2>/dev/null | head -n 1)" ]; then
-  qg_hook=1
-fi
-if [ -z "$workloads" ]; then
-  workloads=$all_workloads
-  if [ "$qg_hook" = 1 ] || { [ -n "$cpp_dir" ] && [ -x "$cpp_dir/bench_query_graph" ]; }; then workloads="$workloads query_graph"; fi
-fi
+if [ -z "$workloads" ]; then workloads=$all_workloads; fi
 [ -n "${workloads// /}" ] || die "--workloads: empty list"
 for w in $workloads; do
-  case " $all_workloads $optional_workloads " in *" $w "*) ;; *) die "unknown workload '$w' (known: $all_workloads $optional_workloads)" ;; esac
+  case " $all_workloads " in *" $w "*) ;; *) die "unknown workload '$w' (known: $all_workloads)" ;; esac
 done
 for w in "${!n_of[@]}"; do
   case " $workloads " in *" $w "*) ;; *) die "--n $w=...: '$w' is not among the workloads ($workloads)" ;; esac
@@ -295,37 +273,32 @@ find_built() {  # $1 target name -> path under build/release, or nothing
   return 0
 }
 
-declare -A cpp_bin=()     # program name -> path
-declare -A cpp_sys=()     # program name -> " serial spindle tbb omp " (what the build has)
-declare -A cpp_unlisted=()  # programs without --list-systems (they implement serial and spindle)
-declare -A cpp_impl=()    # program name -> " serial spindle ... " (what its --help's --system names)
+cpp_bin=""                # bench_compare's path
+declare -A cpp_sys=()     # workload -> " serial spindle tbb omp " (what the build has for it)
+declare -A cpp_impl=()    # workload -> " serial spindle ... " (what its --help's --system names)
 if [ "$want_cpp" = 1 ]; then
-  targets=()
-  for w in $workloads; do
-    p=$(cpp_prog_of "$w")
-    case " ${targets[*]:-} " in *" $p "*) ;; *) targets+=("$p") ;; esac
-  done
   if [ -z "$cpp_dir" ] && [ "$do_build" = 1 ]; then
     command -v cmake >/dev/null || die "cmake not found (scripts/setup-deps.sh installs it)"
-    log "building ${targets[*]} (CMake preset: release)"
-    hint="building ${targets[*]} failed (--systems rayon runs rayon alone)"
+    log "building $cpp_prog (CMake preset: release)"
+    hint="building $cpp_prog failed (--systems rayon runs rayon alone)"
     if [ -f CMakePresets.json ]; then
       cmake --preset release >&2 || die "cmake --preset release failed"
-      cmake --build --preset release --target "${targets[@]}" -j2 >&2 || die "$hint"
+      cmake --build --preset release --target "$cpp_prog" -j2 >&2 || die "$hint"
     else
       log "no CMakePresets.json; configuring build/release with CMAKE_BUILD_TYPE=Release"
       cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >&2 || die "cmake configure failed"
-      cmake --build build/release --target "${targets[@]}" -j2 >&2 || die "$hint"
+      cmake --build build/release --target "$cpp_prog" -j2 >&2 || die "$hint"
     fi
   fi
-  for p in "${targets[@]}"; do
-    if [ -n "$cpp_dir" ]; then b="$cpp_dir/$p"; [ -x "$b" ] || b=""; else b=$(find_built "$p"); fi
-    [ -n "$b" ] || die "$p not found ${cpp_dir:-under build/release}"
-    cpp_bin[$p]=$b
-    # Which systems this build has (programs without --list-systems: serial and spindle).
-    if s=$("$b" --list-systems 2>/dev/null) && [ -n "$s" ]; then cpp_sys[$p]=" $s "; else cpp_sys[$p]=" serial spindle "; cpp_unlisted[$p]=1; fi
-    # Which systems it implements at all (bench/harness.hpp's usage: "--system serial|spindle|all").
-    cpp_impl[$p]=" $("$b" --help 2>/dev/null | sed -n 's/.*--system \([a-z|]*\).*/\1/p' | head -n 1 | tr '|' ' ') "
+  if [ -n "$spindle_bin" ]; then cpp_bin=$spindle_bin; elif [ -n "$cpp_dir" ]; then cpp_bin="$cpp_dir/$cpp_prog"; else cpp_bin=$(find_built "$cpp_prog"); fi
+  [ -z "$cpp_bin" ] || [ -x "$cpp_bin" ] || cpp_bin=""
+  [ -n "$cpp_bin" ] || die "$cpp_prog not found ${cpp_dir:-under build/release}"
+  for w in $workloads; do
+    # Which systems this build has for the workload, and which it implements at all
+    # (bench/harness.hpp's usage: "--system serial|spindle|all").
+    s=$("$cpp_bin" "$w" --list-systems 2>/dev/null) || die "$cpp_bin $w --list-systems failed (no workload '$w'?)"
+    cpp_sys[$w]=" $s "
+    cpp_impl[$w]=" $("$cpp_bin" "$w" --help 2>/dev/null | sed -n 's/.*--system \([a-z|]*\).*/\1/p' | head -n 1 | tr '|' ' ') "
   done
 fi
 
@@ -401,7 +374,6 @@ skip_once() {  # $1 key, $2 message
   if [ -z "${skipped[$1]:-}" ]; then skipped[$1]=1; log "skipping $2"; fi
 }
 for w in $workloads; do
-  p=$(cpp_prog_of "$w")
   cpp_ok=0
   if [ "$want_cpp" = 1 ]; then cpp_ok=1; fi
   rust_ok=0
@@ -422,25 +394,21 @@ for w in $workloads; do
         if [ "$rust_ok" = 1 ]; then plan+=("$w $s $t rust $s"); fi
         continue
       fi
-      case "${cpp_sys[$p]:-}" in
+      case "${cpp_sys[$w]:-}" in
         *" $s "*) plan+=("$w $s $t cpp $s") ;;
         *)
-          if [ -n "${cpp_unlisted[$p]:-}" ]; then
-            skip_once "$p:$s" "$s for the workloads of $p: $p implements serial and spindle only"
-            continue
-          fi
-          case "${cpp_impl[$p]:-}" in
+          case "${cpp_impl[$w]:-}" in
             *" $s "*) ;;
             *" serial "*)
-              impl=${cpp_impl[$p]% all }; impl=${impl# }
-              skip_once "$p:$s" "$s for the workloads of $p: $p implements ${impl// / and } only"
+              impl=${cpp_impl[$w]% all }; impl=${impl# }
+              skip_once "$w:$s" "$s for $w: $cpp_prog $w implements ${impl// / and } only"
               continue
               ;;
           esac
           case "$s" in
-            tbb) skip_once "$p:$s" "tbb for the workloads of $p: this build has no oneTBB (apt install libtbb-dev, or scripts/setup-deps.sh --bench, then rebuild)" ;;
-            omp) skip_once "$p:$s" "omp for the workloads of $p: this build has no OpenMP" ;;
-            *) skip_once "$p:$s" "$s for the workloads of $p: not supported by $p" ;;
+            tbb) skip_once "$w:$s" "tbb for $w: this build has no oneTBB (apt install libtbb-dev, or scripts/setup-deps.sh --bench, then rebuild)" ;;
+            omp) skip_once "$w:$s" "omp for $w: this build has no OpenMP" ;;
+            *) skip_once "$w:$s" "$s for $w: not supported by $cpp_prog $w" ;;
           esac
           ;;
       esac
@@ -475,11 +443,12 @@ failed=0
 tmo=""
 if command -v timeout >/dev/null 2>&1; then tmo="timeout ${BENCH_TIMEOUT:-900}"; fi
 declare -A has_max_time=()
-supports_max_time() {  # $1 binary
-  if [ -z "${has_max_time[$1]:-}" ]; then
-    if "$1" --help 2>&1 | grep -q -- '--max-time'; then has_max_time[$1]=1; else has_max_time[$1]=0; fi
+supports_max_time() {  # $1 binary [$2 workload: bench_compare's usage is per workload]
+  local key="$*"
+  if [ -z "${has_max_time[$key]:-}" ]; then
+    if "$@" --help 2>&1 | grep -q -- '--max-time'; then has_max_time[$key]=1; else has_max_time[$key]=0; fi
   fi
-  [ "${has_max_time[$1]}" = 1 ]
+  [ "${has_max_time[$key]}" = 1 ]
 }
 
 if [ -r /proc/loadavg ]; then
@@ -502,11 +471,12 @@ for entry in "${runs[@]}"; do
   read -r workload label t lang sys proc <<<"$entry"
   k=$((k + 1))
   wn=${wl_n[$workload]}
-  if [ "$lang" = cpp ]; then bin=${cpp_bin[$(cpp_prog_of "$workload")]}; else bin=$rayon_bin; fi
+  if [ "$lang" = cpp ]; then bin=$cpp_bin; else bin=$rayon_bin; fi
   run_sys=$sys
   if [ "$sys" = rayon@spindle ]; then bin=$rayon_spindle_bin; run_sys=rayon; fi
   cmd=("$bin" "$workload" --n "$wn" --reps "$reps" --warmup "$warmup" --threads "$t" --system "$run_sys")
-  if [ "$max_time" != 0 ] && supports_max_time "$bin"; then cmd+=(--max-time "$max_time"); fi
+  mt_of=("$bin"); if [ "$lang" = cpp ]; then mt_of+=("$workload"); fi
+  if [ "$max_time" != 0 ] && supports_max_time "${mt_of[@]}"; then cmd+=(--max-time "$max_time"); fi
   pin=$(pin_prefix "$t")
   ptag=""
   if [ "$proc" != 0 ]; then ptag=" (process $proc/$processes)"; fi

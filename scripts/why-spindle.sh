@@ -4,7 +4,7 @@
 #   1. the false dependency (bench/false_dependency.cpp, bench/rayon/src/bin/false_dependency.rs):
 #      rayon waiting by stealing (deadlocks), rayon waiting the fork's way (loses parallelism),
 #      the same Rust program on the binding, spindle; R runs each;
-#   2. the query graph (bench/query_graph.cpp, bench/rayon/src/workloads/query_graph.rs): spindle
+#   2. the query graph (bench/workloads/query_graph.cpp, bench/rayon/src/workloads/query_graph.rs): spindle
 #      (QueryMap, parking waits) against rayon waiting the fork's way, at 1 and 2 threads;
 #   3. the -j1 sequential overhead: fib(30) at 1 worker against the serial fib, C++ and Rust.
 #
@@ -26,7 +26,7 @@ repo=$PWD
 cargo=${CARGO:-$(command -v cargo || echo "$HOME/.cargo/bin/cargo")}
 if [ "$build" = 1 ]; then
     cmake --preset release >/dev/null
-    cmake --build --preset release --target bench_false_dependency bench_query_graph bench_fib_compare >&2
+    cmake --build --preset release --target bench_false_dependency bench_compare >&2
     (cd bench/rayon && "$cargo" build --release --offline --target-dir target >&2)
     (cd bench/rayon-spindle && SPINDLE_BUILD_DIR="$repo/build/release" \
         "$cargo" build --release --offline --target-dir target >&2)
@@ -61,7 +61,7 @@ echo
 echo "== 2. the query graph (4000 queries; rayon: the fork's wait, Condvar query slots)"
 printf '%-10s %8s %12s %12s\n' "system" "threads" "median ms" "x 1 worker"
 for t in 1 2; do
-    s=$($pin "$cpp/bench_query_graph" query_graph --n 4000 --threads $t --system spindle --reps 7 --warmup 1)
+    s=$($pin "$cpp/bench_compare" query_graph --n 4000 --threads $t --system spindle --reps 7 --warmup 1)
     r=$(SPINDLE_QUERY_FANOUT=fork $pin "$rust/spindle-rayon-bench" query_graph --n 4000 --threads $t --system rayon --reps 7 --warmup 1)
     for pair in "spindle:$s" "rayon:$r"; do
         line=${pair#*:}
@@ -72,8 +72,8 @@ done
 echo
 echo "== 3. -j1: fib(30) on 1 worker against the serial fib (join overhead)"
 printf '%-10s %12s %12s %10s\n' "system" "median ms" "serial ms" "ratio"
-cs=$($pin "$cpp/bench_fib_compare" fib --n 30 --threads 1 --system serial --reps 7 | field median_s)
-cp=$($pin "$cpp/bench_fib_compare" fib --n 30 --threads 1 --system spindle --reps 7 | field median_s)
+cs=$($pin "$cpp/bench_compare" fib --n 30 --threads 1 --system serial --reps 7 | field median_s)
+cp=$($pin "$cpp/bench_compare" fib --n 30 --threads 1 --system spindle --reps 7 | field median_s)
 rs=$($pin "$rust/spindle-rayon-bench" fib --n 30 --threads 1 --system serial --reps 7 | field median_s)
 rp=$($pin "$rust/spindle-rayon-bench" fib --n 30 --threads 1 --system rayon --reps 7 | field median_s)
 rsp=$($pin "$rust_on_spindle/spindle-rayon-bench" fib --n 30 --threads 1 --system rayon --reps 7 | field median_s)

@@ -10,7 +10,7 @@
 //! "capacity" and "capacities", then "probe_cpu_share", "flagged_probes"; at T > 1
 //! "base_times_s", "base_median_s", "speedup", "efficiency" from a 1-worker pool whose reps
 //! alternate with the T-worker ones; "flagged" (and "flag_reasons").
-//! The C++ side (bench/fib_compare.cpp) has the same CLI and output format.
+//! The C++ side (bench_compare, bench/compare.cpp) has the same CLI and output format.
 //! Exit status: 0 if every result checked, 1 if a result was wrong, 2 on usage errors.
 //!
 //! Must build with Debian 12's rustc 1.63: no let-else, no std::hint::black_box, std + rayon only.

@@ -1,5 +1,5 @@
 //! The input generator shared by the data-parallel workloads (sum, sort): splitmix64, seeded 42.
-//! bench/algo_compare.cpp has the same generator, so both sides work on bit-identical inputs.
+//! bench/harness.hpp has the same generator, so both sides work on bit-identical inputs.
 
 /// Seed of every generated input.
 pub const SEED: u64 = 42;

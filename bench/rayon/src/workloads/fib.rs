@@ -1,5 +1,5 @@
 //! fib(n) with one `rayon::join` per call and no sequential cutoff: pure spawn/join/steal overhead.
-//! Mirrors bench/fib_compare.cpp (`spindle::join`), and rayon-demo's `fibonacci_join_1_2`
+//! Mirrors bench/workloads/fib.cpp (`spindle::join`), and rayon-demo's `fibonacci_join_1_2`
 //! (first closure = fib(n-1), second = fib(n-2)).
 
 use super::{Instance, Workload};

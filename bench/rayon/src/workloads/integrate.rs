@@ -1,6 +1,6 @@
 //! integrate: adaptive trapezoid quadrature of f(x) = (x²+1)x on [0, n]: split a panel in two
 //! until |left + right - whole| < 1e-9, both halves as a join (libfork's and Taskflow's
-//! `integrate`). Mirrors bench/suite_compare.cpp (`integrate`): same operations in the same
+//! `integrate`). Mirrors bench/workloads/integrate.cpp (`integrate`): same operations in the same
 //! order (no FMA contraction on either side), so the result has the same bits everywhere; it
 //! is reported as those bits and checked against n⁴/4 + n²/2 (relative 1e-9).
 

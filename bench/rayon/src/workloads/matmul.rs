@@ -2,7 +2,7 @@
 //! blocking: 8 block products in two phases of 4 (nested `join2`; each C block is written by
 //! one task per phase), 32×32 leaves with i-k-j loops. Entries of A and B are 0..3 (the top 2
 //! bits of splitmix64 seeded 42: A first, then B), so every sum is exact and the result does
-//! not depend on the order of additions. Mirrors bench/suite_compare.cpp (`matmul`).
+//! not depend on the order of additions. Mirrors bench/workloads/matmul.cpp (`matmul`).
 //! Result: the sum of C; checked against sum_k colsum_A(k)·rowsum_B(k) and two entries.
 
 use super::data::{SplitMix64, SEED};

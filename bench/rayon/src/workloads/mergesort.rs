@@ -1,7 +1,7 @@
 //! mergesort: n u32, ping-pong merge sort: the halves are sorted in parallel (sequentially below
 //! 32768 elements), then merged by a parallel merge (split the longer run at its midpoint,
 //! binary-search the other; sequential below 65536), insertion sort below 32; one n-element
-//! scratch buffer. Mirrors bench/suite_compare.cpp (`merge_sort`). Result: element n/2.
+//! scratch buffer. Mirrors bench/workloads/mergesort.cpp (`merge_sort`). Result: element n/2.
 
 use super::fork::{Fork, RayonFork, SerialFork};
 use super::sorting::{

@@ -4,8 +4,8 @@
 //!      instance type implementing `Instance`;
 //!   2. add `mod <name>;` and an entry in `ALL` below.
 //!
-//! Keep the algorithm, sizes and sequential cutoffs identical to the C++ side (bench/<name>_compare.cpp
-//! or wherever spindle's version lives) — see bench/README.md, "Fairness rules".
+//! Keep the algorithm, sizes and sequential cutoffs identical to the C++ side
+//! (bench/workloads/<name>.cpp, run by bench_compare) — see bench/README.md, "Fairness rules".
 
 mod data;
 mod fib;

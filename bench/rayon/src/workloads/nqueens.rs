@@ -1,5 +1,5 @@
 //! nqueens(N): count the placements of N queens on an N×N board.
-//! Mirrors bench/tree_compare.cpp (`spindle::scope` + `s.spawn` per free column).
+//! Mirrors bench/workloads/nqueens.cpp (`spindle::scope` + `s.spawn` per free column).
 //!
 //! Bitmask search: `cols` = occupied columns, `d1`/`d2` = squares of the current row attacked
 //! along the two diagonals (shifted one step per row); masks are u32, N <= 16. Every node with at

@@ -1,6 +1,6 @@
 //! idle and wakeup: one job submitted from the main thread (not a pool worker) to an idle pool,
 //! with `ThreadPool::install` (rayon workers run it; the caller blocks). Mirrors
-//! bench/suite_compare.cpp.
+//! bench/workloads/pool_job.hpp.
 //!  - idle n: n ticks of { install an empty job; sleep 10 ms }. The figure is the CPU time over
 //!    the ~n·10 ms (rayon PR #746's `noop` methodology).
 //!  - wakeup n: n samples per rep of { sleep 10 ms; t0; install a job that returns its start

@@ -1,5 +1,6 @@
 //! query_graph N: the compiler's query system in miniature, the way rustc's rayon fork waits
-//! today. Mirrors bench/query_graph.cpp (spindle::QueryMap); every constant has a twin there.
+//! today. Mirrors bench/workloads/query_graph.cpp (spindle::QueryMap); every constant has a twin
+//! there.
 //!
 //! The graph: N memoised queries in 16 layers (layer l = queries [l*N/16, (l+1)*N/16)); each
 //! query above layer 0 depends on 4 queries (duplicates allowed) from the 3 layers below, drawn

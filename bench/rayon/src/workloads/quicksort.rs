@@ -1,6 +1,6 @@
 //! quicksort: n u32 in place: median of three, Hoare partition (sequential), both sides in
 //! parallel (sequentially below 32768 elements), insertion sort below 32. Mirrors
-//! bench/suite_compare.cpp (`quick_sort`). Result: element n/2.
+//! bench/workloads/quicksort.cpp (`quick_sort`). Result: element n/2.
 
 use super::fork::{Fork, RayonFork, SerialFork};
 use super::sorting::{insertion_sort, SortInput, SortWorkload, INSERTION, SORT_SEQ};

@@ -1,7 +1,7 @@
 //! skynet(N): a 10-ary tree with N leaves (N a power of 10, at most 10^9); leaf i returns i, the
 //! root returns the sum N(N-1)/2. Every inner node opens one `rayon::scope`, spawns 10 closures
 //! writing into a local array, waits for all of them and sums.
-//! Mirrors bench/tree_compare.cpp (`spindle::scope` + 10 × `s.spawn`).
+//! Mirrors bench/workloads/skynet.cpp (`spindle::scope` + 10 × `s.spawn`).
 
 use super::{Instance, Workload};
 

@@ -1,5 +1,5 @@
 //! sort: stable parallel sort of n `u32`: `v.par_sort()` (rayon's parallel merge sort).
-//! Mirrors bench/algo_compare.cpp (`spindle::stable_sort(v.begin(), v.end())`).
+//! Mirrors bench/workloads/sort.cpp (`spindle::stable_sort(v.begin(), v.end())`).
 //!
 //! Input: n values from splitmix64 seeded 42 (`data.rs`), the high 32 bits of each output.
 //! Generated once, untimed; every repetition sorts a fresh copy of it (`reset`, untimed).

@@ -1,6 +1,6 @@
 //! Shared by mergesort and quicksort: the input (n u32 from splitmix64 seeded 42, high bits, as
 //! in sort.rs), the sequential pieces, and an O(n) check (sorted, same sum and same sum of
-//! mix64 hashes as the input). Mirrors bench/suite_compare.cpp.
+//! mix64 hashes as the input). Mirrors bench/workloads/sorting.hpp.
 
 use super::data::{mix64, SplitMix64, SEED};
 use super::{Instance, Workload};
@@ -78,7 +78,7 @@ pub fn merge_seq(a: &[u32], b: &[u32], out: &mut [u32]) {
     let (mut i, mut j, mut k) = (0, 0, 0);
     unsafe {
         while i < na && j < nb {
-            // Branch-free step, as in bench/suite_compare.cpp.
+            // Branch-free step, as in bench/workloads/mergesort.cpp.
             let (x, y) = (*a.get_unchecked(i), *b.get_unchecked(j));
             let take_a = x <= y;
             *out.get_unchecked_mut(k) = if take_a { x } else { y };

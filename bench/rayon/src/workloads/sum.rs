@@ -1,6 +1,6 @@
 //! sum: the `par_iter().map(..).sum()` shape over a `Vec<u64>`:
 //! `v.par_iter().map(|&x| x ^ (x >> 3)).sum::<u64>()`.
-//! Mirrors bench/algo_compare.cpp (`spindle::transform_reduce(v, 0, plus, x ^ (x >> 3))`).
+//! Mirrors bench/workloads/sum.cpp (`spindle::transform_reduce(v, 0, plus, x ^ (x >> 3))`).
 //!
 //! Input: n values from splitmix64 seeded 42 (`data.rs`), each the high 32 bits of an output
 //! widened to u64, so the sum of up to 2^32 of them cannot overflow (no reliance on wrapping

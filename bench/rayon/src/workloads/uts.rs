@@ -3,7 +3,7 @@
 //! (`mix64(seed + (i + 1) * GOLDEN)`) instead of UTS's SHA-1, and each node does 32 mixing
 //! rounds as its work (a stand-in for the SHA-1); the tree is therefore not the published T1
 //! tree (4,130,071 nodes at depth 10) but has its shape. One task per child, counts in per-child
-//! slots. Mirrors bench/suite_compare.cpp (`uts`) exactly, including the floating-point
+//! slots. Mirrors bench/workloads/uts.cpp (`uts`) exactly, including the floating-point
 //! geometric draw, so both sides count the same nodes.
 
 use super::data::mix64;

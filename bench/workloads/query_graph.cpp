@@ -1,13 +1,6 @@
-// spindle side of the query-graph benchmark against rayon (bench/rayon,
-// `spindle-rayon-bench query_graph`): the compiler's query system in miniature.
-//
-// Usage:
-//   bench_query_graph query_graph --n N --threads T --reps R [--warmup W]
-//                     [--system spindle|serial|all]
-//
-// Same CLI and same JSON output as the rayon binary: one line per (workload, system, threads).
-// Exit status: 0 if every result checked, 1 if a result was wrong (or spindle threw), 2 on usage
-// errors.
+// query_graph (bench/rayon/src/workloads/query_graph.rs is the rayon side): the compiler's query
+// system in miniature. Serial and spindle only (the rayon side has no oneTBB or OpenMP twin of
+// the query map), and every rep runs (no --max-time).
 //
 // The graph (identical on the rayon side, bench/rayon/src/workloads/query_graph.rs; every
 // constant below has a twin there):
@@ -29,10 +22,8 @@
 // flight parks the fiber and the worker runs other work. rayon side: the fork's model — a
 // request for a query in flight blocks the thread on a Mutex/Condvar (QueryLatch).
 // The map (and the rayon side's table) is rebuilt before each rep, outside the timed region.
-//
-// A plain program on bench/harness.hpp (CLI, series, JSON line); no Google Benchmark.
 
-#include "harness.hpp"
+#include "workloads/workloads.hpp"
 
 #include <spindle/query_map.hpp>
 #include <spindle/spindle.hpp>
@@ -202,51 +193,49 @@ struct Parallel {
     }
 };
 
-// ---------------------------------------------------------------------------------------------
-// The program. The rayon side has no oneTBB or OpenMP twin of the query map: serial and spindle
-// only, and every rep runs (no --max-time).
-
 std::string check_query_graph_n(std::uint64_t n) {
     return (n < 64 || n > 100'000'000) ? "--n must be between 64 and 100000000" : "";
 }
 
-const bench::ProgramSpec k_spec{
-    .prog = "bench_query_graph",
-    .workloads = {{"query_graph", 4000, check_query_graph_n}},
-    .workload_help = "query_graph",
-    .n_help = "number of queries (at least 64; default 4000)",
-    .systems = {bench::System::serial, bench::System::spindle},
-    .switches = {{"--blocking-section",
-                  "spindle wraps each blocking operation in a spindle::BlockingSection\n"
-                  "             (system \"spindle+blocking\"; the rayon side has no equivalent)"}},
-    .max_time = false,
-};
+bool run_query_graph(const bench::Args& args) {
+    const Graph g = build_graph(static_cast<std::uint32_t>(args.n));
+    // The reference: the serial evaluation, computed once untimed.
+    bench::RepSpec w = bench::expect_value(args.n, run_serial(g));
+    std::optional<Map> map;  // rebuilt before each rep, outside the timed region
+    bool ok = true;
+    for (bench::System sys : args.systems) {
+        bool r;
+        if (sys == bench::System::serial) {
+            w.reset = {};
+            r = bench::measure(args, w, "serial", 1, [&] { return run_serial(g); });
+        } else {
+            g_blocking_section = args.has("--blocking-section");
+            w.reset = [&] { map.emplace(); };
+            r = bench::measure_spindle(
+                args, w, g_blocking_section ? "spindle+blocking" : "spindle",
+                [&](spindle::ThreadPool& pool) {
+                    return pool.install([&] { return Parallel{g, *map}.run(); });
+                });
+        }
+        ok = ok && r;
+    }
+    return ok;
+}
 
 }  // namespace
 
-int main(int argc, char** argv) {
-    return bench::run_main(k_spec, argc, argv, [](const bench::Args& args) {
-        const Graph g = build_graph(static_cast<std::uint32_t>(args.n));
-        // The reference: the serial evaluation, computed once untimed.
-        bench::RepSpec w = bench::expect_value(args.n, run_serial(g));
-        std::optional<Map> map;  // rebuilt before each rep, outside the timed region
-        bool ok = true;
-        for (bench::System sys : args.systems) {
-            bool r;
-            if (sys == bench::System::serial) {
-                w.reset = {};
-                r = bench::measure(args, w, "serial", 1, [&] { return run_serial(g); });
-            } else {
-                g_blocking_section = args.has("--blocking-section");
-                w.reset = [&] { map.emplace(); };
-                r = bench::measure_spindle(
-                    args, w, g_blocking_section ? "spindle+blocking" : "spindle",
-                    [&](spindle::ThreadPool& pool) {
-                        return pool.install([&] { return Parallel{g, *map}.run(); });
-                    });
-            }
-            ok = ok && r;
-        }
-        return ok;
-    });
+bench::WorkloadSpec bench::workload_query_graph() {
+    return {
+        .name = "query_graph",
+        .default_n = 4000,
+        .check_n = check_query_graph_n,
+        .n_help = "number of queries (default 4000, at least 64, at most 10^8)",
+        .systems = {bench::System::serial, bench::System::spindle},
+        .switches =
+            {{"--blocking-section",
+              "spindle wraps each blocking operation in a spindle::BlockingSection\n"
+              "             (system \"spindle+blocking\"; the rayon side has no equivalent)"}},
+        .max_time = false,
+        .run = run_query_graph,
+    };
 }
