@@ -9,7 +9,8 @@
 //   block_current (every wait primitive of spindle/detail/wait.hpp: mutex, event, semaphore,
 //     future, query map, ...; design-notes/0003)
 //     on a worker: park the fiber; when no fiber can be had, BLOCK THE THREAD as a blocking
-//     section does (publish the private jobs, count the worker as blocked, start a spare).
+//     section does (publish the private jobs, count the worker as blocked, wake or start a
+//     spare where the pool has one).
 //     outside any pool: block on the thread's futex.
 //
 // Why the fallbacks are opposite. A latch waits for work the waiter itself started, and that

@@ -18,6 +18,10 @@ namespace spindle::detail {
 
 // ---- the sleeper's side -----------------------------------------------------------------------
 
+// S3's last look, at every source of work, after the SleepFence (the counts are seq_cst loads;
+// the deque probes, looks_empty, are relaxed, and seq_cst under TSan, which has no fence). A
+// deque with only private jobs gets a steal request from looks_empty: its owner's answer
+// publishes into an empty shared part (P1).
 bool Worker::has_stealable_work() noexcept {
     if (m_broadcast_count.load(std::memory_order_seq_cst) != 0)
         return true;
