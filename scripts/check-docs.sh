@@ -62,7 +62,10 @@ for f in "${files[@]}"; do
 
     # 1. Paths.
     while IFS= read -r p; do
-        p=${p#?}                       # the character before the path
+        case $p in                     # the character before the path, unless it starts a line
+        src/* | include/* | tests/* | bench/* | scripts/* | cmake/* | design-notes/*) ;;
+        *) p=${p#?} ;;
+        esac
         p=${p%%#*}                     # an anchor
         p=$(printf '%s' "$p" | sed -E 's/[.,:;)]+$//; s/:[0-9]+(-[0-9]+)?$//')
         case $p in *'<'* | *'*'* | *'{'* | *'…'* | *'...'*) continue ;; esac

@@ -33,6 +33,12 @@ note 'See `src/x/widget.hpp` and `Widget::spin`.' "Accepted. Describes \`$head\`
 expect pass "a correct note"
 note 'See `src/x/gadget.hpp`.' "Proposed, \`$head\`."
 expect fail "a broken path" "cites src/x/gadget.hpp, which does not exist"
+note 'A path may start a line:
+src/x/widget.hpp holds it.' "Accepted. Describes \`$head\`."
+expect pass "a path at the start of a line"
+note 'A path may start a line:
+src/x/gadget.hpp holds it.' "Proposed, \`$head\`."
+expect fail "a broken path at the start of a line" "cites src/x/gadget.hpp, which does not exist"
 note 'See `Widget::spun`.' "Proposed, \`$head\`."
 expect fail "a broken symbol" "'spun' is not in"
 note 'Fine.' "Proposed, \`0123456789abcdef\`."
