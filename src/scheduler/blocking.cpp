@@ -41,7 +41,7 @@ void Registry::section_begin(const char* label, WaitNode* node) noexcept {
                           label != nullptr ? label : (node != nullptr ? node->site.kind : ""));
     // Let thieves (and the spare) take what this worker has not started.
     w->deque.publish_all();
-    call_handler(options().release_thread_handler);  // its job token, for the spare (0007)
+    w->call_release_handler();  // its job token, for the spare (0007)
     const std::size_t sections = m_in_sections.fetch_add(1, std::memory_order_relaxed) + 1;
     active_down();
     if (sections <= m_workers.size() - m_num_threads)
@@ -53,7 +53,7 @@ void Registry::section_end(WaitNode* node) noexcept {
     // Outermost section: take a job token again (design-notes/0007). Only this thread writes
     // m_section_depth, so it reads it without the lock.
     if (w->m_section_depth == 1)
-        call_handler(options().acquire_thread_handler);
+        w->call_acquire_handler();
     SPINDLE_LOCK_ORDER_ACQUIRE("Worker::m_blocked_lock", &w->m_blocked_lock);
     w->m_blocked_lock.lock();
     const bool outermost = --w->m_section_depth == 0;

@@ -146,7 +146,6 @@ void Registry::kick_monitor() noexcept {
 // ---- the monitor thread --------------------------------------------------------------------
 
 void Registry::monitor_main() noexcept {
-    pthread_setname_np(pthread_self(), "spindle-monitor");
     std::vector<std::uintptr_t>& suspects = m_held_mutex_suspects;
     if (k_check_held_mutexes) {
         try {
@@ -154,6 +153,10 @@ void Registry::monitor_main() noexcept {
         } catch (...) {
         }
     }
+    // Named after its only allocation: from then on the monitor allocates nothing until a
+    // report, so a thread of this name is past its start-up (the fork tests wait for it before
+    // they fork: tests/core/process_helper.cpp, settle; design-notes/0009).
+    pthread_setname_np(pthread_self(), "spindle-monitor");
     SPINDLE_LOCK_ORDER_ACQUIRE("Registry::m_monitor_mutex", &m_monitor_mutex);
     std::unique_lock<std::mutex> lock(m_monitor_mutex);
     for (;;) {

@@ -4,6 +4,7 @@
 #include "spindle/detail/lock_order.hpp"
 #include "spindle/errors.hpp"
 #include "trace/buffer.hpp"
+#include "util/assert.hpp"
 #include "util/fatal.hpp"
 #include "util/fork.hpp"
 
@@ -229,7 +230,11 @@ std::vector<VictimGroup> Registry::victim_levels(std::size_t i) const {
     return levels;
 }
 
-Registry::~Registry() = default;
+Registry::~Registry() {
+    // shutdown() waited for every foreign call; a registry that never started had none.
+    SPINDLE_ASSERT(m_foreign_calls.load(std::memory_order_acquire) == 0,
+                   "design-notes/0001, invariant 12");
+}
 
 void Registry::start() {
     m_active.store(static_cast<std::int64_t>(m_num_threads), std::memory_order_seq_cst);
@@ -424,7 +429,9 @@ void Registry::after_fork_on_worker(Worker& w) noexcept {
 
 void Registry::detached_end() noexcept {
     // acq_rel: the last job's effects happen before shutdown() returns.
-    if (m_detached.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    const std::size_t before = m_detached.fetch_sub(1, std::memory_order_acq_rel);
+    SPINDLE_ASSERT(before > 0, "design-notes/0001, invariant 10");
+    if (before == 1) {
         // Under the lock so that shutdown() cannot test the count between our decrement and
         // our notify and then miss it. The registry outlives this call: shutdown() joins this
         // thread (a worker) before the registry is destroyed.
@@ -513,50 +520,6 @@ Job* Registry::take_injected(std::size_t w) noexcept {
         m_sleepers.load(std::memory_order_relaxed) != 0)
         wake_one();
     return j;
-}
-
-std::uint32_t Registry::wake_one() noexcept {
-    const std::uint32_t sleepers = m_sleepers.load(std::memory_order_seq_cst);
-    if (sleepers == 0)
-        return 0;
-    // Regular workers, and the spare workers that blocking sections admit now (a spare that
-    // no section needs would go back to sleep without looking at the work).
-    const std::size_t n = m_num_threads + std::min(m_in_sections.load(std::memory_order_relaxed),
-                                                   m_workers.size() - m_num_threads);
-    const std::size_t start =
-        static_cast<std::size_t>(m_wake_cursor.fetch_add(1, std::memory_order_relaxed) % n);
-    for (std::size_t i = 0; i < n; ++i) {
-        Worker& w = *m_workers[(start + i) % n];
-        // seq_cst load: a 0 read here is ordered before that worker's step 2, so its re-check
-        // (step 3) will see what we published (Worker::sleep_cold).
-        if (w.m_sleep_word.load(std::memory_order_seq_cst) == 1 && w.wake())
-            return sleepers;
-    }
-    return 0;
-}
-
-std::uint32_t Registry::wake_one_near(std::size_t near) noexcept {
-    if (near >= m_node_peers.size() || m_node_peers[near].empty())
-        return wake_one();
-    const std::uint32_t sleepers = m_sleepers.load(std::memory_order_seq_cst);
-    if (sleepers == 0)
-        return 0;
-    const std::vector<std::size_t>& peers = m_node_peers[near];
-    const std::size_t n = peers.size();
-    const std::size_t start =
-        static_cast<std::size_t>(m_wake_cursor.fetch_add(1, std::memory_order_relaxed) % n);
-    for (std::size_t i = 0; i < n; ++i) {
-        Worker& w = *m_workers[peers[(start + i) % n]];
-        // seq_cst load: as in wake_one().
-        if (w.m_sleep_word.load(std::memory_order_seq_cst) == 1 && w.wake())
-            return sleepers;
-    }
-    return wake_one();  // none of the node's workers sleeps: a remote one
-}
-
-void Registry::wake_all() noexcept {
-    for (auto& w : m_workers)
-        w->wake();
 }
 
 // ---- the seam used by header templates (spindle/detail/runtime.hpp) --------------------------

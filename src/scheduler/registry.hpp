@@ -6,6 +6,7 @@
 #include "scheduler/worker.hpp"
 #include "spindle/detail/wait.hpp"
 #include "spindle/pool.hpp"
+#include "util/assert.hpp"
 
 #include <concurrentqueue/concurrentqueue.h>
 
@@ -227,8 +228,11 @@ public:
         ~ForeignCall() {
             // release: pairs with the acquire load in shutdown(); nothing of the pool is
             // touched after this.
-            if (m_registry != nullptr)
-                m_registry->m_foreign_calls.fetch_sub(1, std::memory_order_release);
+            if (m_registry != nullptr) {
+                const std::uint32_t before =
+                    m_registry->m_foreign_calls.fetch_sub(1, std::memory_order_release);
+                SPINDLE_ASSERT(before > 0, "design-notes/0001, invariant 12");
+            }
         }
         ForeignCall(const ForeignCall&) = delete;
         ForeignCall& operator=(const ForeignCall&) = delete;
@@ -280,7 +284,7 @@ private:
     // each dequeue. moodycamel's emptiness test is not linearizable, so this counter, not the
     // queue, is what a worker about to sleep consults (seq_cst load, pairs with the increment).
     alignas(64) std::atomic<std::int64_t> m_injected{0};
-    // Workers that announced sleep (see Worker::sleep_cold for the protocol). Incremented by a
+    // Workers that announced sleep (S1 of the protocol in sleep.hpp). Incremented by a
     // worker about to sleep; decremented by whoever moves that worker's m_sleep_word from 1 to 0.
     alignas(64) std::atomic<std::uint32_t> m_sleepers{0};
     alignas(64) std::atomic<std::uint64_t> m_wake_cursor{0};

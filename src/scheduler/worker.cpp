@@ -2,7 +2,7 @@
 
 #include "fiber/stack.hpp"
 #include "scheduler/registry.hpp"
-#include "scheduler/thread_waiter.hpp"
+#include "scheduler/sleep.hpp"
 #include "spindle/detail/lock_order.hpp"
 #include "trace/buffer.hpp"
 #include "util/assert.hpp"
@@ -10,11 +10,9 @@
 #include "util/fork.hpp"
 
 #include <pthread.h>
-#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -24,111 +22,9 @@ namespace spindle::detail {
 
 constinit thread_local WorkerCore* tl_worker SPINDLE_TLS_MODEL = nullptr;
 
-namespace {
-
-// Pause iterations a waiter spins on its latch before parking its fiber: about the cost of a
-// park and resume (a few hundred ns; one x86 `pause` takes ~20 ns on the dev VM, where 256 of
-// them made every park cost 5 us), so spinning never costs more than parking would.
-constexpr int k_spin_before_park = 16;
-// The same for a thread outside any pool before it blocks on its futex (see wait_latch).
-constexpr int k_spin_before_block = 256;
-// Rounds of searching for work with a pause in between, before the rounds with sched_yield;
-// a worker announces that it goes to sleep once its search took Tuning::idle_ns.
-constexpr unsigned k_pause_rounds = 16;
-
-std::uint64_t now_ns() noexcept {
-    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                          std::chrono::steady_clock::now().time_since_epoch())
-                                          .count());
-}
-
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    asm volatile("yield");
-#endif
-}
-
-thread_local ThreadWaiter tl_thread_waiter;
-
-void thread_wait(Latch& latch) noexcept {
-    ThreadWaiter& tw = tl_thread_waiter;
-    tw.arm();
-    if (!latch.try_register(&tw))
-        return;  // already set
-    tw.block();
-}
-
-bool try_park_on_latch(Fiber* self, void* arg) noexcept {
-    return static_cast<Latch*>(arg)->try_register(&self->waiter);
-}
-
-struct ParkArgs {
-    bool (*try_park)(Fiber*, void*);
-    void* arg;
-};
-
-}  // namespace
-
-ThreadWaiter& this_thread_waiter() noexcept {
-    return tl_thread_waiter;
-}
-
-void wake_waiter(Waiter* w) noexcept {
-    if (w->kind == Waiter::Kind::fiber) {
-        Fiber* f = static_cast<FiberWaiter*>(w)->fiber;
-        static_cast<Worker*>(f->owner)->make_ready(f);
-    } else {
-        static_cast<ThreadWaiter*>(w)->wake();
-    }
-}
-
-void wait_latch(Latch& latch, bool spin) {
-    auto* w = static_cast<Worker*>(tl_worker);
-    // A thread outside any pool has nothing else to run and its futex sleep and wake-up cost
-    // microseconds, so it spins longer: with the workers' 16, an external install() slept on
-    // the futex almost every time and took 4 us instead of 1.2 us (bench/core_bench.cpp).
-    // Unless its job waits for a worker's wake-up (spin = false): then the job cannot finish
-    // within the spin, and on a CPU shared with that worker (under EEVDF the waker keeps the
-    // CPU) the spin delayed the job's start by ~8 us (wakeup at 1 worker: 29 -> 21 us).
-    const int spins = w != nullptr ? k_spin_before_park : (spin ? k_spin_before_block : 0);
-    for (int i = 0; i < spins; ++i) {
-        if (latch.probe())
-            return;
-        cpu_relax();
-    }
-    if (w == nullptr) {
-        thread_wait(latch);  // a thread outside any pool blocks
-        return;
-    }
-    if (w->registry->created_before_fork()) [[unlikely]]
-        fatal_worker_used_after_fork("a task waited for a join, scope, install or broadcast");
-    if (w->park(&try_park_on_latch, &latch))
-        return;  // resumed only once the latch is set
-    // No fiber to switch to (none idle, none ready, none could be created): do what rayon
-    // does and run other jobs nested on this stack until the latch is set. Blocking the
-    // thread instead could deadlock when the awaited work can only run on this worker.
-    while (!latch.probe()) {
-        // A fiber made ready meanwhile can serve as the one to switch to: retry the park (the
-        // awaited work may be that very fiber's).
-        if (w->has_ready_fiber() && w->park(&try_park_on_latch, &latch))
-            return;
-        if (Job* j = w->find_job()) {
-            const Context saved = current_context();
-            if (w->trace != nullptr) [[unlikely]]
-                w->trace_cold(TraceKind::job_begin);
-            execute_job(j);
-            if (w->trace != nullptr) [[unlikely]]
-                w->trace_cold(TraceKind::job_end);
-            set_context(saved);
-        } else {
-            sched_yield();
-        }
-    }
-}
-
 bool pop_join_slow(WorkerCore* w, Job* job) noexcept {
+    // Only the owner pops (its fast half, pop_join, is inline in a public header: no check).
+    SPINDLE_ASSERT(tl_worker == w, "design-notes/0001, invariant 2");
     Job* got = pop_local(w);
     if (got == job) {
         w->counters.inline_joins.bump();
@@ -140,11 +36,8 @@ bool pop_join_slow(WorkerCore* w, Job* job) noexcept {
     return false;
 }
 
-void wake_one_sleeper(WorkerCore* w) noexcept {
-    w->registry->wake_one_near(w->index);
-}
-
 void push_spill(WorkerCore* core, Job* job) {
+    SPINDLE_ASSERT(tl_worker == core, "design-notes/0001, invariant 2");
     // The deque is full: move its older half to the injector (tokio's and Go's overflow
     // policy), keeping the newest jobs local where they are hot in cache.
     Job* moved[64];
@@ -300,9 +193,9 @@ void Worker::thread_main() noexcept {
         }
     }
 
-    m_registry->call_handler(o.acquire_thread_handler);
+    call_acquire_handler();
     run_loop();  // returns on the thread's own fiber, once the pool terminates
-    m_registry->call_handler(o.release_thread_handler);
+    call_release_handler();
 
     if (o.exit_handler) {
         try {
@@ -357,26 +250,22 @@ void Worker::run_loop() noexcept {
             }
         }
         woken = false;
-        if (m_suspended == 0 && m_registry->terminating())
+        if (m_suspended == 0 && m_registry->terminating()) {
+            // Nothing ready is left behind: every ready fiber is a suspended one.
+            SPINDLE_ASSERT(m_ready_head == nullptr &&
+                               m_remote_ready.load(std::memory_order_relaxed) == nullptr,
+                           "design-notes/0001, invariant 9");
             break;
+        }
         if (idle == 0) {
             search_start = now_ns();
             if (trace != nullptr) [[unlikely]]
                 trace_cold(TraceKind::search_begin);
         }
         ++idle;
-        // Keep looking for the idle budget, a time (design-notes/0001 "Tuning"): a round count
-        // took 30 us on a quiet machine and milliseconds on a loaded one, where each
-        // sched_yield gives the CPU away.
-        const Tuning& tuning = m_registry->tuning();
-        if (tuning.idle_rounds != 0 ? idle < tuning.idle_rounds
-                                    : now_ns() - search_start < tuning.idle_ns) {
-            if (idle < k_pause_rounds)
-                cpu_relax();
-            else
-                sched_yield();
+        // The idle budget (sleep.hpp), then the sleep protocol's sleeper side (sleep_cold).
+        if (keep_looking(m_registry->tuning(), idle, search_start))
             continue;
-        }
         if (!jobs_allowed) {
             // Jobs this worker may not start now: leave none private (a thief could not get
             // at them and this worker will not pop them), and pass the work on.
@@ -473,6 +362,7 @@ bool Worker::has_ready_fiber() const noexcept {
 }
 
 void Worker::make_ready_local(Fiber* f) noexcept {
+    SPINDLE_ASSERT(f->owner == this, "design-notes/0002, invariant 1");
     f->next = nullptr;
     if (m_ready_tail != nullptr)
         m_ready_tail->next = f;
@@ -501,24 +391,8 @@ void Worker::make_ready(Fiber* f) noexcept {
     wake();
 }
 
-bool Worker::wake() noexcept {
-    // seq_cst: the waker's work was published before this; see sleep_cold() for the pairing.
-    // A 0 here means the worker is not asleep (or not yet: then its re-check sees the work).
-    if (m_sleep_word.load(std::memory_order_seq_cst) == 0)
-        return false;
-    // Count the worker as running before it can run, so that no wake-up in flight looks like
-    // a deadlock (design-notes/0005); undone if it was not asleep after all.
-    m_registry->active_up();
-    if (m_sleep_word.exchange(0, std::memory_order_seq_cst) == 1) {
-        m_registry->sleepers().fetch_sub(1, std::memory_order_seq_cst);
-        m_sleep_word.notify_one();
-        return true;
-    }
-    m_registry->active_down();
-    return false;
-}
-
 void Worker::resume(Fiber* f) noexcept {
+    SPINDLE_ASSERT(m_suspended > 0, "design-notes/0002, invariant 5");
     --m_suspended;
     counters.resumes.bump();
     Fiber* self = m_running;
@@ -558,44 +432,6 @@ Fiber* Worker::take_idle_fiber() noexcept {
     return f;
 }
 
-void Worker::after_park(Fiber* from, void* arg) noexcept {
-    auto* pa = static_cast<ParkArgs*>(arg);
-    // from's context is saved: it may now be published to wakers. If the event already
-    // happened, from is ready at once (it resumes after this fiber's next look for work).
-    if (!pa->try_park(from, pa->arg)) {
-        set_fiber_state(from, FiberState::ready);
-        static_cast<Worker*>(from->owner)->make_ready_local(from);
-    }
-}
-
-bool Worker::park(bool (*try_park)(Fiber*, void*),
-                  void* arg,
-                  const char* kind,
-                  const char* label) noexcept {
-    // A ready fiber first: the run loop would resume it next anyway (ready fibers come before
-    // jobs), and switching straight to it saves the hop through an idle fiber (two switches
-    // instead of four per park/resume round trip). It resumes its job, then carries on with
-    // the run loop.
-    Fiber* next = take_ready();
-    if (next != nullptr) {
-        --m_suspended;
-        counters.resumes.bump();
-    } else {
-        next = take_idle_fiber();
-        if (next == nullptr)
-            return false;
-    }
-    ++m_suspended;
-    counters.parks.bump();
-    if (trace != nullptr) [[unlikely]]
-        trace_record_copy(this, TraceKind::park, kind, label != nullptr ? label : "");
-    ParkArgs pa{try_park, arg};
-    switch_to(next, &Worker::after_park, &pa, FiberState::parked);
-    if (trace != nullptr) [[unlikely]]
-        trace_cold(TraceKind::resume);
-    return true;
-}
-
 void Worker::after_yield(Fiber* from, void* arg) noexcept {
     auto* w = static_cast<Worker*>(from->owner);
     w->make_ready_local(from);
@@ -605,6 +441,7 @@ void Worker::after_yield(Fiber* from, void* arg) noexcept {
 
 bool Worker::yield() {
     if (Fiber* f = take_ready()) {
+        SPINDLE_ASSERT(m_suspended > 0, "design-notes/0002, invariant 5");
         // Net zero: f leaves the suspended set, the caller joins it.
         counters.resumes.bump();
         switch_to(f, &Worker::after_yield, nullptr, FiberState::ready);
@@ -615,6 +452,7 @@ bool Worker::yield() {
         return false;
     Fiber* next = take_idle_fiber();
     if (next == nullptr) {
+        SPINDLE_ASSERT(!has_idle_fiber(), "design-notes/0002, invariant 10");
         const Context saved = current_context();
         run_job(j);  // no fiber to spare: run it nested, as rayon does
         set_context(saved);
@@ -662,6 +500,10 @@ Job* Worker::steal_from_others() noexcept {
         const std::size_t start = static_cast<std::size_t>(next_random() % n);
         for (std::size_t i = 0; i < n; ++i) {
             Worker& victim = m_registry->worker(group.workers[(start + i) % n]);
+            // A pool of one slot has no victims: its deque, built no_thieves, is never stolen
+            // from by anyone but its owner's spill.
+            SPINDLE_ASSERT(m_registry->num_slots() > 1 && &victim != this,
+                           "design-notes/0001, invariant 4");
             // A spare worker that never started has never pushed a job (a stale false only
             // skips a deque that sleepers still probe, has_stealable_work).
             if (victim.is_spare() && !victim.ever_started())
@@ -716,79 +558,16 @@ bool Worker::may_take_jobs() const noexcept {
     return m_spare_rank == 0 || m_registry->in_sections() >= m_spare_rank;
 }
 
-bool Worker::has_stealable_work() noexcept {
-    if (m_broadcast_count.load(std::memory_order_seq_cst) != 0)
-        return true;
-    if (m_registry->has_injected())
-        return true;
-    for (std::size_t i = 0; i < m_registry->num_slots(); ++i)
-        if (i != index && !m_registry->worker(i).deque.looks_empty())
-            return true;
-    return !deque.looks_empty();
+void Worker::call_acquire_handler() noexcept {
+    SPINDLE_ASSERT(tl_worker == this && !m_holds_thread, "design-notes/0006, invariant 7");
+    m_holds_thread = true;
+    m_registry->call_handler(m_registry->options().acquire_thread_handler);
 }
 
-bool Worker::has_work_for_sleeper(bool jobs_allowed) noexcept {
-    if (m_ready_head != nullptr)
-        return true;
-    if (m_remote_ready.load(std::memory_order_seq_cst) != nullptr)
-        return true;
-    if (m_registry->terminating())
-        return true;
-    // A worker that may not take jobs sleeps until one of its fibers is made ready (a
-    // make_ready wakes it directly) or it is admitted again (wake_one considers it then).
-    if (!jobs_allowed)
-        return may_take_jobs() && has_stealable_work();
-    return has_stealable_work();
-}
-
-// The sleeper's half of the protocol (design-notes/0001, "Why no wake-up is lost"):
-//   1. sleepers += 1 (seq_cst)          -- visible to pushers that check for sleepers
-//   2. m_sleep_word = 1 (seq_cst)       -- visible to wakers that scan for a sleeper
-//   3. SleepFence, then look at every source of work once more
-//   4. nothing: wait until a waker moves m_sleep_word from 1 to 0.
-// A publisher first publishes its work, then (seq_cst fence or RMW) reads sleepers or
-// exchanges a worker's m_sleep_word. In the single total order of seq_cst operations either
-// the publisher's read comes after step 1/2 (it wakes us) or our step 3 comes after the
-// publication (we see the work). Whoever moves m_sleep_word from 1 to 0 decrements sleepers:
-// a waker (exchange in wake()), or the sleeper itself when step 3 finds work and it cancels.
-// So sleepers is decremented exactly once per increment and a woken worker is never counted
-// as asleep.
-bool Worker::sleep_cold(bool jobs_allowed) noexcept {
-    if (m_registry->created_before_fork()) [[unlikely]]
-        fatal_worker_used_after_fork("the worker ran out of work");
-    std::atomic<std::uint32_t>& count = m_registry->sleepers();
-    count.fetch_add(1, std::memory_order_seq_cst);
-    m_sleep_word.store(1, std::memory_order_seq_cst);
-#ifndef SPINDLE_TSAN
-    // SleepFence: pairs with WakeFence in notify_published(); orders step 1 before the relaxed
-    // deque probes below.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-#endif
-    if (has_work_for_sleeper(jobs_allowed)) {
-        if (m_sleep_word.exchange(0, std::memory_order_seq_cst) == 1)
-            count.fetch_sub(1, std::memory_order_seq_cst);
-        return false;
-    }
-    // Committed: from here on only a waker ends the sleep, and it counts this worker as
-    // running again (active_up) before it does.
-    const bool at_fiber_limit = !jobs_allowed && m_suspended >= m_max_suspended;
-    if (at_fiber_limit)
-        m_asleep_at_fiber_limit.store(m_suspended, std::memory_order_relaxed);
-    m_registry->active_down();
-    counters.sleeps.bump();
-    if (trace != nullptr) [[unlikely]]
-        trace_cold(TraceKind::sleep);
-    const PoolOptions& o = m_registry->options();
-    m_registry->call_handler(o.release_thread_handler);
-    while (m_sleep_word.load(std::memory_order_acquire) == 1)
-        m_sleep_word.wait(1, std::memory_order_acquire);
-    counters.wakeups.bump();
-    if (trace != nullptr) [[unlikely]]
-        trace_cold(TraceKind::wake);
-    if (at_fiber_limit)
-        m_asleep_at_fiber_limit.store(0, std::memory_order_relaxed);
-    m_registry->call_handler(o.acquire_thread_handler);
-    return true;
+void Worker::call_release_handler() noexcept {
+    SPINDLE_ASSERT(tl_worker == this && m_holds_thread, "design-notes/0006, invariant 7");
+    m_holds_thread = false;
+    m_registry->call_handler(m_registry->options().release_thread_handler);
 }
 
 void Worker::trace_cold(TraceKind kind,

@@ -1,6 +1,7 @@
 // A worker: one OS thread, its deque, its fibers and its place in the sleep protocol.
-// How a join runs, how stealing works and why no wake-up is lost: design-notes/0001.
-// Why fibers never migrate and how parking works: design-notes/0002.
+// How a join runs and how stealing works: design-notes/0001 (worker.cpp). The sleep protocol
+// and why no wake-up is lost: sleep.hpp (sleep.cpp). Why fibers never migrate: design-notes/0002;
+// parking and its two callers, wait_latch and block_current: park.cpp.
 #pragma once
 
 #include "fiber/fiber.hpp"
@@ -45,6 +46,10 @@ public:
 
     // Any thread. Makes f (a fiber of this worker) runnable and wakes this worker if it sleeps.
     void make_ready(Fiber* f) noexcept;
+    // The acquire/release thread handlers of this worker, on its thread: they alternate,
+    // acquire first (design-notes/0006, invariant 7).
+    void call_acquire_handler() noexcept;
+    void call_release_handler() noexcept;
     // Any thread. Wakes this worker if it sleeps (no-op otherwise). Returns true if it slept.
     bool wake() noexcept;
     // Any thread. Queues a broadcast job that only this worker may run, and wakes it.
@@ -73,6 +78,8 @@ public:
     Fiber* running() const noexcept { return m_running; }
     // True when this worker's own fiber lists hold something runnable (this thread only).
     bool has_ready_fiber() const noexcept;
+    // True when a fiber of this worker waits idle in its run loop (this thread only).
+    bool has_idle_fiber() const noexcept { return m_idle != nullptr; }
     bool is_spare() const noexcept { return m_spare_rank != 0; }
     bool started() const noexcept { return m_thread_started; }
     // True once start() succeeded, also after the thread was joined (written by the starting
@@ -109,6 +116,8 @@ private:
     // May this worker start new jobs now? (Not when it holds max_fibers suspended fibers, nor
     // when it is a spare worker that no blocking section needs.)
     bool may_take_jobs() const noexcept;
+    // ---- the sleep protocol's sleeper side (sleep.cpp; steps S1-S5 in sleep.hpp) ----
+    // S3's last look.
     bool has_work_for_sleeper(bool jobs_allowed) noexcept;
     bool has_stealable_work() noexcept;
     // Returns true when it slept (and was woken), false when its last look found work.
@@ -142,7 +151,10 @@ private:
     Fiber* m_idle = nullptr;        // fibers suspended in their run loop (intrusive stack)
     Fiber* m_ready_head = nullptr;  // FIFO of fibers ready to resume
     Fiber* m_ready_tail = nullptr;
-    std::size_t m_suspended = 0;      // fibers suspended in the middle of a job (parked or ready)
+    std::size_t m_suspended = 0;  // fibers suspended in the middle of a job (parked or ready)
+    // Between an acquire_thread_handler call and the next release (owner-only; checks
+    // design-notes/0006, invariant 7, under SPINDLE_ASSERT).
+    bool m_holds_thread = false;
     std::size_t m_max_suspended = 0;  // PoolOptions::max_fibers
     const std::size_t m_spare_rank;
     // Victim groups, nearest first (Registry::victim_levels), fixed when the worker starts.
@@ -152,11 +164,11 @@ private:
     // ---- shared ----
     // Ready fibers pushed by other threads (an intrusive Treiber stack). Written by any
     // waker (CAS push, seq_cst) and by this worker (exchange to nullptr, seq_cst: pairs with
-    // the pushes; the seq_cst also orders it against m_sleep_word, see sleep_cold()).
+    // the pushes; the seq_cst also orders it against m_sleep_word, see sleep.hpp, P3).
     alignas(64) std::atomic<Fiber*> m_remote_ready{nullptr};
     // 1 while this worker is asleep or about to sleep, else 0. Set to 1 only by this worker
-    // (sleep_cold); set to 0 by whoever wins the exchange: a waker (who then decrements the
-    // registry's sleeper count and notifies) or this worker cancelling its sleep.
+    // (sleep_cold, S2 in sleep.hpp); set to 0 by whoever wins the exchange: a waker (who then
+    // decrements the registry's sleeper count and notifies) or this worker cancelling its sleep.
     alignas(64) std::atomic<std::uint32_t> m_sleep_word{0};
     // Broadcast jobs for this worker only; m_broadcast_count mirrors the vector's size so the
     // run loop can test it without the lock (written under the lock, read lock-free: seq_cst,

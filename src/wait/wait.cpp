@@ -1,13 +1,11 @@
-// block_current / wake_node: the scheduler entry point of every wait primitive
-// (spindle/detail/wait.hpp, design-notes/0003).
+// wake_node, the wake-up of every wait primitive, and the out-of-line halves of their waiter
+// queue (WaitQueue::enqueue, WaitList::remove_if_queued; spindle/detail/wait.hpp and
+// wait_util.hpp, design-notes/0003); block_current, their park, is in
+// src/scheduler/park.cpp beside wait_latch.
 #include "spindle/detail/wait.hpp"
 
-#include "scheduler/registry.hpp"
-#include "scheduler/thread_waiter.hpp"
-#include "scheduler/worker.hpp"
 #include "spindle/detail/wait_util.hpp"
 #include "util/assert.hpp"
-#include "util/fork.hpp"
 
 #include <sched.h>
 
@@ -42,59 +40,6 @@ void WaitQueue::enqueue(WaitNode& node, void* queue) noexcept {
                    "design-notes/0003, invariant W1");
     q->m_list.push_back(node);
     q->m_lock.unlock();
-}
-
-namespace {
-
-struct BlockArgs {
-    WaitNode* node;
-    void (*enqueue)(WaitNode&, void*);
-    void* arg;
-};
-
-// Runs on the worker's next fiber once the blocking fiber's context is saved.
-bool publish_parked(Fiber* self, void* a) noexcept {
-    auto* b = static_cast<BlockArgs*>(a);
-    b->node->waiter = &self->waiter;
-    b->enqueue(*b->node, b->arg);  // links the node and releases the primitive's lock
-    static_cast<Worker*>(self->owner)->registry->blocked_begin(*b->node);
-    return true;  // always parks: only wake_node() makes it ready
-}
-
-}  // namespace
-
-void block_current(WaitNode& node, void (*enqueue)(WaitNode&, void*), void* arg) noexcept {
-    auto* w = static_cast<Worker*>(tl_worker);
-    if (w != nullptr) {
-        if (w->registry->created_before_fork()) [[unlikely]]
-            fatal_worker_used_after_fork("a task waited on a %s", node.site.kind);
-        node.worker = w;
-        BlockArgs b{&node, enqueue, arg};
-        if (w->park(&publish_parked, &b, node.site.kind, node.site.label)) {
-            w->registry->blocked_end(node);
-            return;
-        }
-        // No fiber to switch to (none idle, none ready, none could be created). Running other
-        // jobs nested here could make this wait depend on them (the false dependencies that
-        // made the compiler's fork stop stealing), so block the thread as a blocking section
-        // does: publish this worker's private jobs so that thieves can take them, and count the
-        // worker as blocked.
-        Registry& r = *w->registry;
-        w->deque.publish_all();
-        ThreadWaiter& tw = this_thread_waiter();
-        tw.arm();
-        node.waiter = &tw;
-        enqueue(node, arg);
-        r.section_begin(nullptr, &node);
-        tw.block();
-        r.section_end(&node);
-        return;
-    }
-    ThreadWaiter& tw = this_thread_waiter();
-    tw.arm();
-    node.waiter = &tw;
-    enqueue(node, arg);
-    tw.block();
 }
 
 void wake_node(WaitNode& node) noexcept {

@@ -5,6 +5,7 @@
 // too and print how it ended: "child-exit N", "child-signal N" or "child-hung" (then killed).
 #include <spindle/spindle.hpp>
 
+#include <dirent.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -67,13 +68,43 @@ int reap(pid_t pid, int expected_exit) {
     return 1;
 }
 
-// Lets every worker of the pool finish what it was doing and go idle. Each scenario forks only
-// once its pools are settled: GCC 12's AddressSanitizer does not lock its allocator around
-// fork(), so a parent thread inside malloc or free at that instant (a worker starting up, a
-// finished job freeing itself) leaves an allocator lock taken in the child, whose leak check
-// at exit() then waits for ever. glibc's own malloc is safe (fork() takes its locks).
+// Threads of this process whose name is `name` (/proc/self/task/*/comm).
+int threads_named(const char* name) {
+    DIR* dir = ::opendir("/proc/self/task");
+    if (dir == nullptr)
+        return -1;
+    int n = 0;
+    while (const dirent* e = ::readdir(dir)) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[300];  // d_name is at most 255 bytes
+        std::snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        if (std::FILE* f = std::fopen(path, "r")) {
+            char comm[32] = {};
+            if (std::fgets(comm, sizeof comm, f) != nullptr) {
+                comm[std::strcspn(comm, "\n")] = '\0';
+                n += std::strcmp(comm, name) == 0 ? 1 : 0;
+            }
+            std::fclose(f);
+        }
+    }
+    ::closedir(dir);
+    return n;
+}
+
+// Lets every worker of the pool finish what it was doing and go idle, and waits until the
+// pool's deadlock monitor thread has started. Each scenario forks only once its pools are
+// settled: GCC 12's AddressSanitizer does not lock its allocator or its thread registry around
+// fork(), so a parent thread inside malloc or free, or starting, at that instant (a worker
+// starting up, a finished job freeing itself) leaves a lock taken in the child, whose thread
+// creation or leak check at exit() then waits for ever. glibc's own malloc is safe (fork()
+// takes its locks). The broadcast covers the workers; nothing waits for the monitor, which
+// names itself "spindle-monitor" only after its start-up allocation (Registry::monitor_main).
 void settle(spindle::ThreadPool& pool) {
     pool.broadcast([](spindle::BroadcastContext) {});
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (threads_named("spindle-monitor") < 1 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(1ms);
 }
 
 // Forks; the child runs body() and exits with its result through exit() (static destructors

@@ -101,14 +101,17 @@ inline WorkerCore* current_worker() noexcept {
     return tl_worker;
 }
 
-// Cold paths, out of line in src/scheduler/worker.cpp.
+// Cold paths, out of line: wake_one_sleeper in src/scheduler/sleep.cpp, push_spill in
+// src/scheduler/worker.cpp.
 SPINDLE_API void wake_one_sleeper(WorkerCore* w) noexcept;
 SPINDLE_API void push_spill(WorkerCore* w,
                             Job* job);  // deque full: move half to the injector, then push
 
 // Called after a push or pop published jobs into an empty shared part: a worker about to
-// sleep may have found nothing to steal just before, so check for sleepers (the publisher's
-// half of the sleep protocol, design-notes/0001 "Why no wake-up is lost").
+// sleep may have found nothing to steal just before, so check for sleepers. This is step P1
+// of the sleep protocol, whose two sides and proof are written out at the top of
+// src/scheduler/sleep.hpp (everything else of it is in sleep.cpp); it stays here, inline,
+// because the join fast path calls it (design-notes/0001 "Why no wake-up is lost").
 inline void notify_published(WorkerCore* w) noexcept {
 #ifdef SPINDLE_TSAN
     // An RMW reads the latest value and orders like the fence below; TSan models it.
@@ -116,7 +119,7 @@ inline void notify_published(WorkerCore* w) noexcept {
         wake_one_sleeper(w);
 #else
     // WakeFence (seq_cst): orders the deque's new split before the load of the sleeper
-    // count; pairs with SleepFence in Worker::sleep_cold().
+    // count; pairs with SleepFence in Worker::sleep_cold() (S3, src/scheduler/sleep.cpp).
     std::atomic_thread_fence(std::memory_order_seq_cst);
     if (w->sleepers->load(std::memory_order_relaxed) != 0)
         wake_one_sleeper(w);
