@@ -395,8 +395,14 @@ private:
         __asm__ __volatile__("yield");
 #endif
     }
+    // The live KeepAwake: written by its constructor (after every slot of m_cpu_ns is zeroed)
+    // and destructor, read by RepClock; all on the thread that runs the series (run_series owns
+    // the object), so release/acquire only keeps the slots' initialisation ordered before use.
     static inline std::atomic<const KeepAwake*> s_active{nullptr};
+    // Set by the destructor, polled by the spinners (relaxed: it orders nothing; join() does).
     std::atomic<bool> m_stop{false};
+    // Slot i: written only by spinner i (its thread CPU time, ns), read by spin_cpu_seconds();
+    // relaxed: a single writer per slot and a figure that is only a sum, nothing to pair with.
     std::unique_ptr<std::atomic<std::uint64_t>[]> m_cpu_ns;
     std::vector<std::thread> m_threads;
 };

@@ -157,6 +157,9 @@ pub struct KeepAwake {
 
 /// CPU time (ns) used so far by the spinners of the live KeepAwake, kept current by each spinner
 /// (a read per 64 pauses), so that a rep's CPU time can leave the spinning out (RepClock).
+/// Written (fetch_add) by every spinner, read by RepClock; relaxed: only differences of the sum
+/// are used, and nothing is ordered by it. KeepAwake's `stop` flag is likewise relaxed: set by
+/// its Drop, polled by the spinners, with `join` doing the ordering.
 static SPIN_CPU_NS: AtomicU64 = AtomicU64::new(0);
 
 /// The spinners' CPU time so far, in seconds (bench/capacity.hpp's KeepAwake::spin_cpu_seconds).
