@@ -326,20 +326,24 @@ private:
 
 // Keeps every allowed CPU out of the idle state for the life of the object: one thread per CPU,
 // pinned, under SCHED_IDLE (it runs only when nothing else on that CPU wants to), spinning with
-// a pause. Why (bench/README.md, "Idle CPUs"): on the 2-vCPU dev VM a thread woken on a vCPU
-// that sat idle for a few milliseconds starts 0.1-10 ms later (a bare futex program:
-// scripts/wake-latency.sh), because the host takes the halted vCPU away; a rep that starts a
-// second worker then measures the host, not the pool. Spinning at the lowest priority keeps the
-// vCPU running, so a wake-up is the guest's own (~30-60 us), as with `idle=poll` on bare metal.
-// A SCHED_IDLE thread yields at once to any normal thread on its CPU, so the pools' workers
-// never wait for it; it competes only for a shared core's execution units when two vCPUs are
-// hyperthread siblings (pause keeps that small; the capacity probe runs beside it too).
-// Off with BENCH_KEEP_AWAKE=0; the JSON says which ("keep_awake").
+// a pause. Off unless BENCH_KEEP_AWAKE=1 (scripts/bench.sh --keep-awake); the JSON says which
+// ("keep_awake"). Why it exists (bench/README.md, "Idle CPUs"): on the 2-vCPU dev VM a thread
+// woken on a vCPU that sat idle for a few milliseconds starts 0.1-10 ms later (a bare futex
+// program: scripts/wake-latency.sh), because the host takes the halted vCPU away; spinning at
+// the lowest priority keeps the vCPU running, so a wake-up is the guest's own (~30-60 us), as
+// with `idle=poll` on bare metal. Why it is off: a SCHED_IDLE thread is still a fair-class task
+// on its CPU's run queue, and a thread that calls sched_yield() while it is runnable hands it
+// the CPU for a whole slice (~3.8 ms here: a yield loop beside such a spinner got 4 % of its
+// iterations and 78 gaps over 100 us in 300 ms, against 6 alone). Both pools' idle loops yield
+// (spindle after 16 pause rounds, rayon in every round), so with the spinners on, a worker that
+// was looking for work when a call began could miss the whole call: 2-worker `sum` calls took
+// the 1-worker time (1.3-2.1 ms against 0.7) at random. Batched reps (calls_per_rep) remove
+// most of what it was for: only a rep's first call finds the workers asleep.
 class KeepAwake {
 public:
     KeepAwake() {
         const char* e = std::getenv("BENCH_KEEP_AWAKE");
-        if (e != nullptr && std::string(e) == "0")
+        if (e == nullptr || std::string(e) != "1")
             return;
         const std::vector<int> cpus = allowed_cpus();
         m_cpu_ns = std::make_unique<std::atomic<std::uint64_t>[]>(cpus.size());
@@ -410,9 +414,25 @@ private:
 // One timed rep: its figure (the wall time, or what the workload measured itself) and the
 // process CPU time over it.
 struct Sample {
-    double figure_s = 0;
-    double cpu_s = 0;
+    double figure_s = 0;    // per call
+    double cpu_s = 0;       // per call
+    std::size_t calls = 1;  // calls the rep made (calls_per_rep); figure_s * calls: its wall time
 };
+
+// How many back-to-back calls make a rep of at least `rep_s` seconds, given one call's time
+// `call_s` (the last warm-up rep): 1 when either is 0, at most k_max_calls_per_rep. A pool
+// whose rep is one short call measures its workers' futex wake-up as much as its work: every
+// rep follows a settle sleep (run_series), so its workers are asleep when it starts; in a run of
+// calls only the first pays that, the others find the workers still looking for work, as back-
+// to-back parallel calls in a program do. The wake-up itself is what `wakeup` measures.
+constexpr std::size_t k_max_calls_per_rep = 1000;
+inline std::size_t calls_per_rep(double rep_s, double call_s) {
+    if (!(rep_s > 0) || !(call_s > 0))
+        return 1;
+    const double k = std::ceil(rep_s / call_s);
+    return k >= static_cast<double>(k_max_calls_per_rep) ? k_max_calls_per_rep
+                                                         : static_cast<std::size_t>(k < 1 ? 1 : k);
+}
 
 // Times one rep: start() just before it, stop() just after.
 class RepClock {
@@ -442,6 +462,9 @@ struct SeriesOptions {
     std::size_t threads = 1;
     // Called once, after the warm-up and before the first timed rep (a stats snapshot).
     std::function<void()> before_timed;
+    // Called once after the warm-up with its last T-worker rep (when there was a warm-up),
+    // before before_timed: measure() sets its calls per rep from it.
+    std::function<void(const Sample&)> after_warmup;
 };
 
 // What a system adds to its run: a callback after the warm-up (a stats snapshot) and extra JSON
@@ -533,13 +556,16 @@ inline void run_series(Series& s,
     auto stop = [&] {
         double t = 0;
         for (const Sample& r : s.reps)
-            t += r.figure_s;
+            t += r.figure_s * static_cast<double>(r.calls);
         return o.max_time > 0 && s.reps.size() >= k_min_reps && t >= o.max_time;
     };
+    Sample last;  // the last warm-up rep on the T-worker pool
     if (!base) {
         s.probe.probe();
         for (std::size_t i = 0; i < o.warmup; ++i)
-            rep();
+            last = rep();
+        if (o.warmup > 0 && o.after_warmup)
+            o.after_warmup(last);
         if (o.before_timed)
             o.before_timed();
         for (std::size_t i = 0; i < o.reps; ++i) {
@@ -553,8 +579,10 @@ inline void run_series(Series& s,
     for (std::size_t i = 0; i < o.warmup; ++i) {
         base();
         std::this_thread::sleep_for(k_settle);
-        rep();
+        last = rep();
     }
+    if (o.warmup > 0 && o.after_warmup)
+        o.after_warmup(last);
     s.probe.probe();
     if (o.before_timed)
         o.before_timed();

@@ -7,14 +7,14 @@
 // run_main parses the arguments (parse_args) and runs the one named. Header-only.
 //
 // The CLI and the JSON lines are the rayon binary's (bench/rayon):
-//   bench_compare <workload> --n N --threads T --reps R [--warmup W] [--max-time S]
+//   bench_compare <workload> --n N --threads T --reps R [--warmup W] [--max-time S] [--rep-ms M]
 //        [--system serial|spindle|tbb|omp|all] [--list-systems] [workload switches]
 // (`bench_compare <workload> --help` and `--list-systems` answer for that workload; without one,
 // for the whole program); one line per (workload, system, threads):
 // {"workload":"fib","system":"spindle","lang":"cpp","threads":2,"n":30,"reps":7,"warmup":1,
-//  "times_s":[...],"median_s":..,"min_s":..,"max_s":..,"cpu_s":[...],"cpu_median_s":..,
-//  "peak_rss_kb":..,"result":832040,<capacity fields, stats>,"compiler":"gcc 12.2.0",
-//  "checked":true}
+//  "calls_per_rep":4,"times_s":[...],"median_s":..,"min_s":..,"max_s":..,"cpu_s":[...],
+//  "cpu_median_s":..,"peak_rss_kb":..,"result":832040,<capacity fields,
+//  stats>,"compiler":"gcc 12.2.0", "checked":true}
 // Exit status: 0 if every result checked, 1 if a result was wrong (or a system threw), 2 on usage
 // errors, 3 if the requested system is not compiled in (bench/compare_systems.hpp).
 //
@@ -109,6 +109,7 @@ struct Args {
     std::size_t reps = 7;
     std::size_t warmup = 1;
     double max_time = 0;          // --max-time: stop after 3+ reps once the timed total passes it
+    double rep_ms = 10;           // --rep-ms: a rep is calls back to back for at least this long
     std::vector<System> systems;  // to run, in order
     std::vector<std::string> switches;
 
@@ -177,7 +178,10 @@ inline std::string usage_text(const ProgramSpec& p, const WorkloadSpec* w = null
     u += "\n  workload   " + names + "\n" + n_lines +
          "  --threads  pool size (default: available parallelism); ignored by the serial system\n"
          "  --reps     timed repetitions (default 7)\n"
-         "  --warmup   untimed repetitions after pool creation (default 1)\n";
+         "  --warmup   untimed repetitions after pool creation (default 1)\n"
+         "  --rep-ms M a rep runs the workload back to back until it lasted M ms (the count is\n"
+         "             fixed after the warm-up; default 10; 0: one call per rep); times_s are per\n"
+         "             call. Workloads that time themselves (wakeup, idle) make one call\n";
     if (v.max_time)
         u += "  --max-time S  stop timing once 3 or more reps took S seconds in total (default: no "
              "limit)\n";
@@ -251,6 +255,12 @@ inline Args parse_args(const ProgramSpec& p, int argc, char** argv) {
             if (v == nullptr || *v == '\0' || *end != '\0' || !(a.max_time >= 0))
                 usage_exit(p, "--max-time needs a number of seconds >= 0");
             have_max_time = true;
+        } else if (flag == "--rep-ms") {
+            const char* v = value();
+            char* end = nullptr;
+            a.rep_ms = v ? std::strtod(v, &end) : -1;
+            if (v == nullptr || *v == '\0' || *end != '\0' || !(a.rep_ms >= 0) || a.rep_ms > 1e6)
+                usage_exit(p, "--rep-ms needs a number of milliseconds in [0, 1e6]");
         } else if (flag == "--warmup") {
             a.warmup = static_cast<std::size_t>(parse_u64(flag, value()));
         } else if (flag == "--system") {
@@ -379,7 +389,10 @@ inline bool measure(const Args& args,
                     const Hooks& hooks = {}) {
     bool checked = true;
     std::uint64_t result = 0;
-    auto timed = [&](const Body& f) {
+    // Calls per rep (bench::calls_per_rep): 1 for the warm-up, then fixed from its last T-worker
+    // rep, the same for the 1-worker reps so that both time the same sequence.
+    std::size_t calls = 1;
+    auto call = [&](const Body& f) {
         if (w.reset)
             w.reset();
         RepClock clock;
@@ -396,6 +409,18 @@ inline bool measure(const Args& args,
         }
         return sample;
     };
+    auto timed = [&](const Body& f) {
+        Sample sum;
+        for (std::size_t i = 0; i < calls; ++i) {
+            const Sample one = call(f);
+            sum.figure_s += one.figure_s;
+            sum.cpu_s += one.cpu_s;
+        }
+        sum.figure_s /= static_cast<double>(calls);
+        sum.cpu_s /= static_cast<double>(calls);
+        sum.calls = calls;
+        return sum;
+    };
     Series s(threads, w.probe_kernel);
     std::function<Sample()> base;
     if (base_run)
@@ -406,6 +431,10 @@ inline bool measure(const Args& args,
     o.max_time = args.max_time;
     o.threads = threads;
     o.before_timed = hooks.before_timed;
+    if (!w.self_time)
+        o.after_warmup = [&](const Sample& last) {
+            calls = calls_per_rep(args.rep_ms * 1e-3, last.figure_s);
+        };
     run_series(
         s, o, [&] { return timed(run); }, base);
     const std::vector<double> times = s.times(), cpus = s.cpus();
@@ -414,10 +443,10 @@ inline bool measure(const Args& args,
     std::sort(sc.begin(), sc.end());
     std::printf(
         "{\"workload\":\"%s\",\"system\":\"%s\",\"lang\":\"cpp\",\"threads\":%zu,\"n\":%" PRIu64
-        ",\"reps\":%zu,\"warmup\":%zu,\"times_s\":%s,\"median_s\":%.9f,\"min_s\":%.9f,"
-        "\"max_s\":%.9f,\"cpu_s\":%s,\"cpu_median_s\":%.9f,\"peak_rss_kb\":%ld,\"result\":%" PRIu64
-        "%s%s,\"compiler\":\"%s\",\"checked\":%s}\n",
-        args.workload.c_str(), system, threads, w.n, times.size(), args.warmup,
+        ",\"reps\":%zu,\"warmup\":%zu,\"calls_per_rep\":%zu,\"times_s\":%s,\"median_s\":%.9f,"
+        "\"min_s\":%.9f,\"max_s\":%.9f,\"cpu_s\":%s,\"cpu_median_s\":%.9f,\"peak_rss_kb\":%ld,"
+        "\"result\":%" PRIu64 "%s%s,\"compiler\":\"%s\",\"checked\":%s}\n",
+        args.workload.c_str(), system, threads, w.n, times.size(), args.warmup, calls,
         json_list(times).c_str(), median_of_sorted(st), st.front(), st.back(),
         json_list(cpus).c_str(), median_of_sorted(sc), peak_rss_kb(), result, s.json().c_str(),
         hooks.extra_json ? hooks.extra_json().c_str() : "", compiler_string(),

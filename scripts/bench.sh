@@ -52,6 +52,9 @@ usage: scripts/bench.sh [options]
   --max-time S        a system stops after 3+ reps once its timed reps took S seconds
                       (default 1.5; --full 10; 0: always R reps). Keeps OpenMP's slow runs short.
   --warmup W          untimed repetitions after pool creation (default 1)
+  --rep-ms M          a rep runs the workload back to back until it lasted M ms, the count fixed
+                      after the warm-up, and reports the time per call (default 10; 0: one call
+                      per rep; wakeup and idle always make one; bench/README.md, "Batched reps")
   --threads "1 2"     thread counts to run (default: 1 2, plus nproc if > 2)
   --processes N       run each (workload, system, threads) in N separate processes (in turns:
                       process k of every system, then k+1, ...) and print per workload and thread
@@ -68,8 +71,9 @@ usage: scripts/bench.sh [options]
   --rayon-bin PATH    use this spindle-rayon-bench binary (implies no cargo build of bench/rayon)
   --rayon-spindle-bin PATH   the same for rayon@spindle (bench/rayon-spindle)
   --no-pin            do not pin with taskset
-  --no-keep-awake     let idle CPUs go idle (by default a SCHED_IDLE spinner per CPU keeps the
-                      VM's vCPUs awake; bench/README.md, "Idle CPUs")
+  --keep-awake        run a SCHED_IDLE spinner per CPU so that the VM's vCPUs never idle (off
+                      by default: the pools' sched_yield hands such a spinner the CPU for a
+                      whole slice; bench/README.md, "Idle CPUs"); --no-keep-awake: the default
   --trace DIR         trace every spindle run (design note 0011): DIR/<workload>-spindle-<T>t.json
                       (Chrome trace) and .html (report) of the measured pool, plus
                       <workload>-spindle-<T>t-base1w.* of the 1-worker pool beside it (T > 1);
@@ -112,7 +116,7 @@ write_svg() { report svg "$1" "$2"; }                  # the chart of the ratios
 
 # ------------------------------------------------------------------------------------------------
 # Options.
-full=0; json_out=""; svg_out=""; n=""; reps=""; warmup=1; threads_list=""; max_time=""; trace_dir=""
+full=0; json_out=""; svg_out=""; n=""; reps=""; warmup=1; threads_list=""; max_time=""; trace_dir=""; rep_ms=""
 do_setup=1; do_build=1; do_pin=1
 systems="spindle rayon rayon@spindle tbb omp"
 cpp_dir=""; spindle_bin=""; rayon_bin=""; rayon_spindle_bin=""; table_only=""; workloads=""; processes=0
@@ -150,7 +154,9 @@ while [ $# -gt 0 ]; do
     --no-tbb) drop_system tbb ;;
     --no-omp) drop_system omp ;;
     --no-pin) do_pin=0 ;;
+    --keep-awake) export BENCH_KEEP_AWAKE=1 ;;
     --no-keep-awake) export BENCH_KEEP_AWAKE=0 ;;
+    --rep-ms) [ $# -ge 2 ] || die "--rep-ms needs a value"; rep_ms=$2; shift ;;
     --trace) [ $# -ge 2 ] || die "--trace needs a folder"; mkdir -p "$2"; trace_dir=$(abspath "$2"); shift ;;
     --topology) [ $# -ge 2 ] || die "--topology needs a description"; topology=$2; shift ;;
     --placement) [ $# -ge 2 ] || die "--placement needs a value"; placement=$2; shift ;;
@@ -215,6 +221,7 @@ for v in "$reps" "$warmup"; do
 done
 [ "$reps" -ge 1 ] || die "--reps must be >= 1"
 awk -v m="$max_time" 'BEGIN { exit !(m ~ /^[0-9]+(\.[0-9]+)?$/) }' || die "--max-time: not a number of seconds: '$max_time'"
+[ -z "$rep_ms" ] || awk -v m="$rep_ms" 'BEGIN { exit !(m ~ /^[0-9]+(\.[0-9]+)?$/) }' || die "--rep-ms: not a number of milliseconds: '$rep_ms'"
 ncpu=$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
 if [ -z "$threads_list" ]; then
   threads_list="1 2"
@@ -477,6 +484,7 @@ for entry in "${runs[@]}"; do
   cmd=("$bin" "$workload" --n "$wn" --reps "$reps" --warmup "$warmup" --threads "$t" --system "$run_sys")
   mt_of=("$bin"); if [ "$lang" = cpp ]; then mt_of+=("$workload"); fi
   if [ "$max_time" != 0 ] && supports_max_time "${mt_of[@]}"; then cmd+=(--max-time "$max_time"); fi
+  if [ -n "$rep_ms" ]; then cmd+=(--rep-ms "$rep_ms"); fi
   pin=$(pin_prefix "$t")
   ptag=""
   if [ "$proc" != 0 ]; then ptag=" (process $proc/$processes)"; fi

@@ -148,8 +148,8 @@ mod affinity {
 }
 
 /// Keeps every allowed CPU out of the idle state while it lives: one thread per CPU, pinned,
-/// under SCHED_IDLE, spinning with a pause (bench/capacity.hpp's KeepAwake, which says why).
-/// Off with BENCH_KEEP_AWAKE=0.
+/// under SCHED_IDLE, spinning with a pause (bench/capacity.hpp's KeepAwake, which says why it
+/// exists and why it is off by default). On with BENCH_KEEP_AWAKE=1.
 pub struct KeepAwake {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     threads: Vec<std::thread::JoinHandle<()>>,
@@ -171,7 +171,7 @@ impl KeepAwake {
     pub fn new() -> KeepAwake {
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut threads = Vec::new();
-        if std::env::var("BENCH_KEEP_AWAKE").map_or(true, |v| v != "0") {
+        if std::env::var("BENCH_KEEP_AWAKE").map_or(false, |v| v == "1") {
             for cpu in affinity::allowed_cpus() {
                 let stop = stop.clone();
                 threads.push(std::thread::spawn(move || {
@@ -492,8 +492,31 @@ impl CapacityProbe {
 /// process CPU time over it.
 #[derive(Clone, Copy)]
 pub struct Sample {
+    /// Per call.
     pub figure_s: f64,
+    /// Per call.
     pub cpu_s: f64,
+    /// Calls the rep made (calls_per_rep); figure_s * calls: its wall time.
+    pub calls: usize,
+}
+
+/// At most this many calls per rep (bench/capacity.hpp's k_max_calls_per_rep).
+pub const MAX_CALLS_PER_REP: usize = 1000;
+
+/// How many back-to-back calls make a rep of at least `rep_s` seconds, given one call's time
+/// `call_s` (bench/capacity.hpp's calls_per_rep, which says why): 1 when either is 0.
+pub fn calls_per_rep(rep_s: f64, call_s: f64) -> usize {
+    if !(rep_s > 0.0) || !(call_s > 0.0) {
+        return 1;
+    }
+    let k = (rep_s / call_s).ceil();
+    if k >= MAX_CALLS_PER_REP as f64 {
+        MAX_CALLS_PER_REP
+    } else if k < 1.0 {
+        1
+    } else {
+        k as usize
+    }
 }
 
 /// Times one rep (bench/capacity.hpp's RepClock).
@@ -516,6 +539,7 @@ impl RepClock {
         Sample {
             figure_s,
             cpu_s: c1 - self.c0,
+            calls: 1,
         }
     }
 }
@@ -609,7 +633,9 @@ impl Series {
 /// rep on the T-worker pool, `rep(true)` one on the 1-worker pool (only called when `has_base`).
 /// With a base: warm-up base, rep; probe; then rounds of base, settle, rep, probe. Without:
 /// probe, warm-up, reps back to back, probe (after a longer settle). `min_reps`/`max_time`: the
-/// --max-time rule on the T-worker reps.
+/// --max-time rule on the T-worker reps. `after_warmup` gets the last warm-up rep on the T-worker
+/// pool (when there was a warm-up; the caller sets its calls per rep from it).
+#[allow(clippy::too_many_arguments)]
 pub fn run_series(
     s: &mut Series,
     reps: usize,
@@ -618,18 +644,27 @@ pub fn run_series(
     min_reps: usize,
     has_base: bool,
     rep: &mut dyn FnMut(bool) -> Sample,
+    after_warmup: &mut dyn FnMut(&Sample),
 ) {
     let awake = KeepAwake::new();
     s.keep_awake = awake.on();
     let stop = |s: &Series| {
         max_time > 0.0
             && s.reps.len() >= min_reps
-            && s.reps.iter().map(|r| r.figure_s).sum::<f64>() >= max_time
+            && s.reps
+                .iter()
+                .map(|r| r.figure_s * r.calls as f64)
+                .sum::<f64>()
+                >= max_time
     };
     if !has_base {
         s.probe.probe(SETTLE);
+        let mut last = None;
         for _ in 0..warmup {
-            rep(false);
+            last = Some(rep(false));
+        }
+        if let Some(l) = &last {
+            after_warmup(l);
         }
         for _ in 0..reps {
             s.reps.push(rep(false));
@@ -640,10 +675,14 @@ pub fn run_series(
         s.probe.probe(SETTLE_LONG);
         return;
     }
+    let mut last = None;
     for _ in 0..warmup {
         rep(true);
         std::thread::sleep(SETTLE);
-        rep(false);
+        last = Some(rep(false));
+    }
+    if let Some(l) = &last {
+        after_warmup(l);
     }
     s.probe.probe(SETTLE);
     for _ in 0..reps {
@@ -725,6 +764,16 @@ mod tests {
     }
 
     #[test]
+    fn calls_per_rep_fills_the_rep() {
+        assert_eq!(calls_per_rep(0.0, 0.001), 1); // --rep-ms 0: one call
+        assert_eq!(calls_per_rep(0.01, 0.0), 1); // no time measured
+        assert_eq!(calls_per_rep(0.01, 0.02), 1); // a call longer than the rep
+        assert_eq!(calls_per_rep(0.01, 0.003), 4); // ceil(10 / 3)
+        assert_eq!(calls_per_rep(0.01, 0.001), 10);
+        assert_eq!(calls_per_rep(1.0, 1e-9), MAX_CALLS_PER_REP);
+    }
+
+    #[test]
     fn series_flags_and_fields() {
         let mut s = Series::new(2, None);
         let mut rep = |_on_base: bool| {
@@ -732,7 +781,7 @@ mod tests {
             let _ = probe_kernel(3, 1000);
             c.stop()
         };
-        run_series(&mut s, 3, 1, 0.0, 3, true, &mut rep);
+        run_series(&mut s, 3, 1, 0.0, 3, true, &mut rep, &mut |_| {});
         assert_eq!(s.reps.len(), 3);
         assert_eq!(s.base_reps.len(), 3);
         let j = s.json();

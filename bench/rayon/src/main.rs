@@ -4,7 +4,8 @@
 //!
 //! Prints one JSON line per (workload, system, threads) on stdout, e.g.
 //! {"workload":"fib","system":"rayon","lang":"rust","threads":2,"n":30,"reps":7,"warmup":1,
-//!  "times_s":[...],"median_s":..,"min_s":..,"max_s":..,"cpu_s":[...],"cpu_median_s":..,
+//!  "calls_per_rep":4,"times_s":[...],"median_s":..,"min_s":..,"max_s":..,"cpu_s":[...],
+//!  "cpu_median_s":..,
 //!  "peak_rss_kb":..,"result":832040,"compiler":"rustc 1.xx.y ...","checked":true}
 //! plus the capacity fields of capacity.rs: "probes", "probe_alone_s", "probe_cpus", at T > 1
 //! "capacity" and "capacities", then "probe_cpu_share", "flagged_probes"; at T > 1
@@ -33,6 +34,9 @@ const USAGE: &str = "usage: spindle-rayon-bench <workload> --n N --threads T --r
   --reps     timed repetitions (default 7)
   --warmup   untimed repetitions after pool creation (default 1)
   --max-time S  stop timing once 3 or more reps took S seconds in total (default: no limit)
+  --rep-ms M a rep runs the workload back to back until it lasted M ms (the count is
+             fixed after the warm-up; default 10; 0: one call per rep); times_s are per
+             call. Workloads that time themselves (wakeup, idle) make one call
   --system   rayon, serial or all (default all: serial first, then rayon)";
 
 /// With --max-time, the fewest timed reps (the same rule as bench/compare_common.hpp).
@@ -46,6 +50,8 @@ struct Args {
     warmup: usize,
     /// --max-time: stop after MIN_REPS or more reps once the timed total passes it (0: no limit).
     max_time: f64,
+    /// --rep-ms: a rep is calls back to back for at least this long (capacity::calls_per_rep).
+    rep_ms: f64,
     systems: Vec<&'static str>,
 }
 
@@ -78,6 +84,7 @@ fn parse_args() -> Args {
     let mut reps = 7usize;
     let mut warmup = 1usize;
     let mut max_time = 0.0f64;
+    let mut rep_ms = 10.0f64;
     let mut systems: Vec<&'static str> = vec!["serial", "rayon"];
     while let Some(a) = it.next() {
         // Accept both "--flag value" and "--flag=value".
@@ -95,6 +102,12 @@ fn parse_args() -> Args {
                 max_time = parse_num("--max-time", value());
                 if !(max_time >= 0.0) {
                     usage_exit("--max-time needs a number of seconds >= 0");
+                }
+            }
+            "--rep-ms" => {
+                rep_ms = parse_num("--rep-ms", value());
+                if !(rep_ms >= 0.0 && rep_ms <= 1e6) {
+                    usage_exit("--rep-ms needs a number of milliseconds in [0, 1e6]");
                 }
             }
             "--system" => {
@@ -140,6 +153,7 @@ fn parse_args() -> Args {
         reps,
         warmup,
         max_time,
+        rep_ms,
         systems,
     }
 }
@@ -179,22 +193,45 @@ fn measure(
     let mut checked = true;
     let mut result = 0u64;
     let mut series = capacity::Series::new(threads, inst.probe_kernel());
+    // Calls per rep (capacity::calls_per_rep): 1 for the warm-up, then fixed from its last
+    // T-worker rep, the same for the 1-worker reps so that both time the same sequence; 1 for a
+    // workload that times itself.
+    let calls = std::cell::Cell::new(1usize);
+    let self_timed = std::cell::Cell::new(false);
     {
         let mut rep = |on_base: bool| -> capacity::Sample {
-            inst.reset();
-            let clock = capacity::RepClock::start();
-            let r = match (pool, on_base) {
-                (None, _) => inst.run_serial(),
-                (Some(p), false) => inst.run_rayon_pool(p),
-                (Some(_), true) => inst.run_rayon_pool(base.unwrap()),
+            let k = calls.get();
+            let mut sum = capacity::Sample {
+                figure_s: 0.0,
+                cpu_s: 0.0,
+                calls: k,
             };
-            let mut sample = clock.stop();
-            if let Some(t) = inst.self_time() {
-                sample.figure_s = t;
+            for _ in 0..k {
+                inst.reset();
+                let clock = capacity::RepClock::start();
+                let r = match (pool, on_base) {
+                    (None, _) => inst.run_serial(),
+                    (Some(p), false) => inst.run_rayon_pool(p),
+                    (Some(_), true) => inst.run_rayon_pool(base.unwrap()),
+                };
+                let mut one = clock.stop();
+                if let Some(t) = inst.self_time() {
+                    one.figure_s = t;
+                    self_timed.set(true);
+                }
+                checked &= inst.check(r);
+                result = r;
+                sum.figure_s += one.figure_s;
+                sum.cpu_s += one.cpu_s;
             }
-            checked &= inst.check(r);
-            result = r;
-            sample
+            sum.figure_s /= k as f64;
+            sum.cpu_s /= k as f64;
+            sum
+        };
+        let mut after_warmup = |last: &capacity::Sample| {
+            if !self_timed.get() {
+                calls.set(capacity::calls_per_rep(args.rep_ms * 1e-3, last.figure_s));
+            }
         };
         capacity::run_series(
             &mut series,
@@ -204,6 +241,7 @@ fn measure(
             MIN_REPS,
             base.is_some(),
             &mut rep,
+            &mut after_warmup,
         );
     }
     let times = series.times();
@@ -212,7 +250,7 @@ fn measure(
     let sc = sorted(&cpus);
     println!(
         "{{\"workload\":\"{}\",\"system\":\"{}\",\"lang\":\"rust\",\"threads\":{},\"n\":{},\"reps\":{},\"warmup\":{},\
-\"times_s\":{},\"median_s\":{:.9},\"min_s\":{:.9},\"max_s\":{:.9},\"cpu_s\":{},\"cpu_median_s\":{:.9},\
+\"calls_per_rep\":{},\"times_s\":{},\"median_s\":{:.9},\"min_s\":{:.9},\"max_s\":{:.9},\"cpu_s\":{},\"cpu_median_s\":{:.9},\
 \"peak_rss_kb\":{},\"result\":{}{},\"compiler\":\"{}\",\"checked\":{}}}",
         w.name(),
         system,
@@ -220,6 +258,7 @@ fn measure(
         inst.n(),
         times.len(),
         args.warmup,
+        calls.get(),
         json_list(&times),
         median(&st),
         st[0],
