@@ -27,6 +27,7 @@ constexpr std::size_t k_max_threads = 4096;
 constexpr std::size_t k_min_stack = 16 * 1024;
 constexpr std::size_t k_deque_capacity = 1024;
 constexpr std::size_t k_default_max_fibers = 131072;
+constexpr long k_min_keep_shared = 2;
 constexpr long k_max_keep_shared = 4;
 // How long an idle worker looks for work before it sleeps (design-notes/0001 "Tuning").
 constexpr long k_default_idle_us = 100;
@@ -166,11 +167,16 @@ Registry::Registry(const PoolOptions& options)
     const Placement policy = resolve_policy(options.placement);
     const std::size_t n =
         resolve_threads(options.num_threads, topology::policy_order(topo, policy).size());
-    // One published job per other worker, at most k_max_keep_shared (design-notes/0001, "The
-    // split deque"): every published job above the owner's private part is one that the owner
-    // must later pop back with a fence, and a 16-core sweep of fib(35) measured 10 ms with 2 to
-    // 4 and 20 ms with 15 (8 threads: 17 ms with 4, 34 ms with 15).
-    const long keep = std::min<long>(static_cast<long>(n) - 1, k_max_keep_shared);
+    // One published job per other worker, at least k_min_keep_shared and at most
+    // k_max_keep_shared (design-notes/0001, "The split deque" and "Tuning"): every published job
+    // above the owner's private part is one that the owner must later pop back with a fence,
+    // and a 16-core sweep of fib(35) measured 10 ms with 2 to 4 and 20 ms with 15 (8 threads:
+    // 17 ms with 4, 34 ms with 15). At least two: with one, a thief that took it finds the rest
+    // private, and an owner inside a long piece of a loop, or preempted, answers no request
+    // until it is done (2-worker `sum` calls over 1.1 ms, of 4000, five runs: a median of 44
+    // with one, 24 with two).
+    const long keep =
+        std::clamp<long>(static_cast<long>(n) - 1, k_min_keep_shared, k_max_keep_shared);
     // At least one: with none published, a push would never wake a worker that fell asleep
     // before the job existed (only a thief's request makes the owner publish).
     m_tuning.keep_shared = std::max<long>(1, tuning_from_environment("SPINDLE_KEEP_SHARED", keep));

@@ -99,7 +99,8 @@ private:
 // per pool; design-notes/0001 "Tuning"): SPINDLE_KEEP_SHARED, SPINDLE_IDLE_US,
 // SPINDLE_IDLE_ROUNDS.
 struct Tuning {
-    // Jobs each worker keeps published for thieves (split deque). Default: min(workers - 1, 4).
+    // Jobs each worker keeps published for thieves (split deque). Default: workers - 1, at least
+    // 2 and at most 4.
     std::int64_t keep_shared;
     // How long an idle worker looks for work before it goes to sleep, in ns (SPINDLE_IDLE_US
     // is in us). Default: k_default_idle_us.
