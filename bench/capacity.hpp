@@ -429,9 +429,9 @@ constexpr std::size_t k_max_calls_per_rep = 1000;
 inline std::size_t calls_per_rep(double rep_s, double call_s) {
     if (!(rep_s > 0) || !(call_s > 0))
         return 1;
-    const double k = std::ceil(rep_s / call_s);
+    const double k = std::ceil(rep_s / call_s);  // >= 1: both are > 0
     return k >= static_cast<double>(k_max_calls_per_rep) ? k_max_calls_per_rep
-                                                         : static_cast<std::size_t>(k < 1 ? 1 : k);
+                                                         : static_cast<std::size_t>(k);
 }
 
 // Times one rep: start() just before it, stop() just after.

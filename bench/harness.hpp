@@ -13,8 +13,8 @@
 // for the whole program); one line per (workload, system, threads):
 // {"workload":"fib","system":"spindle","lang":"cpp","threads":2,"n":30,"reps":7,"warmup":1,
 //  "calls_per_rep":4,"times_s":[...],"median_s":..,"min_s":..,"max_s":..,"cpu_s":[...],
-//  "cpu_median_s":..,"peak_rss_kb":..,"result":832040,<capacity fields,
-//  stats>,"compiler":"gcc 12.2.0", "checked":true}
+//  "cpu_median_s":..,"peak_rss_kb":..,"result":832040,<capacity fields, stats>,
+//  "compiler":"gcc 12.2.0","checked":true}
 // Exit status: 0 if every result checked, 1 if a result was wrong (or a system threw), 2 on usage
 // errors, 3 if the requested system is not compiled in (bench/compare_systems.hpp).
 //

@@ -509,11 +509,9 @@ pub fn calls_per_rep(rep_s: f64, call_s: f64) -> usize {
     if !(rep_s > 0.0) || !(call_s > 0.0) {
         return 1;
     }
-    let k = (rep_s / call_s).ceil();
+    let k = (rep_s / call_s).ceil(); // >= 1: both are > 0
     if k >= MAX_CALLS_PER_REP as f64 {
         MAX_CALLS_PER_REP
-    } else if k < 1.0 {
-        1
     } else {
         k as usize
     }

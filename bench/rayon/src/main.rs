@@ -5,8 +5,8 @@
 //! Prints one JSON line per (workload, system, threads) on stdout, e.g.
 //! {"workload":"fib","system":"rayon","lang":"rust","threads":2,"n":30,"reps":7,"warmup":1,
 //!  "calls_per_rep":4,"times_s":[...],"median_s":..,"min_s":..,"max_s":..,"cpu_s":[...],
-//!  "cpu_median_s":..,
-//!  "peak_rss_kb":..,"result":832040,"compiler":"rustc 1.xx.y ...","checked":true}
+//!  "cpu_median_s":..,"peak_rss_kb":..,"result":832040,"compiler":"rustc 1.xx.y ...",
+//!  "checked":true}
 //! plus the capacity fields of capacity.rs: "probes", "probe_alone_s", "probe_cpus", at T > 1
 //! "capacity" and "capacities", then "probe_cpu_share", "flagged_probes"; at T > 1
 //! "base_times_s", "base_median_s", "speedup", "efficiency" from a 1-worker pool whose reps
