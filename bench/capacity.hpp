@@ -123,6 +123,29 @@ inline bool pin_this_thread(int cpu) {
 #endif
 }
 
+// Whether the pools' workers are pinned, worker i to the i-th CPU of this process's affinity list
+// (BENCH_PIN_WORKERS=1; scripts/bench.sh sets it unless --no-pin-workers or --no-pin). The same
+// for every system: spindle (Placement::cpus, unless SPINDLE_PLACEMENT chose a plan), rayon
+// (start_handler, bench/rayon/src/capacity.rs), oneTBB (TbbPinObserver) and OpenMP (omp_pin_team
+// and OmpMasterPin, bench/compare_systems.hpp). Why (bench/README.md, "Pinned workers"): left to
+// the kernel, the two workers of a 2-worker pool sometimes shared one vCPU for a whole rep.
+inline bool pin_workers_requested() {
+    const char* e = std::getenv("BENCH_PIN_WORKERS");
+    return e != nullptr && e[0] == '1' && e[1] == '\0';
+}
+
+// The CPUs of workers 0..n-1 when workers are pinned (worker i on the (i mod k)-th of the k
+// allowed CPUs), empty when they are not. Ask on a thread that has the process's affinity.
+inline std::vector<int> worker_cpus(std::size_t n) {
+    std::vector<int> out;
+    if (!pin_workers_requested())
+        return out;
+    const std::vector<int> cpus = allowed_cpus();
+    for (std::size_t i = 0; i < n; ++i)
+        out.push_back(cpus[i % cpus.size()]);
+    return out;
+}
+
 inline double median_of(std::vector<double> v) {
     if (v.empty())
         return 0;
@@ -482,6 +505,7 @@ struct Series {
     std::vector<Sample> base_reps;  // the interleaved 1-worker reps (may be empty)
     CapacityProbe probe;
     bool keep_awake = false;  // the run kept every CPU out of idle (KeepAwake)
+    bool pinned_workers = pin_workers_requested();  // worker i on allowed CPU i
 
     static std::vector<double> figures(const std::vector<Sample>& v) {
         std::vector<double> out;
@@ -535,6 +559,7 @@ struct Series {
             out += buf;
         }
         out += keep_awake ? ",\"keep_awake\":true" : ",\"keep_awake\":false";
+        out += pinned_workers ? ",\"pinned_workers\":true" : ",\"pinned_workers\":false";
         const std::string why = flag_reasons();
         out += why.empty() ? ",\"flagged\":false"
                            : ",\"flagged\":true,\"flag_reasons\":\"" + why + "\"";

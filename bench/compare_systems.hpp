@@ -19,17 +19,22 @@
 
 #include <spindle/spindle.hpp>
 
+#include <sched.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string_view>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #if SPINDLE_BENCH_HAVE_TBB
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/task_arena.h>
 #include <oneapi/tbb/task_group.h>
+#include <oneapi/tbb/task_scheduler_observer.h>
 #endif
 #ifdef _OPENMP
 #include <omp.h>
@@ -141,14 +146,62 @@ struct TbbFork {
     }
 };
 
-// One per measured system run, built before the timed region.
+// Pins each thread that enters an arena to the CPU of its slot: slot k on cpus[k mod size] (the
+// benchmark's pinned workers, bench/capacity.hpp). A worker stays pinned (it serves only this
+// arena); the calling thread gets its affinity back when it leaves, so what runs after the arena
+// (a probe, another system) sees the process's CPUs again.
+class TbbPinObserver : public tbb::task_scheduler_observer {
+public:
+    TbbPinObserver(tbb::task_arena& arena, std::vector<int> cpus)
+        : tbb::task_scheduler_observer(arena), m_cpus(std::move(cpus)) {
+        observe(true);
+    }
+    ~TbbPinObserver() override { observe(false); }
+    TbbPinObserver(const TbbPinObserver&) = delete;
+    TbbPinObserver& operator=(const TbbPinObserver&) = delete;
+
+    void on_scheduler_entry(bool is_worker) override {
+        const int slot = tbb::this_task_arena::current_thread_index();
+        if (slot < 0 || m_cpus.empty())
+            return;
+        thread_local int t_pinned = -1;  // the CPU this worker was pinned to, -1: none yet
+        const int cpu = m_cpus[static_cast<std::size_t>(slot) % m_cpus.size()];
+        if (is_worker && cpu == t_pinned)
+            return;
+        if (!is_worker)
+            t_saved_ok = sched_getaffinity(0, sizeof(t_saved), &t_saved) == 0;
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(cpu, &set);
+        if (sched_setaffinity(0, sizeof(set), &set) == 0 && is_worker)
+            t_pinned = cpu;
+    }
+    void on_scheduler_exit(bool is_worker) override {
+        if (!is_worker && t_saved_ok) {
+            sched_setaffinity(0, sizeof(t_saved), &t_saved);
+            t_saved_ok = false;
+        }
+    }
+
+private:
+    std::vector<int> m_cpus;
+    static inline thread_local cpu_set_t t_saved{};  // the caller's affinity before it entered
+    static inline thread_local bool t_saved_ok = false;
+};
+
+// One per measured system run, built before the timed region. `pin_cpus`: pin the arena's slot
+// k to pin_cpus[k] (TbbPinObserver); empty: leave the threads where the kernel puts them.
 class TbbContext {
 public:
-    explicit TbbContext(std::size_t threads, bool caller_works = true)
+    explicit TbbContext(std::size_t threads,
+                        bool caller_works = true,
+                        std::vector<int> pin_cpus = {})
         : m_limit(tbb::global_control::max_allowed_parallelism,
                   caller_works ? threads : threads + 1),
           m_arena(static_cast<int>(threads), caller_works ? 1u : 0u) {
         m_arena.initialize();
+        if (!pin_cpus.empty())
+            m_pin.emplace(m_arena, std::move(pin_cpus));
     }
     template <class F>
     auto run(F&& f) {
@@ -159,6 +212,7 @@ public:
 private:
     tbb::global_control m_limit;
     tbb::task_arena m_arena;
+    std::optional<TbbPinObserver> m_pin;
 };
 #endif
 
@@ -183,6 +237,52 @@ struct OmpFork {
         }
 #pragma omp taskwait
     }
+};
+
+// Pins OpenMP's team threads as the benchmark pins every pool's workers (bench/capacity.hpp):
+// libgomp keeps its team threads between regions, member k of the next team of the same size
+// being the same thread, and a thread keeps its affinity; so one region of member_cpus.size()
+// threads run before the timed calls pins member k > 0 to member_cpus[k] (none if it is < 0)
+// for the regions after it. Member 0, the calling thread, is left alone here (OmpMasterPin pins
+// it for one call). OMP_PROC_BIND is not used: libgomp would bind the initial thread for good,
+// and the probes ask that thread which CPUs the process has. Empty: does nothing.
+inline void omp_pin_team(const std::vector<int>& member_cpus) {
+    if (member_cpus.empty())
+        return;
+#pragma omp parallel num_threads(static_cast <int>(member_cpus.size()))
+    {
+        const auto k = static_cast<std::size_t>(omp_get_thread_num());
+        if (k > 0 && k < member_cpus.size() && member_cpus[k] >= 0) {
+            cpu_set_t set;
+            CPU_ZERO(&set);
+            CPU_SET(member_cpus[k], &set);
+            sched_setaffinity(0, sizeof(set), &set);
+        }
+    }
+}
+
+// While it lives, the calling thread (a team's master) runs on `cpu`; then it gets its affinity
+// back. cpu < 0: does nothing.
+class OmpMasterPin {
+public:
+    explicit OmpMasterPin(int cpu) {
+        if (cpu < 0 || sched_getaffinity(0, sizeof(m_saved), &m_saved) != 0)
+            return;
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(cpu, &set);
+        m_pinned = sched_setaffinity(0, sizeof(set), &set) == 0;
+    }
+    ~OmpMasterPin() {
+        if (m_pinned)
+            sched_setaffinity(0, sizeof(m_saved), &m_saved);
+    }
+    OmpMasterPin(const OmpMasterPin&) = delete;
+    OmpMasterPin& operator=(const OmpMasterPin&) = delete;
+
+private:
+    cpu_set_t m_saved{};
+    bool m_pinned = false;
 };
 
 // Runs f (which creates tasks with OmpFork) in a team of `threads`; the caller is the master.

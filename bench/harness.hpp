@@ -467,8 +467,22 @@ inline bool measure_spindle(const Args& args,
                             const char* system,
                             const std::function<std::uint64_t(spindle::ThreadPool&)>& run,
                             bool with_base = true) {
+    // Pinned workers (bench/capacity.hpp, worker_cpus): worker i on allowed CPU i, the 1-worker
+    // pool's worker on the first, as the probe's threads. A SPINDLE_PLACEMENT plan (bench.sh
+    // --placement) wins, and a SPINDLE_TOPOLOGY machine (--topology) keeps the default plan, so
+    // its steal table shows the victim order of Placement::none().
+    const bool pin = pin_workers_requested() && std::getenv("SPINDLE_PLACEMENT") == nullptr &&
+                     std::getenv("SPINDLE_TOPOLOGY") == nullptr;
+    auto pinned = [](std::size_t workers) {
+        std::vector<unsigned> cpus;
+        for (int c : worker_cpus(workers))
+            cpus.push_back(static_cast<unsigned>(c));
+        return spindle::Placement::cpus(std::move(cpus));
+    };
     spindle::PoolOptions opts;
     opts.num_threads = args.threads;
+    if (pin)
+        opts.placement = pinned(args.threads);
     spindle::ThreadPool pool(opts);
     spindle::PoolStats stats0;  // the counters after the warm-up
     std::optional<spindle::ThreadPool> base_pool;
@@ -476,6 +490,8 @@ inline bool measure_spindle(const Args& args,
     if (with_base && args.threads > 1) {
         spindle::PoolOptions base_opts;
         base_opts.num_threads = 1;
+        if (pin)
+            base_opts.placement = pinned(1);
         base_pool.emplace(base_opts);
         base_run = [&] { return run(*base_pool); };
     }
@@ -530,7 +546,7 @@ inline bool measure_systems(const Args& args, const RepSpec& w, const Bodies& b)
                 break;
             case System::tbb: {
 #if SPINDLE_BENCH_HAVE_TBB
-                TbbContext ctx(args.threads);
+                TbbContext ctx(args.threads, /*caller_works=*/true, worker_cpus(args.threads));
                 r = measure(args, w, "tbb", args.threads, [&] { return ctx.run(b.tbb); });
 #endif
                 break;
@@ -538,7 +554,13 @@ inline bool measure_systems(const Args& args, const RepSpec& w, const Bodies& b)
             case System::omp: {
 #ifdef _OPENMP
                 const std::size_t t = args.threads;
+                // Pinned workers: team member k on worker CPU k; the master for each call only
+                // (bench/compare_systems.hpp, omp_pin_team).
+                const std::vector<int> cpus = worker_cpus(t);
+                omp_pin_team(cpus);
+                const int master_cpu = cpus.empty() ? -1 : cpus[0];
                 r = measure(args, w, "omp", t, [&] {
+                    const OmpMasterPin pin(master_cpu);
                     return b.omp ? b.omp(t) : omp_run_tasks(t, [&] { return b.omp_tasks(); });
                 });
 #endif

@@ -70,7 +70,11 @@ usage: scripts/bench.sh [options]
   --spindle-bin PATH  the bench_compare program to use (implies no CMake build)
   --rayon-bin PATH    use this spindle-rayon-bench binary (implies no cargo build of bench/rayon)
   --rayon-spindle-bin PATH   the same for rayon@spindle (bench/rayon-spindle)
-  --no-pin            do not pin with taskset
+  --no-pin            do not pin with taskset (nor the workers)
+  --no-pin-workers    pin each process with taskset but leave its workers where the kernel puts
+                      them; by default worker i of every pool is pinned to the i-th CPU of the
+                      process (BENCH_PIN_WORKERS=1, for spindle, rayon, tbb and omp alike;
+                      bench/README.md, "Pinned workers")
   --keep-awake        run a SCHED_IDLE spinner per CPU so that the VM's vCPUs never idle (off
                       by default: the pools' sched_yield hands such a spinner the CPU for a
                       whole slice; bench/README.md, "Idle CPUs"); --no-keep-awake: the default
@@ -117,7 +121,7 @@ write_svg() { report svg "$1" "$2"; }                  # the chart of the ratios
 # ------------------------------------------------------------------------------------------------
 # Options.
 full=0; json_out=""; svg_out=""; n=""; reps=""; warmup=1; threads_list=""; max_time=""; trace_dir=""; rep_ms=""
-do_setup=1; do_build=1; do_pin=1
+do_setup=1; do_build=1; do_pin=1; pin_workers=1
 systems="spindle rayon rayon@spindle tbb omp"
 cpp_dir=""; spindle_bin=""; rayon_bin=""; rayon_spindle_bin=""; table_only=""; workloads=""; processes=0
 topology=""   # --topology
@@ -154,6 +158,7 @@ while [ $# -gt 0 ]; do
     --no-tbb) drop_system tbb ;;
     --no-omp) drop_system omp ;;
     --no-pin) do_pin=0 ;;
+    --no-pin-workers) pin_workers=0 ;;
     --keep-awake) export BENCH_KEEP_AWAKE=1 ;;
     --no-keep-awake) export BENCH_KEEP_AWAKE=0 ;;
     --rep-ms) [ $# -ge 2 ] || die "--rep-ms needs a value"; rep_ms=$2; shift ;;
@@ -491,17 +496,23 @@ for entry in "${runs[@]}"; do
   log "[$k/$total, $(($(date +%s) - start_s)) s] $workload n=$wn threads=$t $label$ptag ${pin:+($pin)}"
   # --trace: the program's pools write DIR/.trace-<k>-<n>.json (n: 1 the measured pool, 2 the
   # 1-worker pool beside it), renamed after the run.
-  envp=()
+  envp=(env)
   if [ -n "$trace_dir" ] && [ "$sys" = spindle ]; then
     rm -f "$trace_dir/.trace-$k-"*
-    envp=(env "SPINDLE_TRACE=$trace_dir/.trace-$k-%n.json" "SPINDLE_TRACE_EVENTS=${SPINDLE_TRACE_EVENTS:-262144}")
+    envp+=("SPINDLE_TRACE=$trace_dir/.trace-$k-%n.json" "SPINDLE_TRACE_EVENTS=${SPINDLE_TRACE_EVENTS:-262144}")
+  fi
+  # Pinned workers: only where the process itself is pinned to its T CPUs (one worker per CPU).
+  if [ -n "$pin" ] && [ "$pin_workers" = 1 ]; then
+    envp+=(BENCH_PIN_WORKERS=1)
+  else
+    envp+=(BENCH_PIN_WORKERS=0)
   fi
   set +e
   # shellcheck disable=SC2086
   out=$($tmo $pin "${envp[@]}" "${cmd[@]}")
   rc=$?
   set -e
-  if [ ${#envp[@]} -gt 0 ]; then
+  if [ -n "$trace_dir" ] && [ "$sys" = spindle ]; then
     tbase="$trace_dir/$workload-spindle-${t}t"
     if [ "$proc" != 0 ]; then tbase="$tbase-p$proc"; fi
     for ext in json html; do

@@ -86,7 +86,7 @@ inline bool run_pool_job(const Args& args) {
                 break;
             case System::tbb: {
 #if SPINDLE_BENCH_HAVE_TBB
-                TbbContext ctx(t, /*caller_works=*/false);
+                TbbContext ctx(t, /*caller_works=*/false, worker_cpus(t));
                 r = measure(args, spec, "tbb", t, [&] {
                     return pool_job_rep(w, [&](auto&& job) {
                         w.tbb_done.store(0, std::memory_order_relaxed);
@@ -104,6 +104,12 @@ inline bool run_pool_job(const Args& args) {
             }
             case System::omp: {
 #ifdef _OPENMP
+                // Members 1..t are the workers (the master only submits): pinned as tbb's slots.
+                if (const std::vector<int> cpus = worker_cpus(t); !cpus.empty()) {
+                    std::vector<int> members{-1};
+                    members.insert(members.end(), cpus.begin(), cpus.end());
+                    omp_pin_team(members);
+                }
                 r = measure(args, spec, "omp", t, [&] {
                     return pool_job_rep(w, [&](auto&& job) {
                         auto* pj = &job;

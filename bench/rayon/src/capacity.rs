@@ -147,6 +147,37 @@ mod affinity {
     }
 }
 
+/// Whether the pools' workers are pinned, worker i to the i-th CPU of this process's affinity
+/// list (`BENCH_PIN_WORKERS=1`; scripts/bench.sh sets it unless `--no-pin-workers` or
+/// `--no-pin`): the same rule as bench/capacity.hpp's `pin_workers_requested` for every system.
+pub fn pin_workers_requested() -> bool {
+    std::env::var("BENCH_PIN_WORKERS").map_or(false, |v| v == "1")
+}
+
+/// The CPUs of workers 0..n-1 when workers are pinned (worker i on the (i mod k)-th of the k
+/// allowed CPUs), empty when they are not. Ask on a thread that has the process's affinity.
+pub fn worker_cpus(n: usize) -> Vec<usize> {
+    if !pin_workers_requested() {
+        return Vec::new();
+    }
+    let cpus = affinity::allowed_cpus();
+    if cpus.is_empty() {
+        return Vec::new();
+    }
+    (0..n).map(|i| cpus[i % cpus.len()]).collect()
+}
+
+/// Pins the calling thread to one CPU; false if that failed.
+pub fn pin_this_thread(cpu: usize) -> bool {
+    affinity::pin_this_thread(cpu)
+}
+
+/// The CPUs the calling thread may run on, ascending (empty where unknown).
+#[cfg(test)]
+pub fn thread_cpus() -> Vec<usize> {
+    affinity::allowed_cpus()
+}
+
 /// Keeps every allowed CPU out of the idle state while it lives: one thread per CPU, pinned,
 /// under SCHED_IDLE, spinning with a pause (bench/capacity.hpp's KeepAwake, which says why it
 /// exists and why it is off by default). On with BENCH_KEEP_AWAKE=1.
@@ -548,6 +579,8 @@ pub struct Series {
     pub probe: CapacityProbe,
     /// The run kept every CPU out of idle (KeepAwake).
     pub keep_awake: bool,
+    /// Worker i ran pinned to allowed CPU i (pin_workers_requested).
+    pub pinned_workers: bool,
 }
 
 fn figures(v: &[Sample]) -> Vec<f64> {
@@ -562,6 +595,7 @@ impl Series {
             base_reps: Vec::new(),
             probe: CapacityProbe::new(threads, kernel),
             keep_awake: false,
+            pinned_workers: pin_workers_requested(),
         }
     }
     pub fn times(&self) -> Vec<f64> {
@@ -616,6 +650,11 @@ impl Series {
             ",\"keep_awake\":true"
         } else {
             ",\"keep_awake\":false"
+        };
+        out += if self.pinned_workers {
+            ",\"pinned_workers\":true"
+        } else {
+            ",\"pinned_workers\":false"
         };
         let why = self.flag_reasons();
         if why.is_empty() {

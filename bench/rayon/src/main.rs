@@ -283,12 +283,19 @@ fn measure(
     checked
 }
 
+/// A pool of `threads` workers; with pinned workers (capacity::worker_cpus) worker i pins itself
+/// to allowed CPU i as it starts, as spindle's `Placement::cpus` does in bench/harness.hpp.
 fn build_pool(threads: usize) -> rayon::ThreadPool {
-    match rayon::ThreadPoolBuilder::new()
+    let cpus = capacity::worker_cpus(threads);
+    let mut builder = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
-        .thread_name(|i| format!("rayon-{}", i))
-        .build()
-    {
+        .thread_name(|i| format!("rayon-{}", i));
+    if !cpus.is_empty() {
+        builder = builder.start_handler(move |i| {
+            capacity::pin_this_thread(cpus[i % cpus.len()]);
+        });
+    }
+    match builder.build() {
         Ok(p) => p,
         Err(e) => {
             eprintln!("spindle-rayon-bench: cannot build rayon pool: {}", e);
@@ -325,4 +332,35 @@ fn main() {
         }
     }
     process::exit(if ok { 0 } else { 1 });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The only test that sets BENCH_PIN_WORKERS (others only read it), so no other test races it.
+    #[test]
+    fn pinned_workers_run_on_their_cpus() {
+        std::env::set_var("BENCH_PIN_WORKERS", "0");
+        assert!(capacity::worker_cpus(2).is_empty());
+        let unpinned = build_pool(2);
+        let process = capacity::thread_cpus();
+        for cpus in unpinned.broadcast(|_| capacity::thread_cpus()) {
+            assert_eq!(cpus, process);
+        }
+
+        std::env::set_var("BENCH_PIN_WORKERS", "1");
+        let want = capacity::worker_cpus(process.len() + 1);
+        assert_eq!(want.len(), process.len() + 1);
+        assert_eq!(want[..process.len()], process[..]);
+        assert_eq!(want[process.len()], process[0]);
+        let pool = build_pool(2);
+        for (i, cpus) in pool
+            .broadcast(|ctx| (ctx.index(), capacity::thread_cpus()))
+            .into_iter()
+        {
+            assert_eq!(cpus, vec![want[i]], "worker {} runs on {:?}", i, cpus);
+        }
+        std::env::remove_var("BENCH_PIN_WORKERS");
+    }
 }
