@@ -218,6 +218,17 @@ Registry::Registry(const PoolOptions& options)
                 if (k != i && m_placement->node_of(k) == m_placement->node_of(i))
                     m_node_peers[i].push_back(k);
     }
+    if (m_placement->plan().bind) {
+        // Bound workers: which one runs on each OS CPU (the first planned there), for
+        // wake_one_for_waiter.
+        for (std::size_t i = 0; i < n; ++i) {
+            const unsigned cpu = m_placement->cpu_of(i);
+            if (cpu >= m_worker_on_cpu.size())
+                m_worker_on_cpu.resize(cpu + 1, -1);
+            if (m_worker_on_cpu[cpu] < 0)
+                m_worker_on_cpu[cpu] = static_cast<int>(i);
+        }
+    }
     m_workers.reserve(n + spares);
     for (std::size_t i = 0; i < n + spares; ++i)
         m_workers.push_back(std::make_unique<Worker>(this, i, k_deque_capacity, n + spares,
@@ -478,7 +489,7 @@ void Registry::detached_exception(std::exception_ptr e) noexcept {
     fatal("an exception escaped a detached job and the pool has no exception_handler: %s", what);
 }
 
-bool Registry::inject(Job* job) {
+bool Registry::inject(Job* job, bool caller_waits) {
     if (created_before_fork()) [[unlikely]] {
         if (is_own_thread())
             fatal_worker_used_after_fork("a full deque spilled into the pool's queue");
@@ -492,7 +503,7 @@ bool Registry::inject(Job* job) {
     // A hint for the caller's wait (wait_latch): the count may include started spare workers,
     // so a worker may still have been awake; then the caller only blocks where it could have
     // spun.
-    return wake_one() >= m_num_threads;
+    return (caller_waits ? wake_one_for_waiter() : wake_one()) >= m_num_threads;
 }
 
 void Registry::inject_bulk(Job* const* jobs, std::size_t n) {
@@ -559,7 +570,12 @@ void free_worker_local(void* p, std::size_t align) noexcept {
     ::operator delete(p, std::align_val_t(align));
 }
 bool inject(Registry* r, Job* job) {
-    const bool to_idle_pool = r->inject(job);
+    const bool to_idle_pool = r->inject(job, false);
+    r->count_injected(1);
+    return to_idle_pool;
+}
+bool inject_for_waiter(Registry* r, Job* job) {
+    const bool to_idle_pool = r->inject(job, true);
     r->count_injected(1);
     return to_idle_pool;
 }

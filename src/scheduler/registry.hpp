@@ -157,7 +157,9 @@ public:
 
     // Returns true when the job went to an idle pool: every regular worker was asleep and one
     // was woken for it, so it starts only after that worker's futex wake-up (tens of us).
-    bool inject(Job* job);
+    // caller_waits: the calling thread (outside the pool) blocks until the job is done, so the
+    // sleeper to wake is chosen by wake_one_for_waiter.
+    bool inject(Job* job, bool caller_waits);
     void inject_bulk(Job* const* jobs, std::size_t n);
     // A job from the injectors, those of worker w's node first.
     Job* take_injected(std::size_t w) noexcept;
@@ -171,6 +173,13 @@ public:
     // nodes, a sleeping worker of near's node first (the work's data is likely in that node's
     // memory and caches), then any. Same pairing rules as wake_one().
     std::uint32_t wake_one_near(std::size_t near) noexcept;
+    // wake_one() for a job whose submitter, a thread outside every pool, is about to block until
+    // it is done: when every regular worker sleeps and the workers are bound, the one bound to
+    // the submitter's CPU first — that CPU is about to be free, and the hand-off needs no
+    // wake-up of another (possibly halted) CPU, as the kernel's own wake-affine placement does
+    // for unbound threads. Otherwise, and when that worker is awake already, wake_one(). Same
+    // pairing rules and result as wake_one() (design-notes/0001 §4).
+    std::uint32_t wake_one_for_waiter() noexcept;
     void wake_all() noexcept;
     // Workers inside blocking sections now (spare worker k takes jobs while this is > k).
     std::size_t in_sections() const noexcept {
@@ -273,6 +282,9 @@ private:
     // Per regular worker: the other regular workers of its NUMA node (wake_one_near). Empty on a
     // single-node machine, where wake_one_near is wake_one. Immutable after construction.
     std::vector<std::vector<std::size_t>> m_node_peers;
+    // Indexed by OS CPU number: the regular worker bound there, or -1. Empty when the workers
+    // are not bound (Placement::none(), a synthetic machine). Immutable after construction.
+    std::vector<int> m_worker_on_cpu;
     std::vector<std::unique_ptr<Worker>> m_workers;
 
     // The node an injection goes to: the calling worker's, or for a thread outside the pool

@@ -10,6 +10,8 @@
 #include "util/assert.hpp"
 #include "util/fork.hpp"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
@@ -150,6 +152,26 @@ std::uint32_t Registry::wake_one_near(std::size_t near) noexcept {
             return sleepers;
     }
     return wake_one();  // none of the node's workers sleeps: a remote one
+}
+
+std::uint32_t Registry::wake_one_for_waiter() noexcept {
+    // Only for a thread outside every pool: a worker of another pool does not block, it parks
+    // the waiting fiber and goes on running its own pool's jobs on that CPU.
+    if (!m_worker_on_cpu.empty() && current_worker() == nullptr) {
+        const std::uint32_t sleepers = m_sleepers.load(std::memory_order_seq_cst);
+        // Only into an idle pool: then the submitter blocks at once (wait_latch), where with a
+        // worker awake it would spin first and hold up a worker woken on its own CPU.
+        const int cpu = sleepers >= m_num_threads ? sched_getcpu() : -1;
+        if (cpu >= 0 && static_cast<std::size_t>(cpu) < m_worker_on_cpu.size()) {
+            if (const int k = m_worker_on_cpu[static_cast<std::size_t>(cpu)]; k >= 0) {
+                Worker& w = *m_workers[static_cast<std::size_t>(k)];
+                // seq_cst load: as in wake_one().
+                if (w.m_sleep_word.load(std::memory_order_seq_cst) == 1 && w.wake())
+                    return sleepers;
+            }
+        }
+    }
+    return wake_one();
 }
 
 void Registry::wake_all() noexcept {

@@ -74,7 +74,7 @@ void push_spill(WorkerCore* core, Job* job) {
         return;
     }
     try {
-        core->registry->inject(job);
+        core->registry->inject(job, false);
     } catch (const std::bad_alloc&) {
         const Context saved = current_context();
         core->counters.jobs_run.bump();

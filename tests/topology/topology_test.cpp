@@ -612,6 +612,48 @@ TEST(Binding, ExplicitCpuIsHonoured) {
     EXPECT_EQ(pool.stats().workers[0].cpu, 1u);
 }
 
+// A thread outside the pool that will block for its job (install) gets the sleeper bound to its
+// own CPU, whichever the wake cursor points at (Registry::wake_one_for_waiter).
+TEST(Binding, AnOutsideWaiterWakesTheWorkerOnItsCpu) {
+    if (!have_cpu_1())
+        GTEST_SKIP() << "CPU 1 is not available to this process";
+    const auto cpus = topo::allowed_cpus();
+    if (std::find(cpus.begin(), cpus.end(), 0u) == cpus.end())
+        GTEST_SKIP() << "CPU 0 is not available to this process";
+    spindle::ThreadPool pool(
+        {.num_threads = 2, .placement = Placement::cpus({0, 1}), .max_spare_threads = 0});
+    spindle::detail::Registry& r = *pool.registry();
+    cpu_set_t saved;
+    ASSERT_EQ(sched_getaffinity(0, sizeof saved, &saved), 0);
+    for (unsigned cpu : {1u, 0u, 0u, 1u, 1u}) {
+        SCOPED_TRACE(cpu);
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(cpu, &one);
+        ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+        ASSERT_TRUE(wait_until([&] { return r.sleepers().load() == 2; }));
+        std::vector<std::uint64_t> before;
+        for (const auto& w : pool.stats().workers)
+            before.push_back(w.wakeups);
+        EXPECT_EQ(r.wake_one_for_waiter(), 2u);
+        ASSERT_TRUE(wait_until([&] { return pool.stats().workers[cpu].wakeups > before[cpu]; }));
+        EXPECT_EQ(pool.stats().workers[cpu ^ 1].wakeups, before[cpu ^ 1]);
+    }
+    sched_setaffinity(0, sizeof saved, &saved);
+    // And install itself: into the idle pool from CPU 1, the job runs there, on worker 1.
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(1, &one);
+    ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+    ASSERT_TRUE(wait_until([&] { return r.sleepers().load() == 2; }));
+    const auto where = pool.install([] {
+        return std::make_pair(spindle::current_thread_index().value_or(99), sched_getcpu());
+    });
+    sched_setaffinity(0, sizeof saved, &saved);
+    EXPECT_EQ(where.first, 1u);
+    EXPECT_EQ(where.second, 1);
+}
+
 TEST(Binding, NoneBindsNothing) {
     spindle::ThreadPool pool({.num_threads = 2});
     for (const auto& w : pool.stats().workers)

@@ -209,6 +209,10 @@ SPINDLE_API std::size_t registry_num_threads(const Registry* r) noexcept;
 // Returns true when the job went to an idle pool and waits for a worker's futex wake-up (then
 // a thread that waits for it should block at once: see wait_latch).
 SPINDLE_API bool inject(Registry* r, Job* job);
+// inject() for a caller that blocks until the job is done (install from outside): into an idle
+// pool of bound workers it wakes the one on the caller's CPU first (Registry::
+// wake_one_for_waiter). Same result.
+SPINDLE_API bool inject_for_waiter(Registry* r, Job* job);
 // Pushes on the current worker if it belongs to r, else injects.
 inline void submit(Registry* r, Job* job) {
     WorkerCore* w = current_worker();
