@@ -51,8 +51,12 @@ requires detail::index_range<Range> &&
     const TransformOp& top = transform_op;
     auto leaf = [&](std::size_t lo, std::size_t hi) {
         T acc = identity;
-        for (std::size_t i = lo; i < hi; ++i)
-            acc = std::invoke(rop, std::move(acc), std::invoke(top, detail::element_at(first, i)));
+        // An iterator walk, not first[i]: gcc keeps a pointer increment per element here where
+        // indexing cost a counter, a shift and an add (10 % slower on a memory-bound sum).
+        using Diff = std::iter_difference_t<decltype(first)>;
+        const auto last = first + static_cast<Diff>(hi);
+        for (auto it = first + static_cast<Diff>(lo); it != last; ++it)
+            acc = std::invoke(rop, std::move(acc), std::invoke(top, *it));
         return acc;
     };
     auto combine = [&](T left, T right) -> T {

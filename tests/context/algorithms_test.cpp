@@ -640,17 +640,21 @@ TEST_P(Algorithms, ReduceMatchesAccumulate) {
     for (std::size_t n : test_sizes()) {
         const std::vector<std::uint64_t> v = random_values(n, 31 + n, 1'000'000);
         const std::uint64_t expected = std::accumulate(v.begin(), v.end(), std::uint64_t{5});
+        const std::deque<std::uint64_t> d(v.begin(), v.end());  // pieces cross its blocks
         std::uint64_t sum = 0;
+        std::uint64_t sum_deque = 0;
         std::uint64_t sum_min_len = 0;
         std::int64_t squares = 0;
         run([&] {
             sum = spindle::reduce(v, std::uint64_t{0}, std::plus<>{}) + 5;
+            sum_deque = spindle::reduce(d, std::uint64_t{0}, std::plus<>{}) + 5;
             sum_min_len = spindle::reduce(v, std::uint64_t{5}, std::plus<>{}, 100);
             squares = spindle::transform_reduce(
                 std::views::iota(std::int64_t{0}, static_cast<std::int64_t>(n)), std::int64_t{0},
                 std::plus<>{}, [](std::int64_t i) { return i * i - 3 * i; });
         });
         EXPECT_EQ(sum, expected) << "n=" << n;
+        EXPECT_EQ(sum_deque, expected) << "n=" << n;
         // identity 5 is not an identity of +: only one piece may use it when min_len > n / 2.
         if (n < 200) {
             EXPECT_EQ(sum_min_len, expected) << "n=" << n;
