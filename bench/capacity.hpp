@@ -93,54 +93,25 @@ constexpr auto k_settle_long = std::chrono::milliseconds(20);
     return s;
 }
 
-// The CPUs this process may run on (sched_getaffinity), ascending; {0} if unknown.
-inline std::vector<int> allowed_cpus() {
-    std::vector<int> out;
-#ifdef __linux__
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-        for (int c = 0; c < CPU_SETSIZE; ++c)
-            if (CPU_ISSET(c, &set))
-                out.push_back(c);
-    }
-#endif
-    if (out.empty())
-        out.push_back(0);
-    return out;
-}
-
-// Pins the calling thread to one CPU; false if that failed (the probe then runs unpinned).
-inline bool pin_this_thread(int cpu) {
-#ifdef __linux__
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    return sched_setaffinity(0, sizeof(set), &set) == 0;
-#else
-    (void)cpu;
-    return false;
-#endif
-}
-
 // Whether the pools' workers are pinned, worker i to the i-th CPU of this process's affinity list
 // (BENCH_PIN_WORKERS=1; scripts/bench.sh sets it unless --no-pin-workers or --no-pin). The same
 // for every system: spindle (Placement::cpus, unless SPINDLE_PLACEMENT chose a plan), rayon
-// (start_handler, bench/rayon/src/capacity.rs), oneTBB (TbbPinObserver) and OpenMP (omp_pin_team
-// and OmpMasterPin, bench/compare_systems.hpp). Why (bench/README.md, "Pinned workers"): left to
-// the kernel, the two workers of a 2-worker pool sometimes shared one vCPU for a whole rep.
+// (start_handler, bench/rayon/src/capacity.rs), oneTBB (TbbPinObserver) and OpenMP (omp_pin_team,
+// bench/compare_systems.hpp), their calling thread pinned around the series (ScopedPin). Why
+// (bench/README.md, "Pinned workers"): left to the kernel, the two workers of a 2-worker pool
+// sometimes shared one vCPU for a whole rep.
 inline bool pin_workers_requested() {
     const char* e = std::getenv("BENCH_PIN_WORKERS");
     return e != nullptr && e[0] == '1' && e[1] == '\0';
 }
 
 // The CPUs of workers 0..n-1 when workers are pinned (worker i on the (i mod k)-th of the k
-// allowed CPUs), empty when they are not. Ask on a thread that has the process's affinity.
+// allowed CPUs), empty when they are not.
 inline std::vector<int> worker_cpus(std::size_t n) {
     std::vector<int> out;
     if (!pin_workers_requested())
         return out;
-    const std::vector<int> cpus = allowed_cpus();
+    const std::vector<int>& cpus = allowed_cpus();
     for (std::size_t i = 0; i < n; ++i)
         out.push_back(cpus[i % cpus.size()]);
     return out;
@@ -187,7 +158,7 @@ public:
     // integer kernel.
     explicit CapacityProbe(std::size_t threads, std::function<std::uint64_t()> kernel = {})
         : m_threads(threads ? threads : 1), m_kernel(std::move(kernel)) {
-        const std::vector<int> all = allowed_cpus();
+        const std::vector<int>& all = allowed_cpus();
         for (std::size_t i = 0; i < m_threads && i < all.size(); ++i)
             m_cpus.push_back(all[i]);
         m_alone.resize(m_cpus.size());
@@ -368,7 +339,7 @@ public:
         const char* e = std::getenv("BENCH_KEEP_AWAKE");
         if (e == nullptr || std::string(e) != "1")
             return;
-        const std::vector<int> cpus = allowed_cpus();
+        const std::vector<int>& cpus = allowed_cpus();
         m_cpu_ns = std::make_unique<std::atomic<std::uint64_t>[]>(cpus.size());
         for (std::size_t i = 0; i < cpus.size(); ++i) {
             m_cpu_ns[i].store(0, std::memory_order_relaxed);

@@ -15,6 +15,70 @@
 
 namespace bench {
 
+// The CPUs this process may run on (sched_getaffinity), ascending; {0} if unknown. Read once, on
+// the first call (before anything pins a thread: the benchmark's worker pinning starts from this
+// list), so that a thread pinned later (a team's master, ScopedPin) still gets the process's.
+inline const std::vector<int>& allowed_cpus() {
+    static const std::vector<int> cpus = [] {
+        std::vector<int> out;
+#ifdef __linux__
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+            for (int c = 0; c < CPU_SETSIZE; ++c)
+                if (CPU_ISSET(c, &set))
+                    out.push_back(c);
+        }
+#endif
+        if (out.empty())
+            out.push_back(0);
+        return out;
+    }();
+    return cpus;
+}
+
+// Pins the calling thread to one CPU; false if that failed (the probe then runs unpinned).
+inline bool pin_this_thread(int cpu) {
+#ifdef __linux__
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return sched_setaffinity(0, sizeof(set), &set) == 0;
+#else
+    (void)cpu;
+    return false;
+#endif
+}
+
+// While it lives, the calling thread runs on `cpu`; then it gets its affinity back. cpu < 0: does
+// nothing. For the thread that is a team's master or an arena's caller in a pinned run
+// (bench/capacity.hpp, worker_cpus), around a whole series, not each call.
+class ScopedPin {
+public:
+    explicit ScopedPin(int cpu) {
+#ifdef __linux__
+        if (cpu >= 0 && sched_getaffinity(0, sizeof(m_saved), &m_saved) == 0)
+            m_pinned = pin_this_thread(cpu);
+#else
+        (void)cpu;
+#endif
+    }
+    ~ScopedPin() {
+#ifdef __linux__
+        if (m_pinned)
+            sched_setaffinity(0, sizeof(m_saved), &m_saved);
+#endif
+    }
+    ScopedPin(const ScopedPin&) = delete;
+    ScopedPin& operator=(const ScopedPin&) = delete;
+
+private:
+#ifdef __linux__
+    cpu_set_t m_saved{};
+#endif
+    bool m_pinned = false;
+};
+
 inline double cpu_seconds() {
     rusage ru{};
     if (getrusage(RUSAGE_SELF, &ru) != 0)

@@ -17,9 +17,9 @@
 // So every system has exactly T threads that run tasks.
 #pragma once
 
-#include <spindle/spindle.hpp>
+#include "compare_common.hpp"
 
-#include <sched.h>
+#include <spindle/spindle.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -146,10 +146,10 @@ struct TbbFork {
     }
 };
 
-// Pins each thread that enters an arena to the CPU of its slot: slot k on cpus[k mod size] (the
-// benchmark's pinned workers, bench/capacity.hpp). A worker stays pinned (it serves only this
-// arena); the calling thread gets its affinity back when it leaves, so what runs after the arena
-// (a probe, another system) sees the process's CPUs again.
+// Pins each TBB worker that enters an arena to the CPU of its slot: slot k on cpus[k mod size]
+// (the benchmark's pinned workers, bench/capacity.hpp), once per worker and CPU; a worker serves
+// only this arena. The calling thread, slot 0 when it works, is pinned by the harness around the
+// whole series (ScopedPin), not here on every entry.
 class TbbPinObserver : public tbb::task_scheduler_observer {
 public:
     TbbPinObserver(tbb::task_arena& arena, std::vector<int> cpus)
@@ -162,31 +162,16 @@ public:
 
     void on_scheduler_entry(bool is_worker) override {
         const int slot = tbb::this_task_arena::current_thread_index();
-        if (slot < 0 || m_cpus.empty())
+        if (!is_worker || slot < 0 || m_cpus.empty())
             return;
         thread_local int t_pinned = -1;  // the CPU this worker was pinned to, -1: none yet
         const int cpu = m_cpus[static_cast<std::size_t>(slot) % m_cpus.size()];
-        if (is_worker && cpu == t_pinned)
-            return;
-        if (!is_worker)
-            t_saved_ok = sched_getaffinity(0, sizeof(t_saved), &t_saved) == 0;
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        CPU_SET(cpu, &set);
-        if (sched_setaffinity(0, sizeof(set), &set) == 0 && is_worker)
+        if (cpu != t_pinned && pin_this_thread(cpu))
             t_pinned = cpu;
-    }
-    void on_scheduler_exit(bool is_worker) override {
-        if (!is_worker && t_saved_ok) {
-            sched_setaffinity(0, sizeof(t_saved), &t_saved);
-            t_saved_ok = false;
-        }
     }
 
 private:
     std::vector<int> m_cpus;
-    static inline thread_local cpu_set_t t_saved{};  // the caller's affinity before it entered
-    static inline thread_local bool t_saved_ok = false;
 };
 
 // One per measured system run, built before the timed region. `pin_cpus`: pin the arena's slot
@@ -243,47 +228,19 @@ struct OmpFork {
 // libgomp keeps its team threads between regions, member k of the next team of the same size
 // being the same thread, and a thread keeps its affinity; so one region of member_cpus.size()
 // threads run before the timed calls pins member k > 0 to member_cpus[k] (none if it is < 0)
-// for the regions after it. Member 0, the calling thread, is left alone here (OmpMasterPin pins
-// it for one call). OMP_PROC_BIND is not used: libgomp would bind the initial thread for good,
-// and the probes ask that thread which CPUs the process has. Empty: does nothing.
+// for the regions after it. Member 0, the calling thread, is left alone here (the harness pins
+// it around the series, ScopedPin). OMP_PROC_BIND is not used: libgomp would bind the initial
+// thread at start-up, before the benchmark reads the process's CPUs. Empty: does nothing.
 inline void omp_pin_team(const std::vector<int>& member_cpus) {
     if (member_cpus.empty())
         return;
 #pragma omp parallel num_threads(static_cast <int>(member_cpus.size()))
     {
         const auto k = static_cast<std::size_t>(omp_get_thread_num());
-        if (k > 0 && k < member_cpus.size() && member_cpus[k] >= 0) {
-            cpu_set_t set;
-            CPU_ZERO(&set);
-            CPU_SET(member_cpus[k], &set);
-            sched_setaffinity(0, sizeof(set), &set);
-        }
+        if (k > 0 && k < member_cpus.size() && member_cpus[k] >= 0)
+            pin_this_thread(member_cpus[k]);
     }
 }
-
-// While it lives, the calling thread (a team's master) runs on `cpu`; then it gets its affinity
-// back. cpu < 0: does nothing.
-class OmpMasterPin {
-public:
-    explicit OmpMasterPin(int cpu) {
-        if (cpu < 0 || sched_getaffinity(0, sizeof(m_saved), &m_saved) != 0)
-            return;
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        CPU_SET(cpu, &set);
-        m_pinned = sched_setaffinity(0, sizeof(set), &set) == 0;
-    }
-    ~OmpMasterPin() {
-        if (m_pinned)
-            sched_setaffinity(0, sizeof(m_saved), &m_saved);
-    }
-    OmpMasterPin(const OmpMasterPin&) = delete;
-    OmpMasterPin& operator=(const OmpMasterPin&) = delete;
-
-private:
-    cpu_set_t m_saved{};
-    bool m_pinned = false;
-};
 
 // Runs f (which creates tasks with OmpFork) in a team of `threads`; the caller is the master.
 template <class F>

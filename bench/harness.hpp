@@ -474,10 +474,8 @@ inline bool measure_spindle(const Args& args,
     const bool pin = pin_workers_requested() && std::getenv("SPINDLE_PLACEMENT") == nullptr &&
                      std::getenv("SPINDLE_TOPOLOGY") == nullptr;
     auto pinned = [](std::size_t workers) {
-        std::vector<unsigned> cpus;
-        for (int c : worker_cpus(workers))
-            cpus.push_back(static_cast<unsigned>(c));
-        return spindle::Placement::cpus(std::move(cpus));
+        const std::vector<int> cpus = worker_cpus(workers);
+        return spindle::Placement::cpus(std::vector<unsigned>(cpus.begin(), cpus.end()));
     };
     spindle::PoolOptions opts;
     opts.num_threads = args.threads;
@@ -546,7 +544,11 @@ inline bool measure_systems(const Args& args, const RepSpec& w, const Bodies& b)
                 break;
             case System::tbb: {
 #if SPINDLE_BENCH_HAVE_TBB
-                TbbContext ctx(args.threads, /*caller_works=*/true, worker_cpus(args.threads));
+                // Pinned workers: the arena's slot k on worker CPU k (TbbPinObserver), the
+                // caller, slot 0, for the whole series.
+                const std::vector<int> cpus = worker_cpus(args.threads);
+                const ScopedPin caller(cpus.empty() ? -1 : cpus[0]);
+                TbbContext ctx(args.threads, /*caller_works=*/true, cpus);
                 r = measure(args, w, "tbb", args.threads, [&] { return ctx.run(b.tbb); });
 #endif
                 break;
@@ -554,13 +556,12 @@ inline bool measure_systems(const Args& args, const RepSpec& w, const Bodies& b)
             case System::omp: {
 #ifdef _OPENMP
                 const std::size_t t = args.threads;
-                // Pinned workers: team member k on worker CPU k; the master for each call only
-                // (bench/compare_systems.hpp, omp_pin_team).
+                // Pinned workers: team member k on worker CPU k (omp_pin_team), the master for
+                // the whole series.
                 const std::vector<int> cpus = worker_cpus(t);
                 omp_pin_team(cpus);
-                const int master_cpu = cpus.empty() ? -1 : cpus[0];
+                const ScopedPin master(cpus.empty() ? -1 : cpus[0]);
                 r = measure(args, w, "omp", t, [&] {
-                    const OmpMasterPin pin(master_cpu);
                     return b.omp ? b.omp(t) : omp_run_tasks(t, [&] { return b.omp_tasks(); });
                 });
 #endif

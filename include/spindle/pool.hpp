@@ -288,7 +288,7 @@ std::invoke_result_t<F&> install_cold(Registry* r, F& f) {
     /// Into an idle pool the job starts only after a worker's futex wake-up (~20 us on the dev
     /// VM), so spinning cannot pay; on a shared CPU it would even delay that worker (1.4 x
     /// rayon's wake-up latency at 1 worker, design-notes/0001 §4).
-    const bool to_idle_pool = inject_for_waiter(r, &job);
+    const bool to_idle_pool = inject(r, &job, /*caller_waits=*/true);
     if (!job.done.probe())
         wait_latch(job.done, !to_idle_pool);
     if (job.outcome.error)

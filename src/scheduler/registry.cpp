@@ -569,13 +569,8 @@ void* allocate_worker_local(Registry* r,
 void free_worker_local(void* p, std::size_t align) noexcept {
     ::operator delete(p, std::align_val_t(align));
 }
-bool inject(Registry* r, Job* job) {
-    const bool to_idle_pool = r->inject(job, false);
-    r->count_injected(1);
-    return to_idle_pool;
-}
-bool inject_for_waiter(Registry* r, Job* job) {
-    const bool to_idle_pool = r->inject(job, true);
+bool inject(Registry* r, Job* job, bool caller_waits) {
+    const bool to_idle_pool = r->inject(job, caller_waits);
     r->count_injected(1);
     return to_idle_pool;
 }

@@ -207,12 +207,10 @@ void run_own_spawns(WorkerCore* w, ScopeMark mark, Latch& done, IsMine&& is_mine
 SPINDLE_API Registry* global_registry();
 SPINDLE_API std::size_t registry_num_threads(const Registry* r) noexcept;
 // Returns true when the job went to an idle pool and waits for a worker's futex wake-up (then
-// a thread that waits for it should block at once: see wait_latch).
-SPINDLE_API bool inject(Registry* r, Job* job);
-// inject() for a caller that blocks until the job is done (install from outside): into an idle
-// pool of bound workers it wakes the one on the caller's CPU first (Registry::
-// wake_one_for_waiter). Same result.
-SPINDLE_API bool inject_for_waiter(Registry* r, Job* job);
+// a thread that waits for it should block at once: see wait_latch). caller_waits: the caller
+// blocks until the job is done (install from outside); into an idle pool of bound workers the
+// one on the caller's CPU is woken first (Registry::wake_one_for_waiter).
+SPINDLE_API bool inject(Registry* r, Job* job, bool caller_waits = false);
 // Pushes on the current worker if it belongs to r, else injects.
 inline void submit(Registry* r, Job* job) {
     WorkerCore* w = current_worker();
